@@ -1,0 +1,237 @@
+"""Manifest ingestion: raw rows → validated ``Item``s plus row-level rejections.
+
+One bad row never sinks a manifest: it becomes a ``Rejection`` naming its row, id, field and
+reason, and the other rows go on. Only a file that cannot be read as a manifest at all raises
+``ManifestError``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from wanflow.manifest import Item, Limits, ManifestOptions, canonical_field, derive_id
+from wanflow.readers import ManifestError, RawRow, ReadInfo, iter_rows
+
+__all__ = ["IngestSummary", "Ingested", "ManifestError", "Rejection", "ingest", "iter_items"]
+
+
+class Rejection(BaseModel):
+    """One reason a row was not accepted. A row with several problems has several entries."""
+
+    row: int
+    line: int | None = None
+    id: str | None = None
+    field: str
+    error: str
+
+
+class IngestSummary(BaseModel):
+    """What ingestion found; small even for a large manifest (items are counted, not kept)."""
+
+    source: str
+    encoding: str
+    format: str
+    rows: int = 0
+    valid: int = 0
+    rejected_rows: int = 0
+    rejected: list[Rejection] = Field(default_factory=list)
+    warnings: list[str] = Field(default_factory=list)
+    options: ManifestOptions = Field(default_factory=ManifestOptions)
+
+
+@dataclass
+class Ingested:
+    summary: IngestSummary
+    items: list[Item] = field(default_factory=list)
+
+
+@dataclass
+class _Columns:
+    """Per-file bookkeeping of which keys map to which fields, and which are unknown."""
+
+    mapping: dict[str, str | None] = field(default_factory=dict)
+    unknown: dict[str, int] = field(default_factory=dict)  # key → first row seen
+
+    def field_for(self, key: str, row: int) -> str | None:
+        if key not in self.mapping:
+            self.mapping[key] = canonical_field(key)
+        name = self.mapping[key]
+        if name is None:
+            self.unknown.setdefault(key, row)
+        return name
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        return value or None
+    return value
+
+
+def _check_csv_header(columns: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for header in columns:
+        if not header:
+            continue
+        name = canonical_field(header)
+        if name is None:
+            continue
+        if name in seen:
+            raise ManifestError(
+                f"columns {seen[name]!r} and {header!r} both mean {name!r}; keep one", line=1
+            )
+        seen[name] = header
+    if "prompt" not in seen:
+        raise ManifestError(
+            "no prompt column: name one 'prompt' or '提示词' (also accepted: 提示语, 描述, "
+            f"画面描述, 创意, text, idea); the header is {', '.join(map(repr, columns))}",
+            line=1,
+        )
+
+
+def _message(error: dict) -> str:
+    message = str(error.get("msg", "invalid value"))
+    message = message.removeprefix("Value error, ").removeprefix("Assertion failed, ")
+    value = error.get("input")
+    if error.get("type") != "value_error" and isinstance(value, str | int | float):
+        shown = repr(value) if len(str(value)) <= 60 else repr(str(value)[:57] + "…")
+        message = f"{message} (got {shown})"
+    return message
+
+
+def _options(raw: dict[str, Any], columns: _Columns) -> ManifestOptions:
+    try:
+        options = ManifestOptions.model_validate(raw)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ()))
+        raise ManifestError(f"manifest option {where!r}: {_message(first)}") from None
+    mapped: dict[str, Any] = {}
+    for key, value in options.defaults.items():
+        name = canonical_field(key)
+        if name is None or name == "id":
+            raise ManifestError(f"manifest defaults: {key!r} is not an item field")
+        mapped[name] = value
+    options.defaults = mapped
+    return options
+
+
+def iter_items(
+    path: str | os.PathLike,
+    summary: IngestSummary,
+    *,
+    limits: Limits | None = None,
+    max_bytes: int = 256 * 2**20,
+    max_items: int = 200_000,
+) -> Iterator[Item]:
+    """Stream the valid items of a manifest; rejections and warnings accumulate in ``summary``."""
+    limits = limits or Limits()
+    info = ReadInfo()
+    columns = _Columns()
+    first_row: dict[str, int] = {}
+    rows = iter_rows(path, info, max_bytes)
+    options: ManifestOptions | None = None
+
+    def reject(raw: RawRow, item_id: str | None, name: str, error: str) -> None:
+        summary.rejected.append(
+            Rejection(row=raw.row, line=raw.line, id=item_id, field=name, error=error)
+        )
+
+    for raw in rows:
+        if options is None:  # the reader has seen the header / top-level object by now
+            summary.encoding, summary.format = info.encoding, info.format
+            if info.format == "csv":
+                _check_csv_header(info.columns)
+            options = _options(info.options, columns)
+            summary.options = options
+        summary.rows += 1
+        if summary.rows > max_items:
+            raise ManifestError(
+                f"the manifest has more than {max_items} items (WANFLOW_MAX_ITEMS); split it"
+            )
+        if raw.error is not None:
+            summary.rejected_rows += 1
+            reject(raw, None, "(row)", raw.error)
+            continue
+        fields: dict[str, Any] = {}
+        headers: dict[str, str] = {}
+        for key, value in raw.data.items():
+            name = columns.field_for(str(key), raw.row)
+            value = _clean(value)
+            if name is None or value is None:
+                continue
+            fields[name] = value
+            headers[name] = str(key)
+        item_id = fields.get("id")
+        if item_id is None:
+            item_id = fields["id"] = derive_id(fields)
+        for name, value in options.defaults.items():
+            fields.setdefault(name, value)
+        if options.require_approval:
+            fields["require_approval"] = True
+        try:
+            item = Item.model_validate(fields, context={"limits": limits})
+        except ValidationError as exc:
+            summary.rejected_rows += 1
+            for error in exc.errors():
+                loc = error.get("loc") or ()
+                name = str(loc[0]) if loc else "(row)"
+                message = _message(error)
+                if name in headers and header_differs(headers[name], name):
+                    message += f" (column {headers[name]!r})"
+                reject(raw, str(item_id), name, message)
+            continue
+        if item.id in first_row:
+            summary.rejected_rows += 1
+            reject(raw, item.id, "id", f"duplicate id {item.id!r}: row {first_row[item.id]} "
+                                       "already uses it")
+            continue
+        first_row[item.id] = raw.row
+        summary.valid += 1
+        yield item
+
+    if options is None:  # no rows at all
+        summary.encoding, summary.format = info.encoding, info.format
+        if info.format == "csv" and info.columns:
+            _check_csv_header(info.columns)
+        raise ManifestError("the manifest has no items")
+    summary.warnings.extend(info.warnings)
+    for key, row in columns.unknown.items():
+        summary.warnings.append(f"unknown column {key!r} ignored (first seen in row {row})")
+    if info.blank_rows:
+        shown = ", ".join(map(str, info.blank_rows[:10]))
+        more = f" and {len(info.blank_rows) - 10} more" if len(info.blank_rows) > 10 else ""
+        summary.warnings.append(f"{len(info.blank_rows)} blank row(s) skipped: {shown}{more}")
+    if summary.encoding in ("gbk", "gb18030"):
+        summary.warnings.append(
+            f"decoded as {summary.encoding.upper()} (Excel's Chinese CSV); UTF-8 is preferred"
+        )
+
+
+def header_differs(header: str, name: str) -> bool:
+    return header.strip().lower() != name
+
+
+def ingest(
+    path: str | os.PathLike,
+    *,
+    limits: Limits | None = None,
+    max_bytes: int = 256 * 2**20,
+    max_items: int = 200_000,
+    keep_items: bool = True,
+) -> Ingested:
+    """Read and validate a whole manifest. ``keep_items=False`` only counts (for ``validate``)."""
+    summary = IngestSummary(source=Path(path).name, encoding="?", format="?")
+    items: list[Item] = []
+    for item in iter_items(
+        path, summary, limits=limits, max_bytes=max_bytes, max_items=max_items
+    ):
+        if keep_items:
+            items.append(item)
+    return Ingested(summary=summary, items=items)

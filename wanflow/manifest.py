@@ -1,0 +1,329 @@
+"""The manifest item model: one row of a content team's spreadsheet or JSON file.
+
+Values arrive as spreadsheet text ("是", "5秒", "1.2E+05", "a，b、c"), so the validators here
+accept what Excel and people write, and reject anything ambiguous with a message naming the value
+and what would be accepted. Vocabulary checks (styles, presets, camera moves) belong to the prompt
+stage, which knows the vocabulary.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from wanflow import keys
+
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+MAX_PROMPT = 2000
+MAX_NARRATION = 10_000
+MAX_DURATION_S = 600.0
+MAX_SEED = 2**63 - 1
+
+# The structured prompt controls the prompt stage fills in or validates against its vocabulary.
+STRUCTURED_FIELDS = (
+    "subject",
+    "scene",
+    "motion",
+    "camera",
+    "light_source",
+    "light_type",
+    "time_of_day",
+    "shot_size",
+    "composition",
+    "lens",
+    "colour_tone",
+)
+
+# Column names people use, mapped to field names. Keys are compared after ``header_key``.
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "id": ("id", "itemid", "编号", "序号", "ID号", "条目编号"),
+    "title": ("title", "name", "标题", "名称", "题目"),
+    "prompt": ("prompt", "text", "idea", "提示词", "提示语", "描述", "画面描述", "创意"),
+    "narration": ("narration", "story", "script", "voiceover", "旁白", "解说", "文案", "故事"),
+    "style": ("style", "风格", "画风"),
+    "style_intensity": ("styleintensity", "intensity", "风格强度", "强度"),
+    "preset": ("preset", "quality", "预设", "质量", "画质"),
+    "duration": ("duration", "durations", "length", "时长", "时长秒", "时长s", "秒数"),
+    "seed": ("seed", "种子", "随机种子"),
+    "negative_prompt": ("negativeprompt", "negative", "负面提示词", "反向提示词", "负向提示词"),
+    "image": ("image", "imagekey", "referenceimage", "参考图", "参考图片", "图片", "首帧"),
+    "language": ("language", "lang", "语言"),
+    "voice": ("voice", "speaker", "音色", "配音", "声音"),
+    "bgm": ("bgm", "music", "backgroundmusic", "背景音乐", "配乐", "音乐"),
+    "require_approval": ("requireapproval", "approval", "needsapproval", "需要审核", "人工审核", "审核"),
+    "tags": ("tags", "tag", "labels", "标签"),
+    "subject": ("subject", "主体", "主角"),
+    "scene": ("scene", "setting", "场景", "环境"),
+    "motion": ("motion", "action", "运动", "动作"),
+    "camera": ("camera", "cameramovement", "运镜", "镜头运动", "摄像机运动"),
+    "light_source": ("lightsource", "光源"),
+    "light_type": ("lighttype", "lighting", "光线", "光线类型", "光效"),
+    "time_of_day": ("timeofday", "时间", "时段", "时间段"),
+    "shot_size": ("shotsize", "framing", "景别"),
+    "composition": ("composition", "构图"),
+    "lens": ("lens", "镜头", "焦段"),
+    "colour_tone": ("colourtone", "colortone", "tone", "色调"),
+}
+
+_UNITS = re.compile(r"[（(]\s*(秒|s|sec|secs|seconds|px)\s*[)）]$", re.IGNORECASE)
+
+
+def header_key(name: str) -> str:
+    """Normalise a column name: width (NFKC), case, spaces, ``_``/``-``, a trailing unit."""
+    text = unicodedata.normalize("NFKC", name).strip().lstrip("\ufeff")
+    text = _UNITS.sub("", text)
+    return re.sub(r"[\s_\-./]+", "", text).lower()
+
+
+HEADER_ALIASES: dict[str, str] = {
+    header_key(alias): field for field, aliases in _ALIASES.items() for alias in aliases
+}
+HEADER_ALIASES.update({header_key(field): field for field in _ALIASES})
+
+
+def canonical_field(header: str) -> str | None:
+    """The item field a column or JSON key names, or ``None`` when it names none."""
+    return HEADER_ALIASES.get(header_key(header))
+
+
+# --- value parsers: spreadsheet text in, typed values out ---------------------------------------
+_TRUE = {"true", "yes", "y", "1", "是", "对", "需要", "要", "√", "✓", "✔", "on"}
+_FALSE = {"false", "no", "n", "0", "否", "不", "不需要", "不要", "×", "✗", "✘", "off"}
+
+
+def _parse_bool(value: Any) -> Any:
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int | float) and value in (0, 1):
+        return bool(value)
+    text = unicodedata.normalize("NFKC", str(value)).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ValueError(f"{value!r} is not a yes/no value (use true/false, yes/no, 是/否, 1/0)")
+
+
+_DURATION = re.compile(
+    r"^(?P<num>\d+(?:\.\d+)?)\s*(?P<unit>s|sec|secs|second|seconds|秒|秒钟)?$", re.IGNORECASE
+)
+_CLOCK = re.compile(r"^(?P<m>\d{1,2}):(?P<s>\d{2}(?:\.\d+)?)$")
+
+
+def _parse_duration(value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int | float):
+        return float(value)
+    text = unicodedata.normalize("NFKC", str(value)).strip()
+    if match := _DURATION.match(text):
+        return float(match["num"])
+    if match := _CLOCK.match(text):
+        return int(match["m"]) * 60 + float(match["s"])
+    raise ValueError(f"{value!r} is not a duration in seconds (e.g. 5, 5.5, 5s, 5秒, 0:05)")
+
+
+def _parse_seed(value: Any) -> Any:
+    if value is None:
+        return value
+    if isinstance(value, bool):
+        raise ValueError("a seed must be a whole number, not true/false")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(f"{value!r} is not a whole number")
+        return int(value)
+    text = unicodedata.normalize("NFKC", str(value)).strip().replace(",", "")
+    if re.fullmatch(r"[+-]?\d+", text):
+        return int(text)
+    # Excel writes long numbers as 1.23457E+11 or 12345.0; accept them only when exact.
+    try:
+        number = float(text)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a whole number") from None
+    if not number.is_integer():
+        raise ValueError(f"{value!r} is not a whole number")
+    return int(number)
+
+
+_TAG_SPLIT = re.compile(r"[,，;；|、]")
+
+
+def _parse_tags(value: Any) -> Any:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [tag.strip() for tag in _TAG_SPLIT.split(value) if tag.strip()]
+    return value
+
+
+_LANGUAGE_NAMES = {
+    "zh": "zh",
+    "cn": "zh",
+    "chinese": "zh",
+    "中文": "zh",
+    "汉语": "zh",
+    "普通话": "zh",
+    "简体中文": "zh",
+    "zh-cn": "zh",
+    "zh-hans": "zh",
+    "en": "en",
+    "english": "en",
+    "英文": "en",
+    "英语": "en",
+    "en-us": "en",
+    "en-gb": "en",
+}
+_BCP47 = re.compile(r"^[a-z]{2,3}(-[a-z0-9]{2,8})*$")
+
+
+def _parse_language(value: Any) -> Any:
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKC", str(value)).strip().lower().replace("_", "-")
+    if text in _LANGUAGE_NAMES:
+        return _LANGUAGE_NAMES[text]
+    if _BCP47.match(text):
+        return text
+    raise ValueError(f"{value!r} is not a language (use zh, en, or another BCP-47 code)")
+
+
+def detect_language(text: str) -> str:
+    """``zh`` when the text has any CJK ideograph, else ``en``: enough to pick a TTS voice."""
+    for ch in text:
+        if "\u4e00" <= ch <= "\u9fff" or "\u3400" <= ch <= "\u4dbf" or "\uf900" <= ch <= "\ufaff":
+            return "zh"
+    return "en"
+
+
+def _check_image_key(value: Any) -> Any:
+    if value is None:
+        return None
+    try:
+        return keys.check_key(str(value).strip(), "image key")
+    except keys.InvalidKeyError as exc:
+        raise ValueError(str(exc)) from None
+
+
+Text = Annotated[str, Field(max_length=200)]
+Bool = Annotated[bool, BeforeValidator(_parse_bool)]
+
+
+class Limits(BaseModel):
+    """Operator limits (settings) tighter than the model's hard caps; passed as context."""
+
+    max_prompt_chars: int = MAX_PROMPT
+    max_narration_chars: int = MAX_NARRATION
+    max_duration_s: float = MAX_DURATION_S
+
+
+class Item(BaseModel):
+    """One video to make. Field names are the English column names; README lists the aliases."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    id: str = Field(pattern=ID_PATTERN)
+    prompt: str = Field(min_length=1, max_length=MAX_PROMPT)
+    title: Text | None = None
+    narration: str | None = Field(None, max_length=MAX_NARRATION)
+    style: Text | None = None
+    style_intensity: Text | None = None
+    preset: Text | None = None
+    duration: Annotated[float | None, BeforeValidator(_parse_duration)] = Field(
+        None, gt=0, le=MAX_DURATION_S
+    )
+    seed: Annotated[int | None, BeforeValidator(_parse_seed)] = Field(None, ge=0, le=MAX_SEED)
+    negative_prompt: str | None = Field(None, max_length=MAX_PROMPT)
+    image: Annotated[str | None, BeforeValidator(_check_image_key)] = None
+    language: Annotated[str | None, BeforeValidator(_parse_language)] = None
+    voice: Text | None = None
+    bgm: Text | None = None
+    require_approval: Bool = False
+    tags: Annotated[list[Annotated[str, Field(max_length=64)]], BeforeValidator(_parse_tags)] = (
+        Field(default_factory=list, max_length=32)
+    )
+    subject: Text | None = None
+    scene: Text | None = None
+    motion: Text | None = None
+    camera: Text | None = None
+    light_source: Text | None = None
+    light_type: Text | None = None
+    time_of_day: Text | None = None
+    shot_size: Text | None = None
+    composition: Text | None = None
+    lens: Text | None = None
+    colour_tone: Text | None = None
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_message(cls, value: Any) -> Any:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            value = str(int(value)) if float(value).is_integer() else str(value)
+        if isinstance(value, str) and not re.match(ID_PATTERN, value.strip()):
+            raise ValueError(
+                f"{value!r} is not a usable id: use 1–64 ASCII letters, digits, '-' or '_', "
+                "starting with a letter or digit (or leave it empty to derive one)"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _operator_limits(self, info: ValidationInfo) -> Item:
+        limits = (info.context or {}).get("limits") if info else None
+        if limits is None:
+            return self
+        if len(self.prompt) > limits.max_prompt_chars:
+            raise ValueError(
+                f"prompt is {len(self.prompt)} characters; the limit is "
+                f"{limits.max_prompt_chars} (WANFLOW_MAX_PROMPT_CHARS)"
+            )
+        if self.narration and len(self.narration) > limits.max_narration_chars:
+            raise ValueError(
+                f"narration is {len(self.narration)} characters; the limit is "
+                f"{limits.max_narration_chars} (WANFLOW_MAX_NARRATION_CHARS)"
+            )
+        if self.duration and self.duration > limits.max_duration_s:
+            raise ValueError(
+                f"duration {self.duration:g} s exceeds the limit of {limits.max_duration_s:g} s "
+                "(WANFLOW_MAX_DURATION_S)"
+            )
+        return self
+
+    @property
+    def lang(self) -> str:
+        """The item's language: as given, else detected from its prompt."""
+        return self.language or detect_language(self.prompt)
+
+
+class ManifestOptions(BaseModel):
+    """Manifest-wide settings, from a JSON manifest's top-level object."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    require_approval: Bool = False
+    callback_url: HttpUrl | None = None
+    name: Text | None = None
+
+
+def derive_id(fields: dict[str, Any]) -> str:
+    """A stable id for a row without one: the same content gives the same id on every run."""
+    content = {k: v for k, v in sorted(fields.items()) if k != "id" and v not in (None, "")}
+    digest = hashlib.sha256(
+        json.dumps(content, ensure_ascii=False, sort_keys=True, default=str).encode()
+    ).hexdigest()
+    return f"item-{digest[:12]}"

@@ -1,0 +1,131 @@
+"""One settings model for every stage, read from ``WANFLOW_*`` variables and ``wanflow.toml``.
+
+Precedence (highest first): keyword arguments, ``WANFLOW_*`` environment variables, the TOML file
+named by ``WANFLOW_CONFIG`` (default ``./wanflow.toml`` when it exists), the defaults below.
+Secrets are ``SecretStr`` so that ``repr``, logs and ``public_dict`` never show them.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+MASK = "********"
+
+
+def _config_file() -> Path | None:
+    named = os.environ.get("WANFLOW_CONFIG")
+    if named:
+        path = Path(named)
+        if not path.is_file():
+            raise FileNotFoundError(f"WANFLOW_CONFIG names {path}, which is not a file")
+        return path
+    default = Path("wanflow.toml")
+    return default if default.is_file() else None
+
+
+class Settings(BaseSettings):
+    """Wanflow's configuration. README.md lists every field with its default."""
+
+    model_config = SettingsConfigDict(env_prefix="WANFLOW_", extra="forbid", validate_default=True)
+
+    # --- S3 / MinIO -------------------------------------------------------------------------
+    s3_endpoint: str | None = Field(
+        None,
+        description="host:port of the S3 server (MinIO in production). Unset: `wanflow run` "
+        "starts a local server.",
+    )
+    s3_access_key: str = Field("wanflow", description="S3 access key id")
+    s3_secret_key: SecretStr = Field(SecretStr("wanflow-local-secret"), description="S3 secret")
+    s3_bucket: str = Field("wanflow", description="the one bucket Wanflow uses")
+    s3_region: str = Field("us-east-1", description="region used for signing (no lookup call)")
+    s3_secure: bool = Field(False, description="use HTTPS")
+    s3_ca_bundle: Path | None = Field(None, description="CA bundle for a private TLS endpoint")
+    s3_timeout_s: float = Field(30.0, gt=0, description="connect and read timeout per request")
+    s3_retries: int = Field(5, ge=0, le=20, description="retries of a transient S3 fault")
+    s3_backoff_s: float = Field(0.5, ge=0, description="first retry delay; doubles each retry")
+    s3_part_size_mb: int = Field(16, ge=5, le=5120, description="multipart part size (MiB)")
+    presign_expiry_s: int = Field(
+        7 * 24 * 3600, ge=1, le=7 * 24 * 3600, description="presigned URL lifetime"
+    )
+
+    # --- local development server -----------------------------------------------------------
+    local_s3_data: Path = Field(
+        Path(".wanflow/s3"), description="data directory of the local S3 server"
+    )
+    local_s3_port: int = Field(0, ge=0, le=65535, description="local S3 port; 0 picks a free one")
+
+    # --- models and devices -----------------------------------------------------------------
+    model_t2v: str = Field(
+        "Wan-AI/Wan2.2-T2V-A14B-Diffusers", description="text-to-video: HF id or local dir"
+    )
+    model_i2v: str = Field(
+        "Wan-AI/Wan2.2-I2V-A14B-Diffusers", description="image-to-video: HF id or local dir"
+    )
+    model_ti2v: str = Field(
+        "Wan-AI/Wan2.2-TI2V-5B-Diffusers", description="5B text/image-to-video: HF id or dir"
+    )
+    model_cache: Path | None = Field(None, description="Hugging Face cache dir (HF_HUB_CACHE)")
+    hf_offline: bool = Field(True, description="never reach the Hugging Face Hub")
+    device: Literal["auto", "cuda", "cpu"] = Field("auto", description="torch device")
+
+    # --- limits -----------------------------------------------------------------------------
+    max_manifest_mb: int = Field(256, ge=1, description="largest manifest accepted (MiB)")
+    max_items: int = Field(200_000, ge=1, description="most rows accepted from one manifest")
+    max_prompt_chars: int = Field(2000, ge=1, description="longest prompt accepted")
+    max_narration_chars: int = Field(10_000, ge=1, description="longest narration accepted")
+    max_duration_s: float = Field(600.0, gt=0, description="longest item duration accepted")
+
+    # --- runs -------------------------------------------------------------------------------
+    output_dir: Path = Field(Path("wanflow-output"), description="`wanflow run` local copies")
+
+    @field_validator("s3_endpoint")
+    @classmethod
+    def _endpoint_is_host_port(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if "://" in value or "/" in value:
+            raise ValueError(
+                f"s3_endpoint must be host:port (e.g. minio.internal:9000), got {value!r}; "
+                "set WANFLOW_S3_SECURE=true for HTTPS"
+            )
+        return value
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        sources: list[PydanticBaseSettingsSource] = [init_settings, env_settings]
+        path = _config_file()
+        if path is not None:
+            sources.append(TomlConfigSettingsSource(settings_cls, toml_file=path))
+        return tuple(sources)
+
+    def public_dict(self) -> dict[str, Any]:
+        """Settings safe to log or write into a report: every secret replaced by a mask."""
+        data = self.model_dump(mode="json")
+        for name, field in type(self).model_fields.items():
+            if field.annotation is SecretStr or "secret" in name or "password" in name:
+                data[name] = MASK
+        return data
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Process-wide settings; tests call ``get_settings.cache_clear()`` after changing env."""
+    return Settings()
