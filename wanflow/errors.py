@@ -16,7 +16,7 @@ _HINTS = {
     "AccessDenied": "check WANFLOW_S3_ACCESS_KEY / WANFLOW_S3_SECRET_KEY and the user's policy",
     "InvalidAccessKeyId": "the access key is unknown to the server (WANFLOW_S3_ACCESS_KEY)",
     "SignatureDoesNotMatch": "the secret key is wrong (WANFLOW_S3_SECRET_KEY)",
-    "NoSuchBucket": "create it (wanflow creates it on first use when allowed) or fix WANFLOW_S3_BUCKET",
+    "NoSuchBucket": "create the bucket or fix WANFLOW_S3_BUCKET",
     "NoSuchKey": "the object does not exist",
 }
 

@@ -189,8 +189,12 @@ def iter_items(
             continue
         if item.id in first_row:
             summary.rejected_rows += 1
-            reject(raw, item.id, "id", f"duplicate id {item.id!r}: row {first_row[item.id]} "
-                                       "already uses it")
+            reject(
+                raw,
+                item.id,
+                "id",
+                f"duplicate id {item.id!r}: row {first_row[item.id]} already uses it",
+            )
             continue
         first_row[item.id] = raw.row
         summary.valid += 1
@@ -229,9 +233,7 @@ def ingest(
     """Read and validate a whole manifest. ``keep_items=False`` only counts (for ``validate``)."""
     summary = IngestSummary(source=Path(path).name, encoding="?", format="?")
     items: list[Item] = []
-    for item in iter_items(
-        path, summary, limits=limits, max_bytes=max_bytes, max_items=max_items
-    ):
+    for item in iter_items(path, summary, limits=limits, max_bytes=max_bytes, max_items=max_items):
         if keep_items:
             items.append(item)
     return Ingested(summary=summary, items=items)

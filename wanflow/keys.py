@@ -80,9 +80,7 @@ def manifest_name(key: str) -> str:
             if not name:
                 break
             return name
-    raise InvalidKeyError(
-        f"manifest key {key!r} is not under one of {', '.join(MANIFEST_STATES)}"
-    )
+    raise InvalidKeyError(f"manifest key {key!r} is not under one of {', '.join(MANIFEST_STATES)}")
 
 
 def manifest_key(state: str, name: str) -> str:

@@ -181,7 +181,7 @@ def iter_csv(path: Path, info: ReadInfo) -> Iterator[RawRow]:
                 return
             except csv.Error as exc:
                 raise ManifestError(
-                    f"malformed CSV ({exc}); an unclosed quote (\") may have swallowed the rest "
+                    f'malformed CSV ({exc}); an unclosed quote (") may have swallowed the rest '
                     "of the file",
                     line=line,
                 ) from None
@@ -249,8 +249,9 @@ class _Buffer:
                     continue
                 line, column = self.where(exc.pos)
                 if exc.pos >= len(self.text) or "Unterminated" in exc.msg:
-                    raise ManifestError("truncated JSON: the file ends mid-value", line=line,
-                                        column=column) from None
+                    raise ManifestError(
+                        "truncated JSON: the file ends mid-value", line=line, column=column
+                    ) from None
                 raise ManifestError(f"invalid JSON: {exc.msg}", line=line, column=column) from None
             if end == len(self.text) and self.fill():
                 continue  # a number may continue in the next chunk
@@ -289,22 +290,28 @@ def iter_json(path: Path, info: ReadInfo) -> Iterator[RawRow]:
                     buf.pos += 1
                     if buf.skip_ws() == "]":
                         line, column = buf.where()
-                        raise ManifestError("invalid JSON: trailing comma before ']'",
-                                            line=line, column=column)
+                        raise ManifestError(
+                            "invalid JSON: trailing comma before ']'", line=line, column=column
+                        )
                     continue
                 if nxt == "]":
                     buf.pos += 1
                     break
                 line, column = buf.where()
                 if nxt == "":
-                    raise ManifestError("truncated JSON: the array is never closed with ']'",
-                                        line=line, column=column)
-                raise ManifestError(f"invalid JSON: expected ',' or ']' but found {nxt!r}",
-                                    line=line, column=column)
+                    raise ManifestError(
+                        "truncated JSON: the array is never closed with ']'",
+                        line=line,
+                        column=column,
+                    )
+                raise ManifestError(
+                    f"invalid JSON: expected ',' or ']' but found {nxt!r}", line=line, column=column
+                )
         if buf.skip_ws() != "":
             line, column = buf.where()
-            raise ManifestError("invalid JSON: extra data after the closing ']'",
-                                line=line, column=column)
+            raise ManifestError(
+                "invalid JSON: extra data after the closing ']'", line=line, column=column
+            )
 
 
 def _json_object(buf: _Buffer, decoder: json.JSONDecoder, info: ReadInfo) -> Iterator[RawRow]:
@@ -317,8 +324,9 @@ def _json_object(buf: _Buffer, decoder: json.JSONDecoder, info: ReadInfo) -> Ite
             info.format = "jsonl"
             raise _RestartAsJsonl
         line, column = buf.where()
-        raise ManifestError("invalid JSON: extra data after the top-level object",
-                            line=line, column=column)
+        raise ManifestError(
+            "invalid JSON: extra data after the top-level object", line=line, column=column
+        )
     items = document.get("items")
     if not isinstance(items, list):
         raise ManifestError("a JSON manifest object needs an 'items' array")

@@ -69,11 +69,12 @@ class ObjectInfo:
     last_modified: datetime | None
     content_type: str | None = None
     metadata: dict[str, str] = field(default_factory=dict)
+    is_dir: bool = False  # a common prefix in a non-recursive listing
 
 
 @dataclass(frozen=True)
 class Claim:
-    """Proof that this caller, and no other, moved a manifest from ``incoming/`` to ``processing/``."""
+    """Proof that this caller, and no other, moved a manifest from incoming/ to processing/."""
 
     name: str
     key: str
@@ -262,14 +263,16 @@ class Storage:
         meta = _encode_meta(metadata)
         return self._retry(
             f"upload {path} to {self.uri(key)}",
-            lambda: self.client.fput_object(
-                self.bucket,
-                key,
-                str(path),
-                content_type=ctype,
-                metadata=meta,
-                part_size=self.part_size,
-            ).etag,
+            lambda: (
+                self.client.fput_object(
+                    self.bucket,
+                    key,
+                    str(path),
+                    content_type=ctype,
+                    metadata=meta,
+                    part_size=self.part_size,
+                ).etag
+            ),
         )
 
     # --- reads --------------------------------------------------------------------------------
@@ -320,7 +323,7 @@ class Storage:
         return True
 
     def list(self, prefix: str = "", *, recursive: bool = True) -> Iterator[ObjectInfo]:
-        """Objects under ``prefix`` in key order; resumes after the last key on a transient fault."""
+        """Objects under ``prefix`` in key order; resumes after the last key after a fault."""
         if prefix:
             keys.check_key(prefix.rstrip("/") or prefix, "prefix")
         last: str | None = None
@@ -336,6 +339,7 @@ class Storage:
                         size=obj.size or 0,
                         etag=(obj.etag or "").strip('"'),
                         last_modified=obj.last_modified,
+                        is_dir=obj.is_dir,
                     )
                 return
             except Exception as exc:
@@ -355,9 +359,11 @@ class Storage:
             extra = {"metadata": _encode_meta(metadata), "metadata_directive": REPLACE}
         return self._retry(
             f"copy {self.uri(src)} to {dst}",
-            lambda: self.client.copy_object(
-                self.bucket, dst, CopySource(self.bucket, src), **extra
-            ).etag,
+            lambda: (
+                self.client.copy_object(
+                    self.bucket, dst, CopySource(self.bucket, src), **extra
+                ).etag
+            ),
         )
 
     def delete(self, key: str) -> None:
@@ -410,7 +416,11 @@ class Storage:
         digest = hashlib.sha256(name.encode()).hexdigest()[:24]
         record = keys.join(keys.CLAIMS, f"{digest}-{info.etag}-{stamp}.json")
         body = json.dumps(
-            {"manifest": name, "owner": owner, "claimed_at": datetime.now().astimezone().isoformat()},
+            {
+                "manifest": name,
+                "owner": owner,
+                "claimed_at": datetime.now().astimezone().isoformat(),
+            },
             ensure_ascii=False,
         ).encode()
         try:

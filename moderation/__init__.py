@@ -1,0 +1,1 @@
+"""Text screening and visual review of generated clips (pure logic, no Prefect)."""

@@ -1,0 +1,1 @@
+"""Narration, subtitles, music, transitions and the final mux (pure logic, no Prefect)."""

@@ -1,0 +1,1 @@
+"""Prefect task wrappers: retries, timeouts, tags and cache keys around the stage packages."""

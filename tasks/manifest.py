@@ -1,0 +1,88 @@
+"""Tasks that move a manifest through the bucket and read it: claim, ingest, report, finish."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from prefect import task
+from prefect.logging import get_run_logger
+
+from tasks.retry import RETRY_DELAYS, transient_only
+from wanflow import keys
+from wanflow.ingest import Ingested, ingest
+from wanflow.manifest import Limits
+from wanflow.report import RunReport
+from wanflow.settings import get_settings
+from wanflow.storage import Claim, Storage
+
+_RETRIES = {"retries": 3, "retry_delay_seconds": RETRY_DELAYS, "retry_condition_fn": transient_only}
+
+
+def storage() -> Storage:
+    return Storage.from_settings(get_settings())
+
+
+@task(name="claim-manifest", timeout_seconds=120, **_RETRIES)
+def claim_manifest(manifest_key: str, owner: str) -> Claim | None:
+    """Claim ``incoming/…``; a key already in ``processing/`` is a claimed run being resumed."""
+    store = storage()
+    if manifest_key.startswith(keys.PROCESSING):
+        info = store.stat(manifest_key)
+        name = keys.manifest_name(manifest_key)
+        return Claim(name=name, key=manifest_key, etag=info.etag, record="", owner=owner)
+    claim = store.claim(manifest_key, owner)
+    if claim is None:
+        get_run_logger().warning("%s was claimed by another run or is gone", manifest_key)
+    return claim
+
+
+@task(name="ingest-manifest", timeout_seconds=900, **_RETRIES)
+def ingest_manifest(processing_key: str) -> Ingested:
+    """Download the claimed manifest and validate every row (ManifestError if unreadable)."""
+    settings = get_settings()
+    limits = Limits(
+        max_prompt_chars=settings.max_prompt_chars,
+        max_narration_chars=settings.max_narration_chars,
+        max_duration_s=settings.max_duration_s,
+    )
+    name = keys.manifest_name(processing_key)
+    with tempfile.TemporaryDirectory(prefix="wanflow-ingest-") as tmp:
+        path = storage().download(processing_key, Path(tmp) / Path(name).name)
+        result = ingest(
+            path,
+            limits=limits,
+            max_bytes=settings.max_manifest_mb * 2**20,
+            max_items=settings.max_items,
+        )
+    result.summary.source = processing_key
+    logger = get_run_logger()
+    logger.info(
+        "%s: %d valid, %d rejected row(s), encoding %s, format %s",
+        name,
+        result.summary.valid,
+        result.summary.rejected_rows,
+        result.summary.encoding,
+        result.summary.format,
+    )
+    return result
+
+
+@task(name="write-report", timeout_seconds=120, **_RETRIES)
+def write_report(report: RunReport) -> str:
+    key = report.key
+    storage().put_bytes(
+        key, report.model_dump_json(indent=2).encode(), content_type="application/json"
+    )
+    return key
+
+
+@task(name="finish-manifest", timeout_seconds=120, **_RETRIES)
+def finish_manifest(processing_key: str, succeeded: bool) -> str:
+    """Move the manifest to ``processed/`` or ``failed/``; idempotent if already moved."""
+    name = keys.manifest_name(processing_key)
+    target = keys.manifest_key(keys.PROCESSED if succeeded else keys.FAILED, name)
+    store = storage()
+    if store.exists(processing_key):
+        store.move(processing_key, target)
+    return target

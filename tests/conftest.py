@@ -1,0 +1,101 @@
+"""Real servers for the tests: one local S3 server and one Prefect API per test session."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+# Before Prefect is imported anywhere: a private home, no telemetry, a patient server start.
+_PREFECT_HOME = (
+    Path(os.environ.get("PYTEST_PREFECT_HOME", "/tmp")) / f"wanflow-prefect-{os.getpid()}"
+)
+os.environ["PREFECT_HOME"] = str(_PREFECT_HOME)
+os.environ["PREFECT_SERVER_ANALYTICS_ENABLED"] = "false"
+os.environ["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "180"
+os.environ.pop("PREFECT_API_URL", None)
+for name in list(os.environ):
+    if name.startswith("WANFLOW_"):
+        del os.environ[name]
+
+from wanflow.localserver import LocalS3Server  # noqa: E402
+from wanflow.settings import get_settings  # noqa: E402
+from wanflow.storage import Storage  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples" / "manifests"
+WANFLOW = str(Path(sys.executable).parent / "wanflow")
+
+
+@pytest.fixture(scope="session")
+def s3_credentials() -> tuple[str, str]:
+    return f"test-{secrets.token_hex(4)}", secrets.token_urlsafe(24)
+
+
+@pytest.fixture(scope="session")
+def s3_server(tmp_path_factory, s3_credentials):
+    """A real S3 server (SeaweedFS) on a free loopback port for the whole session."""
+    access, secret = s3_credentials
+    server = LocalS3Server(tmp_path_factory.mktemp("s3"), access, secret)
+    server.start()
+    yield server
+    server.stop()
+
+
+def make_storage(
+    server: LocalS3Server, bucket: str | None = None, endpoint: str | None = None, **options
+) -> Storage:
+    """A client for ``server`` (or another endpoint in front of it) with quick test backoff."""
+    return Storage(
+        endpoint or server.endpoint,
+        server.access_key,
+        server._secret_key,
+        bucket or f"t-{uuid.uuid4().hex[:12]}",
+        **({"retries": 3, "backoff_s": 0.05, "timeout_s": 10.0} | options),
+    )
+
+
+@pytest.fixture
+def storage(s3_server) -> Storage:
+    """A fresh, empty bucket on the session's server."""
+    store = make_storage(s3_server)
+    store.ensure_bucket()
+    return store
+
+
+@pytest.fixture
+def wanflow_env(s3_server, storage, monkeypatch, tmp_path):
+    """WANFLOW_* settings pointing at the test server and bucket, for flows and the CLI."""
+    env = {
+        "WANFLOW_S3_ENDPOINT": s3_server.endpoint,
+        "WANFLOW_S3_ACCESS_KEY": s3_server.access_key,
+        "WANFLOW_S3_SECRET_KEY": s3_server._secret_key,
+        "WANFLOW_S3_BUCKET": storage.bucket,
+        "WANFLOW_S3_BACKOFF_S": "0.05",
+        "WANFLOW_OUTPUT_DIR": str(tmp_path / "out"),
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    yield env
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def prefect_api():
+    """A real Prefect API (temporary SQLite database) for the session."""
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=180):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_settings():
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()

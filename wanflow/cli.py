@@ -1,0 +1,356 @@
+"""The ``wanflow`` command line. Heavy imports (Prefect, torch) happen inside the commands."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from wanflow import __version__, keys
+from wanflow.settings import Settings, get_settings
+
+app = typer.Typer(
+    help="Wanflow: prompt manifests in, safe narrated Wan2.2 short videos out.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+storage_app = typer.Typer(help="The S3 bucket: a local server, listings.", no_args_is_help=True)
+app.add_typer(storage_app, name="storage")
+
+out = Console()
+err = Console(stderr=True)
+
+
+class _Stop(Exception):
+    pass
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _settings() -> Settings:
+    try:
+        return get_settings()
+    except Exception as exc:
+        raise _fail(f"invalid settings: {exc}", 2) from exc
+
+
+def _storage(settings: Settings):
+    from wanflow.storage import Storage, StorageError
+
+    try:
+        return Storage.from_settings(settings)
+    except StorageError as exc:
+        raise _fail(str(exc), 2) from exc
+
+
+def _limits(settings: Settings):
+    from wanflow.manifest import Limits
+
+    return Limits(
+        max_prompt_chars=settings.max_prompt_chars,
+        max_narration_chars=settings.max_narration_chars,
+        max_duration_s=settings.max_duration_s,
+    )
+
+
+@app.callback()
+def main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")] = False,
+) -> None:
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+@app.command()
+def version() -> None:
+    """Print Wanflow's version."""
+    out.print(__version__)
+
+
+@app.command()
+def config() -> None:
+    """Print the effective settings as JSON (secrets masked)."""
+    print(json.dumps(_settings().public_dict(), indent=2, ensure_ascii=False))
+
+
+# --- validate / submit -------------------------------------------------------------------------
+@app.command()
+def validate(
+    file: Annotated[Path, typer.Argument(help="CSV, JSON or JSON Lines manifest.")],
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
+) -> None:
+    """Check a manifest row by row. Exit 0: all rows valid; 1: some rejected; 2: unreadable."""
+    from wanflow.ingest import ingest
+    from wanflow.readers import ManifestError
+
+    settings = _settings()
+    try:
+        result = ingest(
+            file,
+            limits=_limits(settings),
+            max_bytes=settings.max_manifest_mb * 2**20,
+            max_items=settings.max_items,
+            keep_items=False,
+        )
+    except ManifestError as exc:
+        if as_json:
+            print(
+                json.dumps(
+                    {
+                        "file": str(file),
+                        "valid": 0,
+                        "rejected": [],
+                        "warnings": [],
+                        "encoding": None,
+                        "error": str(exc),
+                        "line": exc.line,
+                        "column": exc.column,
+                    },
+                    ensure_ascii=False,
+                )
+            )
+        else:
+            err.print(f"[red]{file}: cannot be read as a manifest:[/red] {exc}", highlight=False)
+        raise typer.Exit(2) from None
+    summary = result.summary
+    code = 1 if summary.rejected_rows else 0
+    if as_json:
+        payload = {
+            "file": str(file),
+            "valid": summary.valid,
+            "rows": summary.rows,
+            "rejected_rows": summary.rejected_rows,
+            "rejected": [r.model_dump(exclude={"line"}) for r in summary.rejected],
+            "warnings": summary.warnings,
+            "encoding": summary.encoding,
+            "format": summary.format,
+        }
+        print(json.dumps(payload, ensure_ascii=False))
+        raise typer.Exit(code)
+    out.print(
+        f"{file}: {summary.valid} valid, {summary.rejected_rows} rejected of {summary.rows} rows "
+        f"({summary.format}, {summary.encoding})",
+        highlight=False,
+    )
+    for warning in summary.warnings:
+        out.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+    if summary.rejected:
+        table = Table("row", "id", "field", "error", title="Rejected rows")
+        for r in summary.rejected:
+            table.add_row(str(r.row), r.id or "", r.field, r.error)
+        out.print(table)
+    raise typer.Exit(code)
+
+
+@app.command()
+def submit(
+    file: Annotated[Path, typer.Argument(help="Manifest to upload to incoming/.")],
+    name: Annotated[str | None, typer.Option(help="Object name under incoming/.")] = None,
+    force: Annotated[bool, typer.Option(help="Upload even if some rows are invalid.")] = False,
+) -> None:
+    """Validate a manifest, then upload it to the bucket's incoming/ for the next run."""
+    from wanflow.ingest import ingest
+    from wanflow.readers import ManifestError
+    from wanflow.storage import StorageError
+
+    settings = _settings()
+    try:
+        result = ingest(
+            file,
+            limits=_limits(settings),
+            max_bytes=settings.max_manifest_mb * 2**20,
+            max_items=settings.max_items,
+            keep_items=False,
+        )
+        problem = (
+            f"{result.summary.rejected_rows} of {result.summary.rows} rows are invalid "
+            f"(see `wanflow validate {file}`)"
+            if result.summary.rejected_rows
+            else None
+        )
+    except ManifestError as exc:
+        problem = f"cannot be read as a manifest: {exc}"
+    if problem and not force:
+        raise _fail(f"{file}: {problem}; not uploaded (use --force to upload anyway)")
+    try:
+        key = keys.manifest_key(keys.INCOMING, name or file.name)
+        store = _storage(settings)
+        store.ensure_bucket()
+        store.put_file(key, file, metadata={"submitted-by": os.environ.get("USER", "unknown")})
+    except (StorageError, keys.InvalidKeyError) as exc:
+        raise _fail(str(exc)) from exc
+    out.print(f"uploaded {file} to {store.uri(key)}", highlight=False)
+
+
+# --- storage ---------------------------------------------------------------------------------
+@storage_app.command("serve")
+def storage_serve(
+    data: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
+    port: Annotated[int | None, typer.Option(help="S3 port on 127.0.0.1 (0 = any free).")] = None,
+) -> None:
+    """Run a local S3 server (SeaweedFS) on 127.0.0.1 until Ctrl-C or SIGTERM."""
+    from wanflow.localserver import LocalS3Server, LocalServerError
+
+    settings = _settings()
+    server = LocalS3Server(
+        data or settings.local_s3_data,
+        settings.s3_access_key,
+        settings.s3_secret_key.get_secret_value(),
+        port=settings.local_s3_port if port is None else port,
+        bucket=settings.s3_bucket,
+    )
+
+    def stop(signum, frame):
+        raise _Stop
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.start()
+        out.print(
+            f"S3 server on http://{server.endpoint} (bucket {settings.s3_bucket!r}, data "
+            f"{server.data_dir}); use it with\n  export WANFLOW_S3_ENDPOINT={server.endpoint}\n"
+            "Ctrl-C stops it.",
+            highlight=False,
+        )
+        assert server.process is not None
+        server.process.wait()
+        raise _fail(f"the S3 server exited unexpectedly; see {server.log_path}")
+    except (KeyboardInterrupt, _Stop):
+        out.print("stopping the S3 server…")
+    except LocalServerError as exc:
+        raise _fail(str(exc)) from exc
+    finally:
+        server.stop()
+
+
+@storage_app.command("ls")
+def storage_ls(
+    prefix: Annotated[str, typer.Argument(help="Key prefix, e.g. incoming/ or reports/.")] = "",
+    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout.")] = False,
+) -> None:
+    """List objects under a prefix."""
+    from wanflow.storage import StorageError
+
+    store = _storage(_settings())
+    try:
+        for obj in store.list(prefix):
+            if as_json:
+                print(
+                    json.dumps(
+                        {
+                            "key": obj.key,
+                            "size": obj.size,
+                            "etag": obj.etag,
+                            "last_modified": obj.last_modified.isoformat()
+                            if obj.last_modified
+                            else None,
+                        },
+                        ensure_ascii=False,
+                    )
+                )
+            else:
+                when = obj.last_modified.strftime("%Y-%m-%d %H:%M:%S") if obj.last_modified else ""
+                out.print(f"{when}  {obj.size:>12}  {obj.key}", highlight=False)
+    except (StorageError, keys.InvalidKeyError) as exc:
+        raise _fail(str(exc)) from exc
+
+
+# --- run -------------------------------------------------------------------------------------
+@contextmanager
+def _endpoint(settings: Settings):
+    """Yield settings with an S3 endpoint, starting a local server when none is configured."""
+    if settings.s3_endpoint:
+        yield settings
+        return
+    from wanflow.localserver import LocalS3Server
+
+    err.print(f"no S3 endpoint configured: starting a local S3 server ({settings.local_s3_data})")
+    with LocalS3Server(
+        settings.local_s3_data,
+        settings.s3_access_key,
+        settings.s3_secret_key.get_secret_value(),
+        port=settings.local_s3_port,
+        bucket=settings.s3_bucket,
+    ) as server:
+        os.environ["WANFLOW_S3_ENDPOINT"] = server.endpoint
+        get_settings.cache_clear()
+        try:
+            yield get_settings()
+        finally:
+            os.environ.pop("WANFLOW_S3_ENDPOINT", None)
+            get_settings.cache_clear()
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="Local manifest to run end to end.")],
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="Where to copy the run report.")
+    ] = None,
+) -> None:
+    """Upload a local manifest and run produce_manifest in process (embedded defaults)."""
+    if not file.is_file():
+        raise _fail(f"{file} is not a file", 2)
+    # An ephemeral Prefect server can take longer than Prefect's 20 s default to start.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from wanflow.storage import StorageError
+
+    with ExitStack() as stack:
+        try:
+            settings = stack.enter_context(_endpoint(_settings()))
+            store = _storage(settings)
+            store.ensure_bucket()
+            key = keys.manifest_key(keys.INCOMING, file.name)
+            store.put_file(key, file)
+        except (StorageError, keys.InvalidKeyError) as exc:
+            raise _fail(str(exc)) from exc
+        err.print(f"uploaded {file} to {store.uri(key)}; running produce_manifest…", soft_wrap=True)
+        from flows.produce_manifest import produce_manifest
+
+        report = produce_manifest(manifest_key=key)
+        target = out_dir or settings.output_dir
+        target.mkdir(parents=True, exist_ok=True)
+        local_copy = target / f"{report.run_id}.json"
+        local_copy.write_text(report.model_dump_json(indent=2))
+        written = report.status != "skipped"
+        _print_report(report, store.uri(report.key) if written else "(none)", local_copy)
+    if report.status != "succeeded":
+        raise typer.Exit(1)
+
+
+def _print_report(report, uri: str, local_copy: Path) -> None:
+    table = Table(title=f"{report.manifest}: {report.status}")
+    for column in ("item", "title", "status", "reasons"):
+        table.add_column(column)
+    for item in report.items:
+        table.add_row(item.id, item.title or "", item.status, "; ".join(item.reasons))
+    for r in report.rejected:
+        table.add_row(r.id or f"row {r.row}", "", "rejected", f"row {r.row}, {r.field}: {r.error}")
+    out.print(table)
+    if report.error:
+        out.print(f"[red]{report.error}[/red]", highlight=False)
+    counts = ", ".join(f"{n} {status}" for status, n in report.counts().items())
+    timings = ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in report.stages.items())
+    out.print(f"{counts}; stages: {timings}", highlight=False)
+    out.print(f"report: {uri}\nlocal copy: {local_copy}", highlight=False)
+
+
+if __name__ == "__main__":
+    app()

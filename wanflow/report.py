@@ -1,0 +1,62 @@
+"""The run report: what happened to every row and item of one manifest, and why.
+
+Written as JSON to ``reports/<date>/<run-id>.json``. It holds the masked settings, never secrets.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from wanflow import __version__, keys
+from wanflow.ingest import IngestSummary, Rejection
+
+RunStatus = Literal["running", "succeeded", "failed", "skipped"]
+ItemStatus = Literal["accepted", "rejected", "blocked", "failed", "held", "published"]
+
+
+class ItemOutcome(BaseModel):
+    id: str
+    title: str | None = None
+    status: ItemStatus
+    reasons: list[str] = Field(default_factory=list)
+
+
+class RunReport(BaseModel):
+    run_id: str
+    flow_run_id: str | None = None
+    manifest: str
+    source_key: str
+    manifest_key: str | None = None  # where the manifest ended up (processed/ or failed/)
+    status: RunStatus = "running"
+    error: str | None = None
+    started_at: datetime
+    finished_at: datetime | None = None
+    ingest: IngestSummary | None = None
+    items: list[ItemOutcome] = Field(default_factory=list)
+    stages: dict[str, float] = Field(default_factory=dict, description="seconds per stage")
+    settings: dict[str, Any] = Field(default_factory=dict, description="masked settings")
+    wanflow_version: str = __version__
+
+    @property
+    def rejected(self) -> list[Rejection]:
+        return self.ingest.rejected if self.ingest else []
+
+    @property
+    def key(self) -> str:
+        return keys.report_key(self.run_id, self.started_at.astimezone(UTC).date())
+
+    def counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for item in self.items:
+            counts[item.status] = counts.get(item.status, 0) + 1
+        if self.ingest:
+            counts["rejected rows"] = self.ingest.rejected_rows
+        return counts
+
+
+def new_run_id(now: datetime, flow_run_id: str | None) -> str:
+    suffix = (flow_run_id or "").replace("-", "")[:8] or now.strftime("%f")
+    return f"{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{suffix}"
