@@ -27,8 +27,8 @@ app = typer.Typer(
 storage_app = typer.Typer(help="The S3 bucket: a local server, listings.", no_args_is_help=True)
 app.add_typer(storage_app, name="storage")
 
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class _Stop(Exception):

@@ -1,0 +1,166 @@
+"""The CLI as people and scripts run it: the installed `wanflow` console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.conftest import EXAMPLES, WANFLOW, make_storage
+
+
+def wanflow(*args, env=None, timeout=120, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [WANFLOW, *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        **kwargs,
+    )
+
+
+def test_help_everywhere():
+    for args in ([], ["validate"], ["submit"], ["run"], ["storage"], ["storage", "serve"],
+                 ["storage", "ls"]):
+        result = wanflow(*args, "--help")
+        assert result.returncode == 0, result.stderr
+        assert "Usage" in result.stdout
+
+
+def test_validate_json_all_valid_exits_0(tmp_path):
+    result = wanflow("validate", str(EXAMPLES / "constellations.csv"), "--json")
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)  # exactly one JSON document on stdout
+    assert payload["valid"] == 4
+    assert payload["rejected"] == []
+    assert payload["warnings"] == []
+    assert payload["encoding"] == "utf-8"
+
+
+def test_validate_json_with_rejected_rows_exits_1(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_bytes("编号,提示词,种子,备注\na,星空,1,x\nb,,2,y\nc,海怪,-3,z\n".encode("gbk"))
+    result = wanflow("validate", str(path), "--json")
+    assert result.returncode == 1
+    payload = json.loads(result.stdout)
+    assert payload["valid"] == 1
+    assert payload["encoding"] == "gbk"
+    assert [(r["row"], r["id"], r["field"]) for r in payload["rejected"]] == [
+        (3, "b", "prompt"),
+        (4, "c", "seed"),
+    ]
+    assert all(set(r) == {"row", "id", "field", "error"} for r in payload["rejected"])
+    assert any("备注" in w for w in payload["warnings"])
+
+
+def test_validate_unreadable_exits_2_with_one_json_object(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text('[{"prompt": "x"}, {"prompt": ')
+    result = wanflow("validate", str(path), "--json")
+    assert result.returncode == 2
+    payload = json.loads(result.stdout)
+    assert payload["valid"] == 0
+    assert "truncated JSON" in payload["error"]
+    assert payload["line"] == 1
+
+
+def test_validate_human_output_lists_rejections(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("id,prompt,seed\na,x,1\nb,y,minus\n")
+    result = wanflow("validate", str(path))
+    assert result.returncode == 1
+    assert "1 valid, 1 rejected" in result.stdout
+    assert "minus" in result.stdout
+
+
+def test_submit_refuses_an_invalid_manifest_unless_forced(wanflow_env, storage, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("id,prompt,seed\na,x,1\nb,y,-1\n")
+    refused = wanflow("submit", str(bad))
+    assert refused.returncode == 1
+    assert "not uploaded" in refused.stderr
+    assert not storage.exists("incoming/bad.csv")
+    forced = wanflow("submit", str(bad), "--force", "--name", "team/bad.csv")
+    assert forced.returncode == 0, forced.stderr
+    assert storage.get_bytes("incoming/team/bad.csv") == bad.read_bytes()
+    good = wanflow("submit", str(EXAMPLES / "constellations.json"))
+    assert good.returncode == 0, good.stderr
+    listing = wanflow("storage", "ls", "incoming/", "--json")
+    keys = [json.loads(line)["key"] for line in listing.stdout.splitlines()]
+    assert keys == ["incoming/constellations.json", "incoming/team/bad.csv"]
+
+
+def test_submit_refuses_traversal_names(wanflow_env, storage):
+    result = wanflow("submit", str(EXAMPLES / "constellations.csv"), "--name", "../reports/x.csv")
+    assert result.returncode == 1
+    assert "relative path segment" in result.stderr
+    assert list(storage.list("")) == []
+
+
+def test_submit_without_endpoint_says_what_to_set(tmp_path):
+    result = wanflow("submit", str(EXAMPLES / "constellations.csv"), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "WANFLOW_S3_ENDPOINT" in result.stderr
+
+
+def test_config_masks_secrets(tmp_path):
+    result = wanflow("config", env={"WANFLOW_S3_SECRET_KEY": "topsecret-xyz"}, cwd=tmp_path)
+    assert result.returncode == 0
+    assert "topsecret-xyz" not in result.stdout
+    assert json.loads(result.stdout)["s3_secret_key"] == "********"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_storage_serve_requires_credentials_and_stops_cleanly(tmp_path, sig):
+    port = _free_port()
+    env = {
+        **os.environ,
+        "WANFLOW_S3_ACCESS_KEY": "serve-test",
+        "WANFLOW_S3_SECRET_KEY": "serve-test-secret-123",
+    }
+    process = subprocess.Popen(
+        [WANFLOW, "storage", "serve", "--data", str(tmp_path / "data"), "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        banner = process.stdout.readline()
+        assert f"127.0.0.1:{port}" in banner, banner
+        with pytest.raises(urllib.error.HTTPError) as caught:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/wanflow/", timeout=10)
+        assert caught.value.code == 403
+
+        class Server:
+            endpoint = f"127.0.0.1:{port}"
+            access_key = "serve-test"
+            _secret_key = "serve-test-secret-123"
+
+        store = make_storage(Server, bucket="wanflow")
+        store.put_bytes("incoming/x.csv", b"prompt\nx\n")
+        assert store.get_bytes("incoming/x.csv") == b"prompt\nx\n"
+        started = time.monotonic()
+        process.send_signal(sig)
+        assert process.wait(30) == 0
+        assert time.monotonic() - started < 20
+        # Nothing listens any more: weed is gone, not orphaned.
+        with socket.socket() as s, pytest.raises(ConnectionRefusedError):
+            s.connect(("127.0.0.1", port))
+    finally:
+        if process.poll() is None:
+            process.kill()
