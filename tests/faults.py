@@ -7,6 +7,7 @@ the plan runs out every connection passes.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import struct
 import threading
@@ -80,7 +81,5 @@ class FaultProxy:
             pass
         finally:
             for s in (src, dst):
-                try:
+                with contextlib.suppress(OSError):
                     s.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass

@@ -28,8 +28,15 @@ def wanflow(*args, env=None, timeout=120, **kwargs) -> subprocess.CompletedProce
 
 
 def test_help_everywhere():
-    for args in ([], ["validate"], ["submit"], ["run"], ["storage"], ["storage", "serve"],
-                 ["storage", "ls"]):
+    for args in (
+        [],
+        ["validate"],
+        ["submit"],
+        ["run"],
+        ["storage"],
+        ["storage", "serve"],
+        ["storage", "ls"],
+    ):
         result = wanflow(*args, "--help")
         assert result.returncode == 0, result.stderr
         assert "Usage" in result.stdout

@@ -14,7 +14,10 @@ from wanflow.settings import Settings
 
 pytestmark = pytest.mark.slow
 
-MIXED = "编号,提示词,种子,备注\norion,猎人在星空下追逐,1,x\nbad,,2,y\nbear,母熊升上星空,-3,z\nok2,北斗,4,\n"
+MIXED = (
+    "编号,提示词,种子,备注\n"
+    "orion,猎人在星空下追逐,1,x\nbad,,2,y\nbear,母熊升上星空,-3,z\nok2,北斗,4,\n"
+)
 
 
 @pytest.fixture
@@ -30,8 +33,10 @@ def test_mixed_manifest_is_processed_and_reported(produce, storage, s3_server):
 
     assert report.status == "succeeded"
     assert [i.id for i in report.items] == ["orion", "ok2"]
-    assert {(r.row, r.id, r.field) for r in report.rejected} == {(3, "bad", "prompt"),
-                                                                  (4, "bear", "seed")}
+    assert {(r.row, r.id, r.field) for r in report.rejected} == {
+        (3, "bad", "prompt"),
+        (4, "bear", "seed"),
+    }
     assert report.ingest.encoding == "gbk"
     assert any("备注" in w for w in report.ingest.warnings)
     assert set(report.stages) == {"claim", "ingest", "report"}
@@ -61,8 +66,9 @@ def test_flow_run_is_recorded_by_the_prefect_api(produce, storage):
         (run,) = runs
         assert run.state.is_completed()
         assert run.name == "produce incoming/a.json"
-        tasks = {t.name.rsplit("-", 1)[0] for t in client.read_task_runs()
-                 if t.flow_run_id == run.id}
+        tasks = {
+            t.name.rsplit("-", 1)[0] for t in client.read_task_runs() if t.flow_run_id == run.id
+        }
     assert {"claim-manifest", "ingest-manifest", "write-report", "finish-manifest"} <= tasks
 
 
@@ -139,4 +145,4 @@ def test_wanflow_run_on_embedded_defaults(tmp_path):
         store = make_storage(server, bucket="wanflow")
         assert store.exists("processed/constellations.csv")
         run_id = copy.stem
-        assert [o.key for o in store.list("reports/")][0].endswith(f"{run_id}.json")
+        assert next(o.key for o in store.list("reports/")).endswith(f"{run_id}.json")

@@ -15,7 +15,7 @@ from wanflow.readers import ManifestError
 
 ZH_CSV = (
     "编号,标题,提示词,旁白,风格,时长(秒),种子,需要审核,标签\n"
-    "orion,猎户座,猎人在星空下追逐,俄里翁是最勇敢的猎人。,油画,5秒,42,是,\"猎户座，神话\"\n"
+    'orion,猎户座,猎人在星空下追逐,俄里翁是最勇敢的猎人。,油画,5秒,42,是,"猎户座，神话"\n'
     "bear,大熊座,母熊和小熊升上星空,,水彩画,0:06,7,否,北斗、熊\n"
 )
 
@@ -113,10 +113,13 @@ def test_json_object_with_items_and_manifest_defaults(tmp_path):
 
 
 def test_json_lines_with_a_bad_line_keeps_the_others(tmp_path):
-    text = '{"id": "a", "prompt": "x"}\n\n{"id": "b", "prompt": \n["not", "an object"]\n{"prompt": "z"}\n'
+    text = (
+        '{"id": "a", "prompt": "x"}\n\n{"id": "b", "prompt": \n'
+        '["not", "an object"]\n{"prompt": "z"}\n'
+    )
     result = ingest(write(tmp_path, "m.jsonl", text))
     assert result.summary.format == "jsonl"
-    assert [i.id for i in result.items][0] == "a"
+    assert next(i.id for i in result.items) == "a"
     assert len(result.items) == 2
     assert [(r.row, r.field) for r in result.summary.rejected] == [(3, "(row)"), (4, "(row)")]
     assert "invalid JSON" in result.summary.rejected[0].error
@@ -149,10 +152,14 @@ def test_the_example_manifests_are_valid():
 
 # --- headers -----------------------------------------------------------------------------------
 def test_every_structured_field_has_chinese_and_english_headers(tmp_path):
-    zh = "提示词,主体,场景,运动,运镜,光源,光线类型,时段,景别,构图,镜头,色调,负面提示词,参考图,语言,音色,背景音乐,预设,风格强度"
+    zh = (
+        "提示词,主体,场景,运动,运镜,光源,光线类型,时段,景别,构图,镜头,色调,"
+        "负面提示词,参考图,语言,音色,背景音乐,预设,风格强度"
+    )
     en = (
         "prompt,subject,scene,motion,camera,light source,light_type,Time of Day,shot-size,"
-        "composition,lens,color_tone,negative prompt,image,language,voice,bgm,preset,style intensity"
+        "composition,lens,color_tone,negative prompt,image,language,voice,bgm,preset,"
+        "style intensity"
     )
     row = "p,s,sc,m,c,ls,lt,t,ss,co,l,ct,np,config/ref.png,中文,v,b,draft,中等"
     for header in (zh, en):
@@ -168,7 +175,12 @@ def test_every_structured_field_has_chinese_and_english_headers(tmp_path):
             "ct",
         )
         assert (item.negative_prompt, item.image, item.language) == ("np", "config/ref.png", "zh")
-        assert (item.voice, item.bgm, item.preset, item.style_intensity) == ("v", "b", "draft", "中等")
+        assert (item.voice, item.bgm, item.preset, item.style_intensity) == (
+            "v",
+            "b",
+            "draft",
+            "中等",
+        )
 
 
 def test_unknown_columns_are_warned_about_by_name(tmp_path):
@@ -251,7 +263,7 @@ def test_derived_ids_are_stable_across_encodings_and_runs(tmp_path):
 
 
 def test_excel_number_formats_are_accepted_when_exact(tmp_path):
-    result = ingest(write(tmp_path, "m.csv", "prompt,seed\na,12345.0\nb,1.2E+05\nc,\"1,000\"\n"))
+    result = ingest(write(tmp_path, "m.csv", 'prompt,seed\na,12345.0\nb,1.2E+05\nc,"1,000"\n'))
     assert [i.seed for i in result.items] == [12345, 120000, 1000]
 
 
@@ -302,7 +314,7 @@ def test_unreadable_files_are_one_clear_error(tmp_path, name, data, message):
 
 def test_json_error_positions_are_absolute(tmp_path):
     items = ",\n".join(json.dumps({"prompt": f"p{i}"}) for i in range(5000))
-    path = write(tmp_path, "m.json", "[\n" + items + ",\n{\"prompt\": oops}\n]")
+    path = write(tmp_path, "m.json", "[\n" + items + ',\n{"prompt": oops}\n]')
     with pytest.raises(ManifestError) as caught:
         ingest(path)
     assert caught.value.line == 5002
@@ -310,7 +322,7 @@ def test_json_error_positions_are_absolute(tmp_path):
 
 
 def test_undecodable_byte_position_is_reported(tmp_path):
-    data = "prompt\n".encode() + "星空\n".encode() * 3 + b"\xff\xff\xff\n"
+    data = b"prompt\n" + "星空\n".encode() * 3 + b"\xff\xff\xff\n"
     path = tmp_path / "m.csv"
     path.write_bytes(data)
     with pytest.raises(ManifestError) as caught:
@@ -337,7 +349,7 @@ def test_a_100k_row_csv_streams_in_bounded_memory(tmp_path):
         f.write("id,title,prompt,narration,style,duration,seed,tags\n")
         for i in range(100_000):
             seed = -1 if i % 10_000 == 0 else i
-            f.write(f"i{i},标题{i},海怪从深海升起 {i},旁白第{i}句。,油画,5,{seed},\"a,b\"\n")
+            f.write(f'i{i},标题{i},海怪从深海升起 {i},旁白第{i}句。,油画,5,{seed},"a,b"\n')
     tracemalloc.start()
     result = ingest(path, keep_items=False)
     _, peak = tracemalloc.get_traced_memory()

@@ -39,7 +39,7 @@ def test_config_file_named_by_variable(monkeypatch, tmp_path):
     monkeypatch.setenv("WANFLOW_CONFIG", str(path))
     assert Settings().s3_region == "cn-north-1"
     monkeypatch.setenv("WANFLOW_CONFIG", str(tmp_path / "missing.toml"))
-    with pytest.raises(FileNotFoundError, match="missing.toml"):
+    with pytest.raises(FileNotFoundError, match=r"missing\.toml"):
         Settings()
 
 

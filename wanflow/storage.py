@@ -389,8 +389,8 @@ class Storage:
         else:
             raise PermanentStorageError(
                 f"{self.endpoint} ignores If-None-Match on PUT, so two workers could claim the "
-                "same manifest; use MinIO RELEASE.2024-11-07 or newer (or another server with "
-                "conditional writes)"
+                "same manifest; use a MinIO release from August 2024 or later (or another S3 "
+                "server with conditional writes)"
             )
         finally:
             self.delete(probe)
