@@ -324,7 +324,10 @@ def run(
         err.print(f"uploaded {file} to {store.uri(key)}; running produce_manifest…", soft_wrap=True)
         from flows.produce_manifest import produce_manifest
 
-        report = produce_manifest(manifest_key=key)
+        try:
+            report = produce_manifest(manifest_key=key)
+        except Exception as exc:  # the flow has filed the manifest under failed/ when it could
+            raise _fail(f"the run failed: {type(exc).__name__}: {exc}") from exc
         target = out_dir or settings.output_dir
         target.mkdir(parents=True, exist_ok=True)
         local_copy = target / f"{report.run_id}.json"
