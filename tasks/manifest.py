@@ -10,8 +10,7 @@ from prefect.logging import get_run_logger
 
 from tasks.retry import RETRY_DELAYS, transient_only
 from wanflow import keys
-from wanflow.ingest import Ingested, ingest
-from wanflow.manifest import Limits
+from wanflow.ingest import Ingested, ingest_with_settings
 from wanflow.report import RunReport
 from wanflow.settings import get_settings
 from wanflow.storage import Claim, Storage
@@ -40,21 +39,10 @@ def claim_manifest(manifest_key: str, owner: str) -> Claim | None:
 @task(name="ingest-manifest", timeout_seconds=900, **_RETRIES)
 def ingest_manifest(processing_key: str) -> Ingested:
     """Download the claimed manifest and validate every row (ManifestError if unreadable)."""
-    settings = get_settings()
-    limits = Limits(
-        max_prompt_chars=settings.max_prompt_chars,
-        max_narration_chars=settings.max_narration_chars,
-        max_duration_s=settings.max_duration_s,
-    )
     name = keys.manifest_name(processing_key)
     with tempfile.TemporaryDirectory(prefix="wanflow-ingest-") as tmp:
         path = storage().download(processing_key, Path(tmp) / Path(name).name)
-        result = ingest(
-            path,
-            limits=limits,
-            max_bytes=settings.max_manifest_mb * 2**20,
-            max_items=settings.max_items,
-        )
+        result = ingest_with_settings(path, get_settings())
     result.summary.source = processing_key
     logger = get_run_logger()
     logger.info(

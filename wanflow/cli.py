@@ -56,16 +56,6 @@ def _storage(settings: Settings):
         raise _fail(str(exc), 2) from exc
 
 
-def _limits(settings: Settings):
-    from wanflow.manifest import Limits
-
-    return Limits(
-        max_prompt_chars=settings.max_prompt_chars,
-        max_narration_chars=settings.max_narration_chars,
-        max_duration_s=settings.max_duration_s,
-    )
-
-
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")] = False,
@@ -96,18 +86,11 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Check a manifest row by row. Exit 0: all rows valid; 1: some rejected; 2: unreadable."""
-    from wanflow.ingest import ingest
+    from wanflow.ingest import ingest_with_settings
     from wanflow.readers import ManifestError
 
-    settings = _settings()
     try:
-        result = ingest(
-            file,
-            limits=_limits(settings),
-            max_bytes=settings.max_manifest_mb * 2**20,
-            max_items=settings.max_items,
-            keep_items=False,
-        )
+        result = ingest_with_settings(file, _settings(), keep_items=False)
     except ManifestError as exc:
         if as_json:
             print(
@@ -165,19 +148,13 @@ def submit(
     force: Annotated[bool, typer.Option(help="Upload even if some rows are invalid.")] = False,
 ) -> None:
     """Validate a manifest, then upload it to the bucket's incoming/ for the next run."""
-    from wanflow.ingest import ingest
+    from wanflow.ingest import ingest_with_settings
     from wanflow.readers import ManifestError
     from wanflow.storage import StorageError
 
     settings = _settings()
     try:
-        result = ingest(
-            file,
-            limits=_limits(settings),
-            max_bytes=settings.max_manifest_mb * 2**20,
-            max_items=settings.max_items,
-            keep_items=False,
-        )
+        result = ingest_with_settings(file, settings, keep_items=False)
         problem = (
             f"{result.summary.rejected_rows} of {result.summary.rows} rows are invalid "
             f"(see `wanflow validate {file}`)"

@@ -17,8 +17,17 @@ from pydantic import BaseModel, Field, ValidationError
 
 from wanflow.manifest import Item, Limits, ManifestOptions, canonical_field, derive_id
 from wanflow.readers import ManifestError, RawRow, ReadInfo, iter_rows
+from wanflow.settings import Settings
 
-__all__ = ["IngestSummary", "Ingested", "ManifestError", "Rejection", "ingest", "iter_items"]
+__all__ = [
+    "IngestSummary",
+    "Ingested",
+    "ManifestError",
+    "Rejection",
+    "ingest",
+    "ingest_with_settings",
+    "iter_items",
+]
 
 
 class Rejection(BaseModel):
@@ -183,7 +192,7 @@ def iter_items(
                 loc = error.get("loc") or ()
                 name = str(loc[0]) if loc else "(row)"
                 message = _message(error)
-                if name in headers and header_differs(headers[name], name):
+                if name in headers and _header_differs(headers[name], name):
                     message += f" (column {headers[name]!r})"
                 reject(raw, str(item_id), name, message)
             continue
@@ -218,7 +227,7 @@ def iter_items(
         )
 
 
-def header_differs(header: str, name: str) -> bool:
+def _header_differs(header: str, name: str) -> bool:
     return header.strip().lower() != name
 
 
@@ -237,3 +246,20 @@ def ingest(
         if keep_items:
             items.append(item)
     return Ingested(summary=summary, items=items)
+
+
+def ingest_with_settings(
+    path: str | os.PathLike, settings: Settings, *, keep_items: bool = True
+) -> Ingested:
+    """``ingest`` under the operator's limits (``WANFLOW_MAX_*``)."""
+    return ingest(
+        path,
+        limits=Limits(
+            max_prompt_chars=settings.max_prompt_chars,
+            max_narration_chars=settings.max_narration_chars,
+            max_duration_s=settings.max_duration_s,
+        ),
+        max_bytes=settings.max_manifest_mb * 2**20,
+        max_items=settings.max_items,
+        keep_items=keep_items,
+    )

@@ -315,18 +315,12 @@ def iter_json(path: Path, info: ReadInfo) -> Iterator[RawRow]:
 
 
 def _json_object(buf: _Buffer, decoder: json.JSONDecoder, info: ReadInfo) -> Iterator[RawRow]:
-    start_line, _ = buf.where()
     document = buf.decode(decoder)
     if buf.skip_ws() != "":
         # Several objects one after another: JSON Lines saved under a .json name.
-        if start_line == 1 and info.format == "json":
-            info.warnings.append("the file holds JSON Lines (one object per line); read as such")
-            info.format = "jsonl"
-            raise _RestartAsJsonl
-        line, column = buf.where()
-        raise ManifestError(
-            "invalid JSON: extra data after the top-level object", line=line, column=column
-        )
+        info.warnings.append("the file holds JSON Lines (one object per line); read as such")
+        info.format = "jsonl"
+        raise _RestartAsJsonl
     items = document.get("items")
     if not isinstance(items, list):
         raise ManifestError("a JSON manifest object needs an 'items' array")

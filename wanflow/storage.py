@@ -88,7 +88,6 @@ def _encode_meta(metadata: dict[str, str] | None) -> dict[str, str]:
     # Chinese titles survive and decoding is exact ("%" itself is encoded too).
     out = {}
     for name, value in (metadata or {}).items():
-        keys.check_part(name, "metadata name")
         if not name.replace("-", "").replace("_", "").isalnum() or not name.isascii():
             raise ValueError(f"metadata name {name!r} must be ASCII letters, digits, - or _")
         out[name.lower()] = quote(str(value), safe=" !#$&'()*+,/:;=?@[]^`{|}~")
