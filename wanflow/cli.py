@@ -56,6 +56,17 @@ def _storage(settings: Settings):
         raise _fail(str(exc), 2) from exc
 
 
+def _row_check(settings: Settings):
+    """The prompt stage's row checks (vocabulary, presets), as the flow applies them."""
+    from generation.catalogue import build_catalogue
+    from generation.presets import PresetError
+
+    try:
+        return build_catalogue(settings).check_item
+    except PresetError as exc:
+        raise _fail(f"invalid settings: WANFLOW_DEFAULT_PRESET: {exc}", 2) from exc
+
+
 @app.callback()
 def main(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at INFO level.")] = False,
@@ -90,7 +101,8 @@ def validate(
     from wanflow.readers import ManifestError
 
     try:
-        result = ingest_with_settings(file, _settings(), keep_items=False)
+        settings = _settings()
+        result = ingest_with_settings(file, settings, keep_items=False, check=_row_check(settings))
     except ManifestError as exc:
         if as_json:
             print(
@@ -154,7 +166,7 @@ def submit(
 
     settings = _settings()
     try:
-        result = ingest_with_settings(file, settings, keep_items=False)
+        result = ingest_with_settings(file, settings, keep_items=False, check=_row_check(settings))
         problem = (
             f"{result.summary.rejected_rows} of {result.summary.rows} rows are invalid "
             f"(see `wanflow validate {file}`)"

@@ -8,7 +8,7 @@ reason, and the other rows go on. Only a file that cannot be read as a manifest 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +28,10 @@ __all__ = [
     "ingest_with_settings",
     "iter_items",
 ]
+
+# A stage's extra row check (e.g. the prompt vocabulary): (field, message) pairs, empty when the
+# item is fine. Passed in, so the core package needs no stage package to read a manifest.
+ItemCheck = Callable[[Item], list[tuple[str, str]]]
 
 
 class Rejection(BaseModel):
@@ -138,6 +142,7 @@ def iter_items(
     limits: Limits | None = None,
     max_bytes: int = 256 * 2**20,
     max_items: int = 200_000,
+    check: ItemCheck | None = None,
 ) -> Iterator[Item]:
     """Stream the valid items of a manifest; rejections and warnings accumulate in ``summary``."""
     limits = limits or Limits()
@@ -196,6 +201,14 @@ def iter_items(
                     message += f" (column {headers[name]!r})"
                 reject(raw, str(item_id), name, message)
             continue
+        problems = check(item) if check else []
+        if problems:
+            summary.rejected_rows += 1
+            for name, message in problems:
+                if name in headers and _header_differs(headers[name], name):
+                    message += f" (column {headers[name]!r})"
+                reject(raw, item.id, name, message)
+            continue
         if item.id in first_row:
             summary.rejected_rows += 1
             reject(
@@ -238,18 +251,26 @@ def ingest(
     max_bytes: int = 256 * 2**20,
     max_items: int = 200_000,
     keep_items: bool = True,
+    check: ItemCheck | None = None,
 ) -> Ingested:
     """Read and validate a whole manifest. ``keep_items=False`` only counts (for ``validate``)."""
     summary = IngestSummary(source=Path(path).name, encoding="?", format="?")
     items: list[Item] = []
-    for item in iter_items(path, summary, limits=limits, max_bytes=max_bytes, max_items=max_items):
+    rows = iter_items(
+        path, summary, limits=limits, max_bytes=max_bytes, max_items=max_items, check=check
+    )
+    for item in rows:
         if keep_items:
             items.append(item)
     return Ingested(summary=summary, items=items)
 
 
 def ingest_with_settings(
-    path: str | os.PathLike, settings: Settings, *, keep_items: bool = True
+    path: str | os.PathLike,
+    settings: Settings,
+    *,
+    keep_items: bool = True,
+    check: ItemCheck | None = None,
 ) -> Ingested:
     """``ingest`` under the operator's limits (``WANFLOW_MAX_*``)."""
     return ingest(
@@ -262,4 +283,5 @@ def ingest_with_settings(
         max_bytes=settings.max_manifest_mb * 2**20,
         max_items=settings.max_items,
         keep_items=keep_items,
+        check=check,
     )

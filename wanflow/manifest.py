@@ -38,7 +38,12 @@ STRUCTURED_FIELDS = (
     "subject",
     "scene",
     "motion",
+    "motion_speed",
+    "motion_intensity",
+    "emotion",
     "camera",
+    "camera_speed",
+    "camera_angle",
     "light_source",
     "light_type",
     "time_of_day",
@@ -46,6 +51,8 @@ STRUCTURED_FIELDS = (
     "composition",
     "lens",
     "colour_tone",
+    "orientation",
+    "transition",
 )
 
 # Column names people use, mapped to field names. Keys are compared after ``header_key``.
@@ -76,14 +83,21 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "subject": ("subject", "主体", "主角"),
     "scene": ("scene", "setting", "场景", "环境"),
     "motion": ("motion", "action", "运动", "动作"),
+    "motion_speed": ("motionspeed", "speed", "运动速度", "动作速度", "速度"),
+    "motion_intensity": ("motionintensity", "motionstrength", "运动幅度", "动作幅度", "幅度"),
+    "emotion": ("emotion", "mood", "情绪", "情感", "表情"),
     "camera": ("camera", "cameramovement", "运镜", "镜头运动", "摄像机运动"),
+    "camera_speed": ("cameraspeed", "运镜速度", "镜头速度"),
+    "camera_angle": ("cameraangle", "angle", "机位", "机位角度", "拍摄角度", "角度"),
     "light_source": ("lightsource", "光源"),
     "light_type": ("lighttype", "lighting", "光线", "光线类型", "光效"),
     "time_of_day": ("timeofday", "时间", "时段", "时间段"),
     "shot_size": ("shotsize", "framing", "景别"),
     "composition": ("composition", "构图"),
     "lens": ("lens", "镜头", "焦段"),
-    "colour_tone": ("colourtone", "colortone", "tone", "色调"),
+    "colour_tone": ("colourtone", "colortone", "tone", "palette", "色调"),
+    "orientation": ("orientation", "aspect", "aspectratio", "画幅", "画面方向", "横竖屏"),
+    "transition": ("transition", "转场", "转场效果"),
 }
 
 _UNITS = re.compile(r"[（(]\s*(秒|s|sec|secs|seconds|px)\s*[)）]$", re.IGNORECASE)
@@ -267,7 +281,12 @@ class Item(BaseModel):
     subject: Text | None = None
     scene: Text | None = None
     motion: Text | None = None
+    motion_speed: Text | None = None
+    motion_intensity: Text | None = None
+    emotion: Text | None = None
     camera: Text | None = None
+    camera_speed: Text | None = None
+    camera_angle: Text | None = None
     light_source: Text | None = None
     light_type: Text | None = None
     time_of_day: Text | None = None
@@ -275,6 +294,8 @@ class Item(BaseModel):
     composition: Text | None = None
     lens: Text | None = None
     colour_tone: Text | None = None
+    orientation: Text | None = None
+    transition: Text | None = None
 
     @field_validator("id", mode="before")
     @classmethod
@@ -325,6 +346,9 @@ class ManifestOptions(BaseModel):
     require_approval: Bool = False
     callback_url: HttpUrl | None = None
     name: Text | None = None
+    time_budget_s: float | None = Field(
+        None, gt=0, description="GPU seconds per item for items without a preset"
+    )
 
 
 def derive_id(fields: dict[str, Any]) -> str:

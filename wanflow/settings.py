@@ -86,6 +86,26 @@ class Settings(BaseSettings):
     max_narration_chars: int = Field(10_000, ge=1, description="longest narration accepted")
     max_duration_s: float = Field(600.0, gt=0, description="longest item duration accepted")
 
+    # --- prompts, presets and planning ------------------------------------------------------
+    default_preset: str = Field(
+        "standard", description="preset of items that name none (draft/standard/high/ultra or a model)"
+    )
+    time_budget_s: float | None = Field(
+        None,
+        gt=0,
+        description="GPU seconds per item; set, items without a preset get the best that fits",
+    )
+    gpu_type: str = Field("H100", description="GPU the cost model estimates for (costs.toml)")
+    max_shot_s: float = Field(
+        5.0, gt=0, le=5.0, description="longest shot; Wan2.2 renders about 5 s per clip"
+    )
+    min_shot_s: float = Field(2.0, gt=0, description="shortest planned shot")
+    zh_chars_per_s: float = Field(4.5, gt=0, description="narration pace, Chinese characters/s")
+    en_words_per_s: float = Field(2.6, gt=0, description="narration pace, English words/s")
+    screen_defaults: bool = Field(
+        True, description="screen with the shipped blacklists as well as the bucket's config/"
+    )
+
     # --- runs -------------------------------------------------------------------------------
     output_dir: Path = Field(Path("wanflow-output"), description="`wanflow run` local copies")
 

@@ -1,0 +1,80 @@
+"""The prompt stage's data in one place: vocabulary, lexicon, presets and cost figures.
+
+Built once per run (the lexicon may carry the operator's overrides from the bucket) and handed
+to ingestion (row checks), expansion and planning, so all three agree on what a value means.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from generation.cost import CostModel, default_cost_model
+from generation.lexicon import Lexicon, default_lexicon, load
+from generation.plan import ExpandedItem, Planner, expand_item
+from generation.presets import Presets, default_presets
+from generation.shots import Pacing
+from generation.vocabulary import Vocabulary, default_vocabulary
+from wanflow.manifest import Item
+from wanflow.settings import Settings
+
+
+@dataclass(frozen=True)
+class Catalogue:
+    vocabulary: Vocabulary
+    lexicon: Lexicon
+    presets: Presets
+    costs: CostModel
+    pacing: Pacing = Pacing()
+
+    def check_item(self, item: Item) -> list[tuple[str, str]]:
+        """Row-level checks ingestion applies: control values and the preset."""
+        return self.vocabulary.check_item(item) + self.presets.check_item(item)
+
+    def expand(self, item: Item) -> ExpandedItem:
+        return expand_item(
+            item, vocabulary=self.vocabulary, lexicon=self.lexicon, pacing=self.pacing
+        )
+
+    def planner(
+        self, settings: Settings, *, time_budget_s: float | None = None, load_share: float = 1.0
+    ) -> Planner:
+        return Planner(
+            presets=self.presets,
+            costs=self.costs,
+            pacing=self.pacing,
+            gpu=settings.gpu_type,
+            default_preset=settings.default_preset,
+            time_budget_s=time_budget_s if time_budget_s is not None else settings.time_budget_s,
+            load_share=load_share,
+        )
+
+
+def pacing_from(settings: Settings) -> Pacing:
+    return Pacing(
+        max_shot_s=settings.max_shot_s,
+        min_shot_s=min(settings.min_shot_s, settings.max_shot_s),
+        zh_chars_per_s=settings.zh_chars_per_s,
+        en_words_per_s=settings.en_words_per_s,
+    )
+
+
+def build_catalogue(
+    settings: Settings, *, lexicon_text: str | None = None, lexicon_source: str = "config/lexicon.toml"
+) -> Catalogue:
+    """The shipped catalogue, with an operator lexicon (TOML text) merged over the shipped one.
+
+    Raises ``LexiconError`` for an unusable operator lexicon and ``PresetError`` when the
+    configured default preset does not exist: both stop a run before any item is touched.
+    """
+    lexicon = default_lexicon()
+    if lexicon_text is not None:
+        lexicon = lexicon.merged(load(lexicon_text, lexicon_source).entries)
+    presets = default_presets()
+    presets.resolve(settings.default_preset)  # fail early on a mistyped WANFLOW_DEFAULT_PRESET
+    return Catalogue(
+        vocabulary=default_vocabulary(),
+        lexicon=lexicon,
+        presets=presets,
+        costs=default_cost_model(),
+        pacing=pacing_from(settings),
+    )

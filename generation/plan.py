@@ -1,0 +1,255 @@
+"""Manifest item → expanded prompts → shot plan: what the GPU stage will render, shot by shot.
+
+Two steps, because screening sits between them: ``expand_item`` writes every text that could
+reach the model (so all of it can be screened), and ``plan_item`` turns an allowed expansion into
+shots with presets, frame counts, seeds and transitions. Every shot of an item keeps the item's
+subject, controls (style, palette, light) and seed, so characters and look stay the same from
+shot to shot.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from pydantic import BaseModel, Field
+
+from generation.cost import CostModel, Estimate, NoFigures
+from generation.formula import Formula, StructuredPrompt, formula_for
+from generation.lexicon import Lexicon
+from generation.presets import GenerationParams, Presets, PresetError, frames_for, is_auto
+from generation.shots import Pacing, beat_durations, beats
+from generation.vocabulary import Vocabulary
+from wanflow.manifest import Item
+
+DEFAULT_TRANSITION = "fade"
+
+
+@dataclass
+class Beat:
+    narration: str | None
+    prompt: StructuredPrompt
+
+
+@dataclass
+class ExpandedItem:
+    """An item's prompts before planning; ``texts()`` is everything screening must see."""
+
+    item: Item
+    lang: str
+    seed: int
+    formula: Formula
+    main: StructuredPrompt
+    beats: list[Beat] = field(default_factory=list)
+
+    def texts(self) -> list[tuple[str, str]]:
+        """(field, text) pairs: the item's own words and every prompt written from them."""
+        item = self.item
+        out = [("prompt", item.prompt)]
+        out += [(name, getattr(item, name)) for name in ("title", "narration") if getattr(item, name)]
+        out.append(("expanded_prompt", self.main.prompt))
+        if len(self.beats) > 1:
+            out += [(f"shot_{i + 1}_prompt", b.prompt.prompt) for i, b in enumerate(self.beats)]
+        return out
+
+
+def expand_item(
+    item: Item, *, vocabulary: Vocabulary, lexicon: Lexicon, pacing: Pacing
+) -> ExpandedItem:
+    """Prompts for the item and for each beat of its narration (raises ``UnknownValue``)."""
+    formula = formula_for(item, vocabulary, lexicon)
+    main = formula.compose(item.prompt)
+    expanded = ExpandedItem(item, formula.lang, formula.seed, formula, main)
+    story = beats(item.narration, pacing) if item.narration else []
+    if len(story) <= 1:
+        expanded.beats = [Beat(story[0] if story else None, main)]
+    else:
+        expanded.beats = [Beat(text, formula.compose(text, context=item.prompt)) for text in story]
+    return expanded
+
+
+class Shot(BaseModel):
+    index: int = Field(description="1-based position in the video")
+    narration: str | None = None
+    prompt: str
+    negative_prompt: str
+    duration_s: float = Field(description="planned; the narration stage refines it")
+    num_frames: int = Field(description="4k+1")
+    seed: int
+    transition: str | None = Field(None, description="into the next shot; none after the last")
+
+
+class CostEstimate(BaseModel):
+    gpu: str
+    total_s: float
+    denoise_s: float
+    decode_s: float
+    load_s: float
+    basis: list[str]
+
+
+class ShotPlan(BaseModel):
+    """Everything the generation stage needs for one item; written to the bucket as JSON."""
+
+    item_id: str
+    title: str | None = None
+    language: str
+    seed: int
+    params: GenerationParams
+    shots: list[Shot]
+    estimate: CostEstimate | None = None
+    expansions: dict[str, str] = Field(default_factory=dict, description="keyword → text used")
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return sum(shot.duration_s for shot in self.shots)
+
+
+@dataclass(frozen=True)
+class Planner:
+    """The shared context of planning: catalogues, pacing, GPU type and budget policy."""
+
+    presets: Presets
+    costs: CostModel
+    pacing: Pacing = Pacing()
+    gpu: str = "H100"
+    default_preset: str = "standard"
+    time_budget_s: float | None = None
+    load_share: float = 1.0  # the part of one model load charged to an item (1/batch size)
+
+    def plan(self, expanded: ExpandedItem, *, time_budget_s: float | None = None) -> ShotPlan:
+        item, warnings = expanded.item, []
+        term = expanded.formula.controls.get("orientation")
+        orientation = term.id if term else "landscape"
+        durations = self._durations(expanded, warnings)
+        budget = time_budget_s if time_budget_s is not None else self.time_budget_s
+        params, estimate = self._choose(item, orientation, durations, budget, warnings)
+        transition = self._transition(expanded)
+        shots = []
+        for i, (beat, seconds) in enumerate(zip(self._beats(expanded, durations), durations)):
+            frames = frames_for(seconds, params.fps, params.max_frames)
+            repeat = len(expanded.beats) == 1 and i > 0  # one prompt cut into several clips
+            shots.append(
+                Shot(
+                    index=i + 1,
+                    narration=beat.narration,
+                    prompt=beat.prompt.prompt,
+                    negative_prompt=beat.prompt.negative_prompt,
+                    duration_s=round(frames / params.fps, 3),
+                    num_frames=frames,
+                    # Same seed keeps the look; a repeated prompt needs another or clips repeat.
+                    seed=expanded.seed + i if repeat else expanded.seed,
+                    transition=transition if i < len(durations) - 1 else None,
+                )
+            )
+        if item.duration and sum(s.duration_s for s in shots) < item.duration - 1:
+            warnings.append(
+                f"planned {sum(s.duration_s for s in shots):.1f} s of the {item.duration:g} s "
+                "asked: the narration is short; add sentences or shorten the duration"
+            )
+        expansions = {
+            e.keyword: e.replacement for b in expanded.beats for e in b.prompt.expansions
+        } | {e.keyword: e.replacement for e in expanded.main.expansions}
+        return ShotPlan(
+            item_id=item.id,
+            title=item.title,
+            language=expanded.lang,
+            seed=expanded.seed,
+            params=params,
+            shots=shots,
+            estimate=_estimate_model(estimate) if estimate else None,
+            expansions=expansions,
+            warnings=warnings,
+        )
+
+    def _durations(self, expanded: ExpandedItem, warnings: list[str]) -> list[float]:
+        item, pacing = expanded.item, self.pacing
+        narrated = [b.narration for b in expanded.beats if b.narration]
+        if narrated:
+            return beat_durations(narrated, pacing, item.duration)
+        total = item.duration or pacing.max_shot_s
+        count = max(1, math.ceil(total / pacing.max_shot_s - 1e-9))
+        return [round(total / count, 3)] * count
+
+    def _beats(self, expanded: ExpandedItem, durations: list[float]) -> list[Beat]:
+        if len(expanded.beats) == len(durations):
+            return expanded.beats
+        return [expanded.beats[0]] * len(durations)
+
+    def _transition(self, expanded: ExpandedItem) -> str:
+        term = expanded.formula.controls.get("transition")
+        return term.id if term else DEFAULT_TRANSITION
+
+    def _choose(
+        self,
+        item: Item,
+        orientation: str,
+        durations: list[float],
+        budget: float | None,
+        warnings: list[str],
+    ) -> tuple[GenerationParams, Estimate | None]:
+        has_image = item.image is not None
+        wants_auto = item.preset is None and budget is not None or (
+            item.preset is not None and is_auto(item.preset)
+        )
+        if not wants_auto or budget is None:
+            if wants_auto:
+                warnings.append(f"preset auto without a time budget: using {self.default_preset}")
+            name = item.preset if item.preset and not is_auto(item.preset) else self.default_preset
+            params = self.presets.resolve(name, has_image=has_image, orientation=orientation)
+            return params, self._estimate(params, durations, warnings)
+        considered, best = [], None
+        for name in self.presets.order:  # cheapest first; the last that fits wins
+            params = self.presets.resolve(name, has_image=has_image, orientation=orientation)
+            estimate = self._estimate(params, durations, [])
+            if estimate is None:
+                considered.append(f"{name}: no figures on {self.gpu}")
+                continue
+            considered.append(f"{name}: {estimate.total_s:.0f} s")
+            if estimate.total_s <= budget:
+                best = (params, estimate)
+        if best is None:
+            cheapest = self.presets.order[0]
+            params = self.presets.resolve(cheapest, has_image=has_image, orientation=orientation)
+            warnings.append(
+                f"no preset fits the {budget:g} s budget on {self.gpu} ({'; '.join(considered)}); "
+                f"using {cheapest}"
+            )
+            return params, self._estimate(params, durations, [])
+        return best
+
+    def _estimate(
+        self, params: GenerationParams, durations: list[float], warnings: list[str]
+    ) -> Estimate | None:
+        frames = [frames_for(d, params.fps, params.max_frames) for d in durations]
+        try:
+            estimate = self.costs.estimate(params, frames, self.gpu)
+        except NoFigures as exc:
+            warnings.append(f"no cost estimate: {exc}")
+            return None
+        estimate.load_s *= self.load_share
+        return estimate
+
+
+def _estimate_model(estimate: Estimate) -> CostEstimate:
+    return CostEstimate(
+        gpu=estimate.gpu,
+        total_s=round(estimate.total_s, 1),
+        denoise_s=round(estimate.denoise_s, 1),
+        decode_s=round(estimate.decode_s, 1),
+        load_s=round(estimate.load_s, 1),
+        basis=estimate.basis,
+    )
+
+
+__all__ = [
+    "Beat",
+    "CostEstimate",
+    "ExpandedItem",
+    "PresetError",
+    "Planner",
+    "Shot",
+    "ShotPlan",
+    "expand_item",
+]

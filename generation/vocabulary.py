@@ -1,0 +1,150 @@
+"""The controlled vocabulary of the prompt formula, and the lookup that validates manifest values.
+
+A content team writes "油画", "Oil painting" or "oil-painting"; all three must mean the same
+style, and "油彩" must be refused with the list of what is accepted, at ingestion, on its row.
+The vocabulary is data (``data/vocabulary.toml``) so it can grow without code changes.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from importlib import resources
+from typing import Any
+
+from wanflow.manifest import Item
+
+LANGUAGES = ("zh", "en")
+
+
+@dataclass(frozen=True)
+class Term:
+    """One accepted value of one control."""
+
+    control: str
+    id: str
+    zh: str
+    en: str
+    aliases: tuple[str, ...] = ()
+    zh_text: str = ""
+    en_text: str = ""
+    drop_negative: tuple[str, ...] = ()
+
+    def name(self, lang: str) -> str:
+        return self.zh if lang == "zh" else self.en
+
+    def text(self, lang: str, **slots: str) -> str:
+        """The phrase this value contributes to a prompt in ``lang``, its slots filled."""
+        template = (self.zh_text or self.zh) if lang == "zh" else (self.en_text or self.en)
+        for slot, value in slots.items():
+            template = template.replace("{" + slot + "}", value)
+        return re.sub(r"\s{2,}", " ", template).strip()
+
+
+class UnknownValue(ValueError):
+    """A manifest value that is not in a control's vocabulary; the message lists what is."""
+
+    def __init__(self, control: str, value: str, accepted: list[str], label: str = "") -> None:
+        self.control, self.value, self.accepted = control, value, accepted
+        super().__init__(
+            f"unknown {label or control} {value!r}; accepted: {', '.join(accepted)}"
+        )
+
+
+def _key(value: str) -> str:
+    """Case, width, spaces, '_' and '-' do not distinguish values."""
+    text = unicodedata.normalize("NFKC", value).casefold()
+    return re.sub(r"[\s_\-]+", "", text)
+
+
+@dataclass
+class Control:
+    name: str
+    label_zh: str
+    label_en: str
+    terms: dict[str, Term] = field(default_factory=dict)
+    _index: dict[str, Term] = field(default_factory=dict)
+
+    def add(self, term: Term) -> None:
+        for spelling in (term.id, term.zh, term.en, *term.aliases):
+            key = _key(spelling)
+            other = self._index.get(key)
+            if other is not None and other.id != term.id:
+                raise ValueError(
+                    f"vocabulary: {self.name} spelling {spelling!r} names both "
+                    f"{other.id!r} and {term.id!r}"
+                )
+            self._index[key] = term
+        self.terms[term.id] = term
+
+    def resolve(self, value: str) -> Term:
+        term = self._index.get(_key(value))
+        if term is None:
+            label = f"{self.label_en} ({self.label_zh})"
+            raise UnknownValue(self.name, value, self.accepted(), label)
+        return term
+
+    def accepted(self) -> list[str]:
+        """What to tell a person who wrote an unknown value: each value's zh and en names."""
+        return [f"{t.zh}/{t.en}" for t in self.terms.values()]
+
+
+class Vocabulary:
+    """All controls. ``resolve(control, value)`` is the one door manifest values go through."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.controls: dict[str, Control] = {}
+        for name, table in data.items():
+            label = table.get("label", {})
+            control = Control(name, label.get("zh", name), label.get("en", name))
+            for term_id, spec in table.items():
+                if term_id == "label":
+                    continue
+                control.add(
+                    Term(
+                        control=name,
+                        id=term_id,
+                        zh=spec["zh"],
+                        en=spec["en"],
+                        aliases=tuple(spec.get("aliases", ())),
+                        zh_text=spec.get("zh_text", ""),
+                        en_text=spec.get("en_text", ""),
+                        drop_negative=tuple(spec.get("drop_negative", ())),
+                    )
+                )
+            self.controls[name] = control
+
+    def resolve(self, control: str, value: str) -> Term:
+        return self.controls[control].resolve(value)
+
+    def get(self, control: str, term_id: str) -> Term:
+        return self.controls[control].terms[term_id]
+
+    def terms(self, control: str) -> list[Term]:
+        return list(self.controls[control].terms.values())
+
+    def check_item(self, item: Item) -> list[tuple[str, str]]:
+        """Every item field named after a control must hold one of its values.
+
+        Returns (field, message) pairs, empty when the item is fine; ingestion turns them into
+        row-level rejections.
+        """
+        problems: list[tuple[str, str]] = []
+        for name in self.controls:
+            value = getattr(item, name, None)
+            if value is None:
+                continue
+            try:
+                self.resolve(name, value)
+            except UnknownValue as exc:
+                problems.append((name, str(exc)))
+        return problems
+
+
+@lru_cache(maxsize=1)
+def default_vocabulary() -> Vocabulary:
+    text = resources.files("generation").joinpath("data/vocabulary.toml").read_text("utf-8")
+    return Vocabulary(tomllib.loads(text))
