@@ -1,7 +1,7 @@
 """``produce_manifest``: one manifest from ``incoming/`` to a run report, stage by stage.
 
-Later stages (expand, screen, plan, narrate, generate, review, approve, compose, publish) join
-this same flow between ingest and report.
+claim → ingest → expand → screen → plan → report. Later stages (narrate, generate, review,
+approve, compose, publish) join this same flow between plan and report.
 """
 
 from __future__ import annotations
@@ -14,7 +14,17 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from tasks.manifest import claim_manifest, finish_manifest, ingest_manifest, write_report
+from tasks.prompts import (
+    catalogue_for,
+    expand_prompts,
+    plan_shots,
+    read_operator_config,
+    screen_text,
+    screener_for,
+    write_plans,
+)
 from wanflow import keys
+from wanflow.ingest import Ingested
 from wanflow.readers import ManifestError
 from wanflow.report import ItemOutcome, RunReport, new_run_id
 from wanflow.settings import get_settings
@@ -75,7 +85,11 @@ def produce_manifest(manifest_key: str) -> RunReport:
         if not ingested.items:
             report.status, report.error = "failed", "no valid items: every row was rejected"
         else:
-            report.status = "succeeded"
+            _prompt_stage(report, ingested)
+            failed = all(item.status == "failed" for item in report.items)
+            report.status = "failed" if failed else "succeeded"
+            if failed:
+                report.error = "every item failed; see each item's reasons"
     except ManifestError as exc:
         report.status, report.error = "failed", f"unreadable manifest: {exc}"
     except Exception as exc:
@@ -88,6 +102,39 @@ def produce_manifest(manifest_key: str) -> RunReport:
     _file_and_report(report, claim.key)
     logger.info("%s %s; report at %s", report.manifest, report.status, report.key)
     return report
+
+
+def _prompt_stage(report: RunReport, ingested: Ingested) -> None:
+    """expand → screen → plan: every accepted item ends planned, blocked or failed."""
+    outcomes = {item.id: item for item in report.items}
+    with _stage(report, "expand"):
+        config = read_operator_config()
+        catalogue, screener = catalogue_for(config), screener_for(config)
+        expanded = expand_prompts(ingested.items, catalogue)
+    for item_id, reason in expanded.failed.items():
+        outcomes[item_id].status, outcomes[item_id].reasons = "failed", [reason]
+
+    with _stage(report, "screen"):
+        verdicts = screen_text(list(expanded.ok.values()), screener)
+    for item_id, blocks in verdicts.items():
+        if blocks:
+            outcome = outcomes[item_id]
+            outcome.status, outcome.blocked = "blocked", blocks
+            outcome.reasons = [f"{b.field}: {b.term!r} ({b.category})" for b in blocks]
+    allowed = [e for e in expanded.ok.values() if not verdicts.get(e.item.id)]
+
+    with _stage(report, "plan"):
+        budget = ingested.summary.options.time_budget_s
+        plans = plan_shots(allowed, catalogue, budget)
+        written = write_plans(report.run_id, list(plans.ok.values()))
+    for item_id, reason in plans.failed.items():
+        outcomes[item_id].status, outcomes[item_id].reasons = "failed", [reason]
+    for item_id, plan in plans.ok.items():
+        outcome = outcomes[item_id]
+        outcome.status, outcome.plan_key = "planned", written[item_id]
+        outcome.preset, outcome.shots = plan.params.preset, len(plan.shots)
+        outcome.estimate_s = plan.estimate.total_s if plan.estimate else None
+        outcome.warnings = plan.warnings
 
 
 def _file_and_report(report: RunReport, processing_key: str) -> None:

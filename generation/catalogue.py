@@ -6,7 +6,7 @@ to ingestion (row checks), expansion and planning, so all three agree on what a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from generation.cost import CostModel, default_cost_model
 from generation.lexicon import Lexicon, default_lexicon, load
@@ -24,7 +24,7 @@ class Catalogue:
     lexicon: Lexicon
     presets: Presets
     costs: CostModel
-    pacing: Pacing = Pacing()
+    pacing: Pacing = field(default_factory=Pacing)
 
     def check_item(self, item: Item) -> list[tuple[str, str]]:
         """Row-level checks ingestion applies: control values and the preset."""
@@ -59,7 +59,10 @@ def pacing_from(settings: Settings) -> Pacing:
 
 
 def build_catalogue(
-    settings: Settings, *, lexicon_text: str | None = None, lexicon_source: str = "config/lexicon.toml"
+    settings: Settings,
+    *,
+    lexicon_text: str | None = None,
+    lexicon_source: str = "config/lexicon.toml",
 ) -> Catalogue:
     """The shipped catalogue, with an operator lexicon (TOML text) merged over the shipped one.
 

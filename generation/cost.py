@@ -62,7 +62,9 @@ class Figure:
     key: str = ""  # architecture, model or vae
 
     def describe(self) -> str:
-        what = f"{self.key} {self.size[0]}x{self.size[1]}/{self.frames}f" if self.frames else self.key
+        what = (
+            f"{self.key} {self.size[0]}x{self.size[1]}/{self.frames}f" if self.frames else self.key
+        )
         return f"{self.kind} {what} on {self.gpu or 'any GPU'}: {self.seconds:g} s ({self.source})"
 
 
@@ -102,7 +104,9 @@ class CostModel:
             for row in data.get(kind, []):
                 self.figures.append(_figure(kind, row, row[keyname]))
         for row in data.get("load", []):
-            self.figures.append(Figure("load", float(row["seconds"]), row["source"], key=row["model"]))
+            self.figures.append(
+                Figure("load", float(row["seconds"]), row["source"], key=row["model"])
+            )
 
     def architecture_of(self, model: str) -> Architecture:
         for arch in self.architectures.values():
@@ -133,7 +137,9 @@ class CostModel:
             else:
                 for n in frames:
                     pixels = params.width * params.height * n
-                    est.decode_s += decode.seconds * pixels / (decode.size[0] * decode.size[1] * decode.frames)
+                    est.decode_s += (
+                        decode.seconds * pixels / (decode.size[0] * decode.size[1] * decode.frames)
+                    )
                 est.basis.append(f"decode scaled by pixels from {decode.describe()}")
         else:
             run = self._nearest("run", None, gpu_key, arch, params, frames)
@@ -150,7 +156,9 @@ class CostModel:
                 f"{run.describe()}"
             )
         if include_load:
-            load = next((f for f in self.figures if f.kind == "load" and f.key == params.model), None)
+            load = next(
+                (f for f in self.figures if f.kind == "load" and f.key == params.model), None
+            )
             if load is None:
                 est.basis.append(f"no load figure for {params.model}: load not counted")
             else:
@@ -184,7 +192,9 @@ class CostModel:
     def _nearest_decode(
         self, arch: Architecture, gpu: str, params: GenerationParams, frames: list[int]
     ) -> Figure | None:
-        rows = [f for f in self.figures if f.kind == "decode" and f.key == arch.vae and f.gpu == gpu]
+        rows = [
+            f for f in self.figures if f.kind == "decode" and f.key == arch.vae and f.gpu == gpu
+        ]
         return rows[0] if rows else None
 
     @staticmethod

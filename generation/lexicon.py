@@ -143,7 +143,9 @@ def parse(text: str, source: str) -> dict[str, dict[str, list[str]]]:
 
 
 def load(text: str, source: str) -> Lexicon:
-    return Lexicon({lang: {k: tuple(v) for k, v in w.items()} for lang, w in parse(text, source).items()})
+    return Lexicon(
+        {lang: {k: tuple(v) for k, v in w.items()} for lang, w in parse(text, source).items()}
+    )
 
 
 @lru_cache(maxsize=1)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 from generation.cost import CostModel, Estimate, NoFigures
 from generation.formula import Formula, StructuredPrompt, formula_for
 from generation.lexicon import Lexicon
-from generation.presets import GenerationParams, Presets, PresetError, frames_for, is_auto
+from generation.presets import GenerationParams, PresetError, Presets, frames_for, is_auto
 from generation.shots import Pacing, beat_durations, beats
 from generation.vocabulary import Vocabulary
 from wanflow.manifest import Item
@@ -46,7 +46,9 @@ class ExpandedItem:
         """(field, text) pairs: the item's own words and every prompt written from them."""
         item = self.item
         out = [("prompt", item.prompt)]
-        out += [(name, getattr(item, name)) for name in ("title", "narration") if getattr(item, name)]
+        out += [
+            (name, getattr(item, name)) for name in ("title", "narration") if getattr(item, name)
+        ]
         out.append(("expanded_prompt", self.main.prompt))
         if len(self.beats) > 1:
             out += [(f"shot_{i + 1}_prompt", b.prompt.prompt) for i, b in enumerate(self.beats)]
@@ -112,7 +114,7 @@ class Planner:
 
     presets: Presets
     costs: CostModel
-    pacing: Pacing = Pacing()
+    pacing: Pacing = field(default_factory=Pacing)
     gpu: str = "H100"
     default_preset: str = "standard"
     time_budget_s: float | None = None
@@ -127,7 +129,9 @@ class Planner:
         params, estimate = self._choose(item, orientation, durations, budget, warnings)
         transition = self._transition(expanded)
         shots = []
-        for i, (beat, seconds) in enumerate(zip(self._beats(expanded, durations), durations)):
+        for i, (beat, seconds) in enumerate(
+            zip(self._beats(expanded, durations), durations, strict=True)
+        ):
             frames = frames_for(seconds, params.fps, params.max_frames)
             repeat = len(expanded.beats) == 1 and i > 0  # one prompt cut into several clips
             shots.append(
@@ -190,7 +194,7 @@ class Planner:
         warnings: list[str],
     ) -> tuple[GenerationParams, Estimate | None]:
         has_image = item.image is not None
-        wants_auto = item.preset is None and budget is not None or (
+        wants_auto = (item.preset is None and budget is not None) or (
             item.preset is not None and is_auto(item.preset)
         )
         if not wants_auto or budget is None:
@@ -247,8 +251,8 @@ __all__ = [
     "Beat",
     "CostEstimate",
     "ExpandedItem",
-    "PresetError",
     "Planner",
+    "PresetError",
     "Shot",
     "ShotPlan",
     "expand_item",

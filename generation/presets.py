@@ -50,9 +50,7 @@ class Model:
 
     def size(self, size_class: str | None, orientation: Orientation) -> tuple[int, int]:
         """The supported (width, height) of a size class and orientation."""
-        candidates = [
-            (w, h) for w, h in self.sizes if (w >= h) == (orientation == "landscape")
-        ]
+        candidates = [(w, h) for w, h in self.sizes if (w >= h) == (orientation == "landscape")]
         if size_class is not None:
             short = SIZE_CLASSES[size_class]
             candidates = [(w, h) for w, h in candidates if abs(min(w, h) - short) <= 16]
@@ -188,7 +186,9 @@ def is_auto(name: str) -> bool:
 
 
 def _key(name: str) -> str:
-    return unicodedata.normalize("NFKC", name).strip().casefold().replace("_", "-").replace(" ", "-")
+    return (
+        unicodedata.normalize("NFKC", name).strip().casefold().replace("_", "-").replace(" ", "-")
+    )
 
 
 def _model(name: str, spec: dict[str, Any]) -> Model:

@@ -83,9 +83,14 @@ def _split_long(sentence: str, pacing: Pacing) -> list[str]:
         parts.append(current)
     out: list[str] = []
     for part in parts:  # a single clause still too long: cut it into equal pieces
-        seconds = speech_seconds(part, pacing)
-        pieces = math.ceil(seconds / pacing.max_shot_s) if seconds > pacing.max_shot_s else 1
-        out.extend(_cut_evenly(part, pieces))
+        pieces = max(1, math.ceil(speech_seconds(part, pacing) / pacing.max_shot_s))
+        cut = _cut_evenly(part, pieces)
+        while any(speech_seconds(c, pacing) > pacing.max_shot_s for c in cut) and pieces < len(
+            part
+        ):
+            pieces += 1  # rounding a piece up to whole characters or words can overshoot
+            cut = _cut_evenly(part, pieces)
+        out.extend(cut)
     return [p.strip() for p in out if p.strip()]
 
 

@@ -49,9 +49,7 @@ class UnknownValue(ValueError):
 
     def __init__(self, control: str, value: str, accepted: list[str], label: str = "") -> None:
         self.control, self.value, self.accepted = control, value, accepted
-        super().__init__(
-            f"unknown {label or control} {value!r}; accepted: {', '.join(accepted)}"
-        )
+        super().__init__(f"unknown {label or control} {value!r}; accepted: {', '.join(accepted)}")
 
 
 def _key(value: str) -> str:

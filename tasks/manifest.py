@@ -8,6 +8,7 @@ from pathlib import Path
 from prefect import task
 from prefect.logging import get_run_logger
 
+from generation.catalogue import build_catalogue
 from tasks.retry import RETRY_DELAYS, transient_only
 from wanflow import keys
 from wanflow.ingest import Ingested, ingest_with_settings
@@ -42,7 +43,9 @@ def ingest_manifest(processing_key: str) -> Ingested:
     name = keys.manifest_name(processing_key)
     with tempfile.TemporaryDirectory(prefix="wanflow-ingest-") as tmp:
         path = storage().download(processing_key, Path(tmp) / Path(name).name)
-        result = ingest_with_settings(path, get_settings())
+        settings = get_settings()
+        check = build_catalogue(settings).check_item  # vocabulary and presets, row by row
+        result = ingest_with_settings(path, settings, check=check)
     result.summary.source = processing_key
     logger = get_run_logger()
     logger.info(

@@ -359,3 +359,29 @@ def test_a_100k_row_csv_streams_in_bounded_memory(tmp_path):
     assert [r.row for r in result.summary.rejected] == [i + 2 for i in range(0, 100_000, 10_000)]
     # Holding 100,000 Items costs well over 100 MB; streaming must stay far below that.
     assert peak < 40 * 2**20, f"peak {peak / 2**20:.1f} MiB"
+
+
+# --- vocabulary (the prompt stage's row check) -------------------------------------------------
+def test_unknown_control_values_are_row_errors_listing_accepted_values(tmp_path):
+    from generation.catalogue import build_catalogue
+    from wanflow.settings import Settings
+
+    text = (
+        "编号,提示词,风格,运镜,景别,预设,画幅\n"
+        "ok,海怪从深海升起,Oil Painting,镜头推进,远景,超清,竖屏\n"
+        "bad,星空,油彩,飞天,远景,最好的,横屏\n"
+        "en,stars,watercolor,orbit,wide shot,draft,landscape\n"
+    )
+    check = build_catalogue(Settings()).check_item
+    result = ingest(write(tmp_path, "m.csv", text), check=check)
+    assert [i.id for i in result.items] == ["ok", "en"]
+    assert sorted(reasons(result)) == [
+        (3, "bad", "camera"),
+        (3, "bad", "preset"),
+        (3, "bad", "style"),
+    ]
+    errors = {r.field: r.error for r in result.summary.rejected}
+    assert "油画/oil painting" in errors["style"] and "(column '风格')" in errors["style"]
+    assert "推进/push in" in errors["camera"]
+    assert "草稿/draft" in errors["preset"]
+    assert result.summary.rejected_rows == 1

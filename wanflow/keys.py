@@ -20,6 +20,10 @@ REPORTS = "reports/"
 CONFIG = "config/"
 CLAIMS = "work/claims/"
 
+LEXICON = "config/lexicon.toml"
+BLACKLISTS = "config/blacklists/"
+ALLOWLISTS = "config/allowlists/"
+
 PREFIXES = (INCOMING, PROCESSING, PROCESSED, FAILED, WORK, PUBLISHED, REPORTS, CONFIG)
 MANIFEST_STATES = (INCOMING, PROCESSING, PROCESSED, FAILED)
 

@@ -14,7 +14,18 @@ from wanflow import __version__, keys
 from wanflow.ingest import IngestSummary, Rejection
 
 RunStatus = Literal["running", "succeeded", "failed", "skipped"]
-ItemStatus = Literal["accepted", "rejected", "blocked", "failed", "held", "published"]
+ItemStatus = Literal["accepted", "planned", "rejected", "blocked", "failed", "held", "published"]
+
+
+class Block(BaseModel):
+    """Why screening stopped an item: which text, which list term, where in that text."""
+
+    field: str
+    term: str
+    category: str
+    start: int
+    end: int
+    matched: str = Field(description="the text as written at [start, end)")
 
 
 class ItemOutcome(BaseModel):
@@ -22,6 +33,12 @@ class ItemOutcome(BaseModel):
     title: str | None = None
     status: ItemStatus
     reasons: list[str] = Field(default_factory=list)
+    blocked: list[Block] = Field(default_factory=list)
+    preset: str | None = None
+    shots: int | None = None
+    estimate_s: float | None = Field(None, description="estimated GPU seconds")
+    plan_key: str | None = None
+    warnings: list[str] = Field(default_factory=list)
 
 
 class RunReport(BaseModel):

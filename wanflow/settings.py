@@ -88,7 +88,8 @@ class Settings(BaseSettings):
 
     # --- prompts, presets and planning ------------------------------------------------------
     default_preset: str = Field(
-        "standard", description="preset of items that name none (draft/standard/high/ultra or a model)"
+        "standard",
+        description="preset of items that name none (draft/standard/high/ultra or a model)",
     )
     time_budget_s: float | None = Field(
         None,

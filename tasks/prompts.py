@@ -1,0 +1,161 @@
+"""Tasks of the prompt stage: operator config, expand, screen, plan, write plans.
+
+Expansion, screening and planning are pure and take microseconds per item, so each is one task
+over the whole manifest (a task per item would cost more in Prefect bookkeeping than the work);
+inside, every item is handled on its own and one item's failure is recorded, never raised.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+
+from generation.catalogue import Catalogue, build_catalogue
+from generation.plan import ExpandedItem, ShotPlan
+from moderation import Screener, parse_list
+from tasks.manifest import _RETRIES, storage
+from wanflow import keys
+from wanflow.manifest import Item
+from wanflow.report import Block
+from wanflow.settings import get_settings
+
+
+@dataclass
+class OperatorConfig:
+    """The bucket's ``config/`` files the prompt stage reads, as text, keyed by object key."""
+
+    lexicon: str | None = None
+    blacklists: dict[str, str] = field(default_factory=dict)
+    allowlists: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    """Per-item results of a stage: successes by item id, failures as reasons."""
+
+    ok: dict[str, object] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
+
+
+@task(name="read-operator-config", timeout_seconds=120, cache_policy=NO_CACHE, **_RETRIES)
+def read_operator_config() -> OperatorConfig:
+    """Lexicon overrides, blacklists and allowlists from ``config/`` (all optional)."""
+    store = storage()
+    config = OperatorConfig()
+    if store.exists(keys.LEXICON):
+        config.lexicon = _text(store.get_bytes(keys.LEXICON), keys.LEXICON)
+    for prefix, target in (
+        (keys.BLACKLISTS, config.blacklists),
+        (keys.ALLOWLISTS, config.allowlists),
+    ):
+        for obj in store.list(prefix):
+            if not obj.is_dir and obj.key.endswith(".txt"):
+                target[obj.key] = _text(store.get_bytes(obj.key), obj.key)
+    get_run_logger().info(
+        "operator config: lexicon %s, %d blacklist(s), %d allowlist(s)",
+        "yes" if config.lexicon else "no",
+        len(config.blacklists),
+        len(config.allowlists),
+    )
+    return config
+
+
+def _text(data: bytes, key: str) -> str:
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"{key}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
+
+
+def catalogue_for(config: OperatorConfig) -> Catalogue:
+    return build_catalogue(get_settings(), lexicon_text=config.lexicon)
+
+
+def screener_for(config: OperatorConfig) -> Screener:
+    """Shipped lists (unless WANFLOW_SCREEN_DEFAULTS=false) plus the operator's; a bad line in
+    an operator file fails the run: screening with a half-read list would fail open."""
+    blacklists = [
+        parse_list(text, key, kind="blacklist") for key, text in config.blacklists.items()
+    ]
+    allowlists = [
+        parse_list(text, key, kind="allowlist") for key, text in config.allowlists.items()
+    ]
+    return Screener.build(
+        blacklists=[e for entries in blacklists for e in entries],
+        allowlists=[e for entries in allowlists for e in entries],
+        defaults=get_settings().screen_defaults,
+    )
+
+
+@task(name="expand-prompts", timeout_seconds=600, cache_policy=NO_CACHE)
+def expand_prompts(items: list[Item], catalogue: Catalogue) -> Outcome:
+    """Structured prompts for every item and every beat of its story."""
+    outcome = Outcome()
+    for item in items:
+        try:
+            outcome.ok[item.id] = catalogue.expand(item)
+        except Exception as exc:  # one item's failure never sinks the manifest
+            outcome.failed[item.id] = f"expand: {type(exc).__name__}: {exc}"
+    return outcome
+
+
+@task(name="screen-text", timeout_seconds=600, cache_policy=NO_CACHE)
+def screen_text(expanded: list[ExpandedItem], screener: Screener) -> dict[str, list[Block]]:
+    """Blocks per item id (empty list: allowed). Every text that can reach the model is read."""
+    verdicts: dict[str, list[Block]] = {}
+    for item in expanded:
+        blocks: list[Block] = []
+        for name, text in item.texts():
+            result = screener.screen(text)
+            blocks += [
+                Block(
+                    field=name,
+                    term=m.term,
+                    category=m.category,
+                    start=m.start,
+                    end=m.end,
+                    matched=text[m.start : m.end],
+                )
+                for m in result.matches
+            ]
+        verdicts[item.item.id] = blocks
+    blocked = sum(1 for b in verdicts.values() if b)
+    get_run_logger().info("screened %d item(s): %d blocked", len(verdicts), blocked)
+    return verdicts
+
+
+@task(name="plan-shots", timeout_seconds=600, cache_policy=NO_CACHE)
+def plan_shots(
+    expanded: list[ExpandedItem], catalogue: Catalogue, time_budget_s: float | None
+) -> Outcome:
+    """Shot plans for the items screening let through."""
+    # One model load per worker batch, shared by the manifest's items.
+    planner = catalogue.planner(
+        get_settings(), time_budget_s=time_budget_s, load_share=1 / max(1, len(expanded))
+    )
+    outcome = Outcome()
+    for item in expanded:
+        try:
+            outcome.ok[item.item.id] = planner.plan(item)
+        except Exception as exc:
+            outcome.failed[item.item.id] = f"plan: {type(exc).__name__}: {exc}"
+    return outcome
+
+
+@task(name="write-plans", timeout_seconds=900, cache_policy=NO_CACHE, **_RETRIES)
+def write_plans(run_id: str, plans: list[ShotPlan]) -> dict[str, str]:
+    """``work/<run>/<item>/plan.json`` per item: the hand-off to the generation stage.
+
+    Rewriting is harmless (same content, same key), so a retry after a transient fault simply
+    writes them all again.
+    """
+    store, written = storage(), {}
+    for plan in plans:
+        key = keys.work_key(run_id, plan.item_id, "plan.json")
+        body = plan.model_dump_json(indent=2).encode()
+        store.put_bytes(key, body, content_type="application/json")
+        written[plan.item_id] = key
+    return written

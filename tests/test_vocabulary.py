@@ -1,0 +1,84 @@
+"""The controlled vocabulary: every control value by its Chinese name, English name and aliases."""
+
+from __future__ import annotations
+
+import pytest
+
+from generation.vocabulary import UnknownValue, Vocabulary, default_vocabulary
+from wanflow.manifest import Item
+
+VOCAB = default_vocabulary()
+ALL_TERMS = [
+    (name, term) for name, control in VOCAB.controls.items() for term in control.terms.values()
+]
+
+
+@pytest.mark.parametrize(("control", "term"), ALL_TERMS, ids=lambda x: getattr(x, "id", x))
+def test_every_value_resolves_by_zh_en_and_aliases(control, term):
+    for spelling in (term.id, term.zh, term.en, *term.aliases):
+        assert VOCAB.resolve(control, spelling) is term
+
+
+def test_spelling_ignores_case_width_spaces_and_dashes():
+    assert VOCAB.resolve("style", "Oil-Painting").id == "oil_painting"
+    assert VOCAB.resolve("style", "ＯＩＬ　ＰＡＩＮＴＩＮＧ").id == "oil_painting"
+    assert VOCAB.resolve("style", "3d卡通").id == "cartoon_3d"
+    assert VOCAB.resolve("camera", " 镜头推进 ").id == "push_in"
+
+
+def test_the_issue_vocabulary_is_all_there():
+    styles = {
+        "二次元",
+        "油画",
+        "水彩画",
+        "像素艺术",
+        "赛博朋克",
+        "复古电影",
+        "黑白",
+        "黏土动画",
+        "毛毡风格",
+        "3D卡通",
+    }
+    assert styles <= {t.zh for t in VOCAB.terms("style")}
+    assert [t.zh for t in VOCAB.terms("style_intensity")] == ["轻微", "中等", "强烈", "极致"]
+    for move in (
+        "推进",
+        "拉远",
+        "左移",
+        "右移",
+        "上摇",
+        "下摇",
+        "左摇",
+        "右摇",
+        "手持",
+        "环绕",
+        "跟随",
+        "飞跃",
+    ):
+        VOCAB.resolve("camera", move)
+
+
+def test_unknown_value_names_the_control_and_lists_what_is_accepted():
+    with pytest.raises(UnknownValue) as caught:
+        VOCAB.resolve("style", "油彩")
+    message = str(caught.value)
+    assert "style (风格)" in message and "'油彩'" in message
+    assert "油画/oil painting" in message and "黏土动画/claymation" in message
+
+
+def test_check_item_reports_each_bad_field():
+    item = Item(id="a", prompt="x", style="油彩", camera="飞天", shot_size="特写", lens="长焦")
+    problems = dict(VOCAB.check_item(item))
+    assert set(problems) == {"style", "camera"}
+    assert "飞天" in problems["camera"] and "推进/push in" in problems["camera"]
+
+
+def test_a_spelling_naming_two_values_is_refused_at_load():
+    data = {
+        "style": {
+            "a": {"zh": "甲", "en": "alpha"},
+            "b": {"zh": "乙", "en": "beta", "aliases": ["Alpha"]},
+        }
+    }
+    with pytest.raises(ValueError, match="names both 'a' and 'b'"):
+        Vocabulary(data)
