@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from wanflow import __version__, keys
+from wanflow import __version__, cli_prompts, keys
 from wanflow.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -185,6 +185,11 @@ def submit(
     except (StorageError, keys.InvalidKeyError) as exc:
         raise _fail(str(exc)) from exc
     out.print(f"uploaded {file} to {store.uri(key)}", highlight=False)
+
+
+# --- prompt stage ----------------------------------------------------------------------------
+app.command()(cli_prompts.expand)
+app.command()(cli_prompts.screen)
 
 
 # --- storage ---------------------------------------------------------------------------------

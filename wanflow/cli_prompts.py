@@ -1,0 +1,170 @@
+"""``wanflow expand`` and ``wanflow screen``: the prompt stage, one command each, for operators
+who tune lexicons, presets and blacklists and want to see what an item would become."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def expand(
+    source: Annotated[str, typer.Argument(help="A manifest file, or the text of one prompt.")],
+    fields: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--set", "-s", help="FIELD=VALUE for a TEXT item, e.g. -s 风格=油画 -s narration=…"
+        ),
+    ] = None,
+    lexicon: Annotated[
+        Path | None, typer.Option(help="An operator lexicon (TOML) to merge over the shipped one.")
+    ] = None,
+    budget: Annotated[
+        float | None, typer.Option(help="GPU seconds per item for the preset chooser.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per item.")] = False,
+) -> None:
+    """Show the structured prompts and shot plan each item would produce (nothing is uploaded)."""
+    from generation.catalogue import build_catalogue
+    from generation.lexicon import LexiconError
+    from generation.presets import PresetError
+    from wanflow.cli import _settings
+
+    settings = _settings()
+    try:
+        text = lexicon.read_text("utf-8") if lexicon else None
+        catalogue = build_catalogue(settings, lexicon_text=text, lexicon_source=str(lexicon))
+    except (OSError, LexiconError, PresetError) as exc:
+        raise _fail(str(exc)) from exc
+    items = _items(source, fields or [], settings, catalogue)
+    planner = catalogue.planner(settings, time_budget_s=budget)
+    for item in items:
+        expanded = catalogue.expand(item)
+        plan = planner.plan(expanded)
+        if as_json:
+            payload = {
+                "item": item.id,
+                "language": expanded.lang,
+                "prompt": expanded.main.prompt,
+                "parts": expanded.main.parts,
+                "negative_prompt": expanded.main.negative_prompt,
+                "plan": plan.model_dump(mode="json"),
+            }
+            print(json.dumps(payload, ensure_ascii=False))
+            continue
+        _print_plan(item.id, expanded.main.prompt, plan)
+
+
+def _items(source: str, fields: list[str], settings, catalogue) -> list:
+    from pydantic import ValidationError
+
+    from wanflow.ingest import ingest_with_settings
+    from wanflow.manifest import Item, canonical_field, derive_id
+    from wanflow.readers import ManifestError
+
+    path = Path(source)
+    if path.is_file():
+        if fields:
+            raise _fail("--set applies to a TEXT prompt, not to a manifest file")
+        try:
+            result = ingest_with_settings(path, settings, check=catalogue.check_item)
+        except ManifestError as exc:
+            raise _fail(f"{path}: cannot be read as a manifest: {exc}") from exc
+        for r in result.summary.rejected:
+            err.print(f"[yellow]row {r.row} ({r.id or '?'}) {r.field}:[/yellow] {r.error}")
+        return result.items
+    values: dict[str, str] = {"prompt": source}
+    for pair in fields:
+        key, sep, value = pair.partition("=")
+        name = canonical_field(key)
+        if not sep or name is None:
+            raise _fail(f"--set {pair!r}: use FIELD=VALUE with an item field (e.g. style=油画)")
+        values[name] = value
+    values.setdefault("id", derive_id(values))
+    try:
+        item = Item.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise _fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+    problems = catalogue.check_item(item)
+    if problems:
+        raise _fail("; ".join(f"{name}: {message}" for name, message in problems))
+    return [item]
+
+
+def _print_plan(item_id: str, prompt: str, plan) -> None:
+    p = plan.params
+    out.print(
+        f"[bold]{item_id}[/bold] ({plan.language}, seed {plan.seed}): {p.preset} → {p.model} "
+        f"{p.width}x{p.height} @ {p.fps} fps, {p.steps} steps, guidance {p.guidance}"
+        + (f"/{p.guidance_2}" if p.guidance_2 is not None else "")
+        + f", shift {p.shift}, {p.solver}",
+        highlight=False,
+    )
+    out.print(f"prompt: {prompt}", highlight=False)
+    for shot in plan.shots:
+        into = f" → {shot.transition}" if shot.transition else ""
+        out.print(
+            f"[bold]shot {shot.index}[/bold] · {shot.duration_s:.2f} s · {shot.num_frames} "
+            f"frames · seed {shot.seed}{into}",
+            highlight=False,
+        )
+        if shot.narration:
+            out.print(f"  narration: {shot.narration}", highlight=False)
+        out.print(f"  prompt: {shot.prompt}", highlight=False)
+    out.print(f"negative: {plan.shots[0].negative_prompt}", highlight=False)
+    if plan.estimate:
+        e = plan.estimate
+        out.print(
+            f"estimate on {e.gpu}: {e.total_s:.0f} s (denoise {e.denoise_s:.0f}, decode "
+            f"{e.decode_s:.0f}, load {e.load_s:.0f})",
+            highlight=False,
+        )
+    for warning in plan.warnings:
+        out.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+
+
+def screen(
+    texts: Annotated[
+        list[str], typer.Argument(help="Texts to screen; '-' reads lines from stdin.")
+    ],
+    blacklist: Annotated[
+        list[Path] | None, typer.Option("--blacklist", help="Blacklist file (repeatable).")
+    ] = None,
+    allowlist: Annotated[
+        list[Path] | None, typer.Option("--allowlist", help="Allowlist file (repeatable).")
+    ] = None,
+    no_defaults: Annotated[
+        bool, typer.Option("--no-defaults", help="Use only the files given, not the shipped lists.")
+    ] = False,
+) -> None:
+    """Screen texts against the blacklists: one JSON object per text on stdout, in input order.
+
+    Exit 0 when every text is allowed, 1 when any is blocked, 2 on a bad list file.
+    """
+    from moderation import ListError, Screener
+
+    try:
+        screener = Screener.from_files(blacklist or [], allowlist or [], defaults=not no_defaults)
+    except (OSError, ListError) as exc:
+        raise _fail(str(exc)) from exc
+    if texts == ["-"]:
+        texts = [line.rstrip("\n") for line in sys.stdin]
+    blocked = False
+    for text in texts:
+        result = screener.screen(text)
+        blocked |= not result.allowed
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    raise typer.Exit(1 if blocked else 0)
