@@ -171,3 +171,52 @@ def test_storage_serve_requires_credentials_and_stops_cleanly(tmp_path, sig):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+# --- expand ------------------------------------------------------------------------------------
+def test_expand_text_shows_prompt_and_shots_as_json():
+    result = wanflow(
+        "expand",
+        "海怪从深海升起",
+        "--set",
+        "风格=油画",
+        "-s",
+        "运镜=推进",
+        "-s",
+        "narration=海怪从深海升起。巨浪翻滚，闪电划破夜空。",
+        "-s",
+        "seed=3",
+        "--json",
+    )
+    assert result.returncode == 0, result.stderr
+    (payload,) = [json.loads(line) for line in result.stdout.splitlines()]
+    assert payload["language"] == "zh"
+    assert "油画风格" in payload["prompt"] and "镜头推进" in payload["prompt"]
+    shots = payload["plan"]["shots"]
+    assert [s["narration"] for s in shots] == ["海怪从深海升起。", "巨浪翻滚，闪电划破夜空。"]
+    assert all(s["seed"] == 3 and s["num_frames"] % 4 == 1 for s in shots)
+    assert payload["plan"]["params"]["preset"] == "standard"
+
+
+def test_expand_manifest_reports_bad_rows_and_plans_the_rest(tmp_path):
+    manifest = tmp_path / "m.csv"
+    manifest.write_text("编号,提示词,风格\na,星空,水彩\nb,星空,油彩\n", encoding="utf-8")
+    result = wanflow("expand", str(manifest), "--json")
+    assert result.returncode == 0, result.stderr
+    assert [json.loads(line)["item"] for line in result.stdout.splitlines()] == ["a"]
+    assert "row 3 (b) style" in result.stderr and "油画/oil painting" in result.stderr
+
+
+def test_expand_refuses_an_unknown_control_value():
+    result = wanflow("expand", "星空", "-s", "camera=飞天")
+    assert result.returncode == 2
+    assert "unknown camera movement (运镜) '飞天'" in result.stderr
+
+
+def test_expand_with_a_budget_and_an_operator_lexicon(tmp_path):
+    lexicon = tmp_path / "lexicon.toml"
+    lexicon.write_text('[zh]\n"星空" = ["紫色的星空"]\n', encoding="utf-8")
+    result = wanflow("expand", "星空", "--lexicon", str(lexicon), "--budget", "100000")
+    assert result.returncode == 0, result.stderr
+    assert "紫色的星空" in result.stdout
+    assert "ultra → t2v-a14b 1280x720" in result.stdout
