@@ -1,0 +1,295 @@
+"""Prompt screening: blacklisted terms found in a text, evasions undone, spans in the original.
+
+One Aho-Corasick automaton holds the skeleton (see ``moderation.normalise``) of every blacklist
+term, with its English inflections, and of every allowlist phrase. ``Screener.screen`` folds a
+text with one ``str.translate`` and runs the automaton; only a text with a candidate takes the
+exact path, which maps skeleton positions back to the original text and keeps a match when
+
+* a Latin end of the term sits on a word boundary ("rape" in "r.a.p.e" and "我要rape", not in
+  "grape" or "therapist"); Chinese ends match anywhere;
+* whitespace inside the match is in the term ("blow job"), or separates single letters
+  ("r a p e"): ordinary words run together ("go red" → "gored") do not match, while any other
+  separator may split a term anywhere ("ra.pe", "ra😀pe", "屠 杀");
+* no allowlisted phrase found in the text covers it (血腥玛丽 exempts its own 血腥 only).
+
+Of matches of one category starting at one place only the longest is reported; terms of other
+categories, and terms that overlap without starting together (血腥 and 屠杀 in 血腥屠杀), all are.
+
+A ``Screener`` is immutable after ``build``, cheap to call, and picklable.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import ahocorasick
+
+from moderation.lists import (
+    CATEGORIES,
+    Kind,
+    ListError,
+    Term,
+    category_id,
+    check_term,
+    default_allowlist,
+    default_blacklist,
+    load_list,
+    parse_list,
+)
+from moderation.normalise import LATIN, SPACE, Skeleton, fold, skeletonise
+
+__all__ = [
+    "ListError",
+    "Match",
+    "ScreenResult",
+    "Screener",
+    "Term",
+    "inflections",
+    "load_list",
+    "parse_list",
+]
+
+_VOWELS = frozenset("aeiou")
+
+
+def inflections(word: str) -> set[str]:
+    """English inflected forms of a lower-case word: -s/-es, -ed, -ing with the spelling rules.
+
+    Over-generation is harmless (a form nobody writes never matches), so irregular stress is
+    ignored: both "stabbed" and "stabed" are produced.
+    """
+    forms = set()
+    last = word[-1]
+    consonant_y = last == "y" and len(word) > 1 and word[-2] not in _VOWELS
+    if word.endswith(("s", "x", "z", "ch", "sh", "o")):
+        forms.add(word + "es")
+    if consonant_y:
+        forms |= {word[:-1] + "ies", word[:-1] + "ied"}
+    elif not word.endswith(("s", "x", "z", "ch", "sh")):
+        forms.add(word + "s")
+    if last == "e":
+        forms |= {word + "d", word[:-1] + "ing"}
+        if word.endswith("ie"):
+            forms.add(word[:-2] + "ying")
+        if word.endswith(("ee", "ye", "oe")):
+            forms.add(word + "ing")
+    else:
+        forms |= {word + "ing"} | ({word + "ed"} if not consonant_y else set())
+    if (
+        len(word) >= 3
+        and last not in _VOWELS
+        and last not in "wxy"
+        and word[-2] in _VOWELS
+        and word[-3] not in _VOWELS
+    ):
+        forms |= {word + last + "ed", word + last + "ing"}
+    return forms
+
+
+@dataclass(frozen=True, slots=True)
+class _Pattern:
+    """A list entry as the automaton knows it."""
+
+    term: str
+    category: str | None  # None: an allowlist phrase
+    source: str
+    gaps: frozenset[int]  # skeleton offsets where the term itself has a separator
+    check_start: bool  # the term starts with a Latin letter/digit: needs a word boundary
+    check_end: bool
+
+    def fits(self, skeleton: Skeleton, start: int, end: int) -> bool:
+        """Whether the match of skeleton characters [start, end) keeps to the rules above."""
+        flags, classes = skeleton.flags, skeleton.classes
+        if (self.check_start and not flags[start]) or (self.check_end and not flags[end]):
+            return False
+        for j in range(start + 1, end):
+            if (
+                flags[j] == SPACE
+                and j - start not in self.gaps
+                and classes[j - 1] == LATIN
+                and classes[j] == LATIN
+                and not (flags[j - 1] and flags[j + 1])
+            ):
+                return False
+        return True
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A blacklisted term found: ``text[start:end]`` of the screened text is ``matched``."""
+
+    term: str
+    category: str
+    start: int
+    end: int
+    matched: str
+    source: str = ""  # the list file and line of the term
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"term": self.term, "category": self.category, "start": self.start, "end": self.end}
+
+
+@dataclass(frozen=True, slots=True)
+class ScreenResult:
+    """The verdict on one text: allowed when no blacklisted term was found."""
+
+    text: str
+    matches: tuple[Match, ...] = ()
+
+    @property
+    def allowed(self) -> bool:
+        return not self.matches
+
+    @property
+    def categories(self) -> list[str]:
+        """The categories found, in order of first appearance."""
+        return list(dict.fromkeys(m.category for m in self.matches))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "allowed": self.allowed,
+            "matches": [m.to_dict() for m in self.matches],
+        }
+
+
+ListSource = Term | str | os.PathLike[str]
+
+
+def _terms(items: Iterable[ListSource], kind: Kind) -> list[Term]:
+    terms: list[Term] = []
+    for item in items:
+        if isinstance(item, Term):
+            check_term(item.text, item.source)
+            if kind == "blacklist" and category_id(item.category or "custom") is None:
+                raise ListError(
+                    f"{item.source}: unknown category {item.category!r} for {item.text!r}; "
+                    f"use one of {', '.join(CATEGORIES)}"
+                )
+            terms.append(item)
+        elif isinstance(item, str):
+            check_term(item, f"<{kind} term>")
+            terms.append(Term(item, "custom" if kind == "blacklist" else None))
+        elif isinstance(item, os.PathLike):
+            terms += load_list(item, kind)
+        else:
+            raise TypeError(f"a {kind} entry must be a Term, a term (str) or a path, not {item!r}")
+    return terms
+
+
+def _pattern(term: Term, allow: bool) -> tuple[str, _Pattern]:
+    skeleton = skeletonise(term.text)
+    key, flags, classes = skeleton.text, skeleton.flags, skeleton.classes
+    pattern = _Pattern(
+        term=term.text,
+        category=None if allow else category_id(term.category or "custom"),
+        source=term.source,
+        gaps=frozenset(k for k in range(1, len(key)) if flags[k] >= 2),
+        check_start=classes[0] == LATIN,
+        check_end=classes[-1] == LATIN,
+    )
+    return key, pattern
+
+
+def _forms(key: str, gaps: frozenset[int]) -> set[str]:
+    """The key and its inflections when it ends in an English word of two letters or more."""
+    start = max(gaps, default=0)
+    word_start = len(key)
+    while word_start > start and "a" <= key[word_start - 1] <= "z":
+        word_start -= 1
+    word = key[word_start:]
+    if len(word) < 2:
+        return {key}
+    return {key} | {key[:word_start] + form for form in inflections(word)}
+
+
+@dataclass(frozen=True)
+class Screener:
+    """Screens texts against blacklists and allowlists; build once with ``build``, call often."""
+
+    automaton: Any = field(repr=False)
+    blacklisted: int = 0  # terms, before inflection
+    allowlisted: int = 0
+
+    @classmethod
+    def build(
+        cls,
+        blacklists: Iterable[ListSource] = (),
+        allowlists: Iterable[ListSource] = (),
+        *,
+        defaults: bool = True,
+    ) -> Screener:
+        """A screener for the shipped lists (unless ``defaults=False``) plus the given ones.
+
+        Each entry is a ``Term``, a term as a plain ``str`` (category ``custom``), or a path
+        (``pathlib.Path``) to a list file. Raises ``ListError`` for a bad file or term.
+        """
+        black = (list(default_blacklist()) if defaults else []) + _terms(blacklists, "blacklist")
+        allow = (list(default_allowlist()) if defaults else []) + _terms(allowlists, "allowlist")
+        table: dict[str, dict[_Pattern, None]] = {}
+        for terms, is_allow in ((black, False), (allow, True)):
+            for term in terms:
+                key, pattern = _pattern(term, is_allow)
+                for form in _forms(key, pattern.gaps):
+                    table.setdefault(form, {})[pattern] = None
+        automaton = ahocorasick.Automaton()
+        for form, patterns in table.items():
+            automaton.add_word(form, (len(form), tuple(patterns)))
+        automaton.make_automaton()
+        return cls(automaton, len({t.text for t in black}), len({t.text for t in allow}))
+
+    @classmethod
+    def from_files(
+        cls,
+        blacklist_paths: Iterable[str | os.PathLike[str]] = (),
+        allowlist_paths: Iterable[str | os.PathLike[str]] = (),
+        *,
+        defaults: bool = True,
+    ) -> Screener:
+        """A screener for list files on disk (see ``moderation.lists`` for the format)."""
+        return cls.build(
+            [Path(p) for p in blacklist_paths],
+            [Path(p) for p in allowlist_paths],
+            defaults=defaults,
+        )
+
+    def screen(self, text: str) -> ScreenResult:
+        """Screen one text; matches are sorted by position, spans index ``text``."""
+        if self.automaton.kind != ahocorasick.AHOCORASICK or not text:
+            return ScreenResult(text)
+        if next(self.automaton.iter(fold(text)), None) is None:
+            return ScreenResult(text)
+        return ScreenResult(text, self._exact(text))
+
+    def _exact(self, text: str) -> tuple[Match, ...]:
+        skeleton = skeletonise(text)
+        allowed: list[tuple[int, int]] = []
+        found: list[tuple[int, int, _Pattern]] = []
+        for last, (length, patterns) in self.automaton.iter(skeleton.text):
+            start, end = last - length + 1, last + 1
+            for pattern in patterns:
+                if pattern.fits(skeleton, start, end):
+                    if pattern.category is None:
+                        allowed.append((start, end))
+                    else:
+                        found.append((start, end, pattern))
+        # One match per category and start, the longest: "kill.ed" is "killed", not also "kill";
+        # "killing spree" is not also "kill"; 屠杀 listed twice (屠殺) is reported once.
+        best: dict[tuple[str, int], tuple[int, _Pattern]] = {}
+        for start, end, pattern in found:
+            if any(a <= start and end <= b for a, b in allowed):
+                continue
+            key = (pattern.category, start)
+            if key not in best or best[key][0] < end:
+                best[key] = (end, pattern)
+        matches = []
+        for (_, start), (end, pattern) in best.items():
+            first, last = skeleton.span(text, start, end)
+            matches.append(
+                Match(pattern.term, pattern.category, first, last, text[first:last], pattern.source)
+            )
+        return tuple(sorted(matches, key=lambda m: (m.start, -m.end, m.category, m.term)))
