@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from generation.lexicon import Expansion, Lexicon
-from generation.vocabulary import Term, Vocabulary
+from generation.vocabulary import Term, UnknownValue, Vocabulary
 from wanflow.manifest import Item
 
 # Wan2.2's default negative prompt (wan/configs/shared_config.py, `sample_neg_prompt`). The
@@ -65,12 +65,11 @@ def item_seed(item: Item) -> int:
 
 def resolve_controls(item: Item, vocabulary: Vocabulary) -> dict[str, Term]:
     """The item's control values as vocabulary terms (raises ``UnknownValue``)."""
-    terms: dict[str, Term] = {}
-    for name in CONTROLS:
-        value = getattr(item, name)
-        if value is not None:
-            terms[name] = vocabulary.resolve(name, value)
-    return terms
+    terms, problems = vocabulary.resolve_item(item)
+    if problems:
+        name, message = problems[0]
+        raise UnknownValue(name, str(getattr(item, name)), [], message=message)
+    return {name: term for name, term in terms.items() if name in CONTROLS}
 
 
 @dataclass

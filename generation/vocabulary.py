@@ -47,9 +47,18 @@ class Term:
 class UnknownValue(ValueError):
     """A manifest value that is not in a control's vocabulary; the message lists what is."""
 
-    def __init__(self, control: str, value: str, accepted: list[str], label: str = "") -> None:
+    def __init__(
+        self,
+        control: str,
+        value: str,
+        accepted: list[str],
+        label: str = "",
+        *,
+        message: str | None = None,
+    ) -> None:
         self.control, self.value, self.accepted = control, value, accepted
-        super().__init__(f"unknown {label or control} {value!r}; accepted: {', '.join(accepted)}")
+        text = f"unknown {label or control} {value!r}; accepted: {', '.join(accepted)}"
+        super().__init__(message or text)
 
 
 def _key(value: str) -> str:
@@ -64,6 +73,7 @@ class Control:
     label_zh: str
     label_en: str
     terms: dict[str, Term] = field(default_factory=dict)
+    modifier: str | None = None
     _index: dict[str, Term] = field(default_factory=dict)
 
     def add(self, term: Term) -> None:
@@ -85,6 +95,13 @@ class Control:
             raise UnknownValue(self.name, value, self.accepted(), label)
         return term
 
+    def find(self, key: str) -> Term | None:
+        return self._index.get(key)
+
+    def spellings(self) -> list[tuple[str, Term]]:
+        """Every normalised spelling, longest first (so that "缓缓" wins over "缓")."""
+        return sorted(self._index.items(), key=lambda pair: -len(pair[0]))
+
     def accepted(self) -> list[str]:
         """What to tell a person who wrote an unknown value: each value's zh and en names."""
         return [f"{t.zh}/{t.en}" for t in self.terms.values()]
@@ -97,9 +114,11 @@ class Vocabulary:
         self.controls: dict[str, Control] = {}
         for name, table in data.items():
             label = table.get("label", {})
-            control = Control(name, label.get("zh", name), label.get("en", name))
+            control = Control(
+                name, label.get("zh", name), label.get("en", name), modifier=table.get("modifier")
+            )
             for term_id, spec in table.items():
-                if term_id == "label":
+                if term_id in ("label", "modifier"):
                     continue
                 control.add(
                     Term(
@@ -118,6 +137,67 @@ class Vocabulary:
     def resolve(self, control: str, value: str) -> Term:
         return self.controls[control].resolve(value)
 
+    def resolve_modified(self, control: str, value: str) -> tuple[Term, Term | None]:
+        """A value that may carry its modifier: "缓慢推进", "slow push in", "push in slowly".
+
+        Content teams write the speed into the camera move; splitting it off here keeps one
+        vocabulary for each (the modifier control is named by ``modifier`` in the data file).
+        Raises ``UnknownValue`` naming the control when neither reading works.
+        """
+        owner = self.controls[control]
+        term = owner.find(_key(value))
+        if term is not None or owner.modifier is None:
+            return owner.resolve(value), None
+        key = _key(value)
+        for spelling, modifier in self.controls[owner.modifier].spellings():
+            for rest in (key.removeprefix(spelling), key.removesuffix(spelling)):
+                if rest and rest != key and (term := owner.find(rest)) is not None:
+                    return term, modifier
+        try:
+            return owner.resolve(value), None
+        except UnknownValue as exc:
+            speeds = self.controls[owner.modifier]
+            hint = f"; a {speeds.label_en} ({speeds.label_zh}) may lead or follow, as in 缓慢推进"
+            raise UnknownValue(exc.control, value, exc.accepted, message=str(exc) + hint) from None
+
+    def resolve_item(self, item: Item) -> tuple[dict[str, Term], list[tuple[str, str]]]:
+        """The item's control values as terms, and (field, message) for each one that is not.
+
+        A modifier written into its control's value ("缓慢推进") fills the modifier control
+        unless the item sets it too; a contradiction between the two is an error on the field.
+        """
+        terms: dict[str, Term] = {}
+        problems: list[tuple[str, str]] = []
+        for name, control in self.controls.items():
+            value = getattr(item, name, None)
+            if value is None:
+                continue
+            try:
+                term, modifier = self.resolve_modified(name, value)
+            except UnknownValue as exc:
+                problems.append((name, str(exc)))
+                continue
+            terms[name] = term
+            if modifier is None or control.modifier is None:
+                continue
+            explicit = getattr(item, control.modifier, None)
+            if explicit is not None:
+                try:
+                    stated = self.resolve(control.modifier, explicit)
+                except UnknownValue:
+                    continue  # reported on its own field
+                if stated.id != modifier.id:
+                    problems.append(
+                        (
+                            name,
+                            f"{control.label_en} ({control.label_zh}) {value!r} says "
+                            f"{modifier.zh}/{modifier.en} but {control.modifier} is {explicit!r}",
+                        )
+                    )
+                continue
+            terms.setdefault(control.modifier, modifier)
+        return terms, problems
+
     def get(self, control: str, term_id: str) -> Term:
         return self.controls[control].terms[term_id]
 
@@ -130,16 +210,7 @@ class Vocabulary:
         Returns (field, message) pairs, empty when the item is fine; ingestion turns them into
         row-level rejections.
         """
-        problems: list[tuple[str, str]] = []
-        for name in self.controls:
-            value = getattr(item, name, None)
-            if value is None:
-                continue
-            try:
-                self.resolve(name, value)
-            except UnknownValue as exc:
-                problems.append((name, str(exc)))
-        return problems
+        return self.resolve_item(item)[1]
 
 
 @lru_cache(maxsize=1)

@@ -154,3 +154,8 @@ def test_seed_is_the_items_or_stable_from_its_id():
     derived = item_seed(Item(id="story-1", prompt="x"))
     assert derived == item_seed(Item(id="story-1", prompt="y")) and 0 <= derived < 2**31
     assert derived != item_seed(Item(id="story-2", prompt="x"))
+
+
+def test_a_speed_written_into_the_camera_move_reaches_the_prompt():
+    assert "镜头缓慢推进" in compose("zh", camera="缓慢推进").prompt
+    assert "The camera slowly pushes in." in compose("en", camera="push in slowly").prompt

@@ -73,6 +73,40 @@ def test_check_item_reports_each_bad_field():
     assert "飞天" in problems["camera"] and "推进/push in" in problems["camera"]
 
 
+@pytest.mark.parametrize(
+    ("value", "move", "speed"),
+    [
+        ("缓慢推进", "push_in", "slow"),
+        ("缓缓上摇", "tilt_up", "slow"),
+        ("快速环绕", "orbit", "fast"),
+        ("slow push in", "push_in", "slow"),
+        ("Push in slowly", "push_in", "slow"),
+        ("quickly pan-left", "pan_left", "fast"),
+    ],
+)
+def test_a_camera_move_may_carry_its_speed(value, move, speed):
+    terms, problems = VOCAB.resolve_item(Item(id="a", prompt="x", camera=value))
+    assert problems == []
+    assert terms["camera"].id == move and terms["camera_speed"].id == speed
+
+
+def test_a_camera_move_without_speed_sets_none():
+    terms, _ = VOCAB.resolve_item(Item(id="a", prompt="x", camera="推进"))
+    assert "camera_speed" not in terms
+
+
+def test_a_speed_in_the_move_that_contradicts_the_speed_column_is_an_error():
+    item = Item(id="a", prompt="x", camera="缓慢推进", camera_speed="fast")
+    assert dict(VOCAB.check_item(item))["camera"].endswith("camera_speed is 'fast'")
+    agreeing = Item(id="a", prompt="x", camera="缓慢推进", camera_speed="slow")
+    assert VOCAB.check_item(agreeing) == []
+
+
+def test_an_unknown_move_with_a_speed_is_still_refused_with_a_hint():
+    problems = dict(VOCAB.check_item(Item(id="a", prompt="x", camera="缓慢飞天")))
+    assert "'缓慢飞天'" in problems["camera"] and "缓慢推进" in problems["camera"]
+
+
 def test_a_spelling_naming_two_values_is_refused_at_load():
     data = {
         "style": {
