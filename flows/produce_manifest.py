@@ -26,7 +26,7 @@ from tasks.prompts import (
 from wanflow import keys
 from wanflow.ingest import Ingested
 from wanflow.readers import ManifestError
-from wanflow.report import ItemOutcome, RunReport, new_run_id
+from wanflow.report import Block, ItemOutcome, RunReport, new_run_id
 from wanflow.settings import get_settings
 
 
@@ -120,7 +120,7 @@ def _prompt_stage(report: RunReport, ingested: Ingested) -> None:
         if blocks:
             outcome = outcomes[item_id]
             outcome.status, outcome.blocked = "blocked", blocks
-            outcome.reasons = [f"{b.field}: {b.term!r} ({b.category})" for b in blocks]
+            outcome.reasons = _block_reasons(blocks)
     allowed = [e for e in expanded.ok.values() if not verdicts.get(e.item.id)]
 
     with _stage(report, "plan"):
@@ -135,6 +135,16 @@ def _prompt_stage(report: RunReport, ingested: Ingested) -> None:
         outcome.preset, outcome.shots = plan.params.preset, len(plan.shots)
         outcome.estimate_s = plan.estimate.total_s if plan.estimate else None
         outcome.warnings = plan.warnings
+
+
+def _block_reasons(blocks: list[Block]) -> list[str]:
+    """One line per term: "'屠杀' (violence) in prompt, expanded_prompt"."""
+    fields: dict[tuple[str, str], list[str]] = {}
+    for block in blocks:
+        seen = fields.setdefault((block.term, block.category), [])
+        if block.field not in seen:
+            seen.append(block.field)
+    return [f"{term!r} ({category}) in {', '.join(f)}" for (term, category), f in fields.items()]
 
 
 def _file_and_report(report: RunReport, processing_key: str) -> None:

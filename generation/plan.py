@@ -49,6 +49,8 @@ class ExpandedItem:
         out += [
             (name, getattr(item, name)) for name in ("title", "narration") if getattr(item, name)
         ]
+        if item.tags:  # published with the video
+            out.append(("tags", ", ".join(item.tags)))
         out.append(("expanded_prompt", self.main.prompt))
         if len(self.beats) > 1:
             out += [(f"shot_{i + 1}_prompt", b.prompt.prompt) for i, b in enumerate(self.beats)]

@@ -36,6 +36,8 @@ def test_help_everywhere():
         ["storage"],
         ["storage", "serve"],
         ["storage", "ls"],
+        ["expand"],
+        ["screen"],
     ):
         result = wanflow(*args, "--help")
         assert result.returncode == 0, result.stderr
@@ -220,3 +222,54 @@ def test_expand_with_a_budget_and_an_operator_lexicon(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "紫色的星空" in result.stdout
     assert "ultra → t2v-a14b 1280x720" in result.stdout
+
+
+def _screened(result) -> list[dict]:
+    return [json.loads(line) for line in result.stdout.splitlines()]
+
+
+def test_screen_prints_one_object_per_text_in_order_and_exits_1_when_any_is_blocked():
+    result = wanflow("screen", "他想屠 杀村民", "血腥玛丽鸡尾酒", "A therapist eats grapes")
+    assert result.returncode == 1, result.stderr
+    blocked, cocktail, grapes = _screened(result)
+    assert blocked == {
+        "text": "他想屠 杀村民",
+        "allowed": False,
+        "matches": [{"term": "屠杀", "category": "violence", "start": 2, "end": 5}],
+    }
+    assert cocktail == {"text": "血腥玛丽鸡尾酒", "allowed": True, "matches": []}
+    assert grapes["allowed"] is True
+
+
+def test_screen_exits_0_when_every_text_is_allowed_and_reads_stdin():
+    result = wanflow("screen", "-", input="星空下的猎人\nA quiet lake at dawn\n")
+    assert result.returncode == 0, result.stderr
+    assert [r["text"] for r in _screened(result)] == ["星空下的猎人", "A quiet lake at dawn"]
+
+
+def test_screen_with_operator_files_and_no_defaults(tmp_path):
+    blacklist = tmp_path / "brand.txt"
+    blacklist.write_text("# competitor names\n竞品甲\tcustom\nacme\n", encoding="utf-8")
+    allowlist = tmp_path / "ok.txt"
+    allowlist.write_text("acme labs\n", encoding="utf-8")
+    args = ["--blacklist", str(blacklist), "--allowlist", str(allowlist), "--no-defaults"]
+    result = wanflow("screen", *args, "竞·品·甲的新品", "ACME rockets", "Acme Labs", "屠杀")
+    assert result.returncode == 1, result.stderr
+    brand, acme, labs, default_term = _screened(result)
+    assert brand["matches"] == [{"term": "竞品甲", "category": "custom", "start": 0, "end": 5}]
+    assert acme["matches"][0]["term"] == "acme"
+    assert labs["allowed"] is True  # allowlisted phrase
+    assert default_term["allowed"] is True  # the shipped lists are off
+    with_defaults = wanflow("screen", "--blacklist", str(blacklist), "屠杀", "acme")
+    assert [r["allowed"] for r in _screened(with_defaults)] == [False, False]
+
+
+def test_screen_names_the_bad_line_of_a_list_and_exits_2(tmp_path):
+    bad = tmp_path / "bad.txt"
+    bad.write_text("fine\nterm\tno-such-category\n", encoding="utf-8")
+    result = wanflow("screen", "--blacklist", str(bad), "text")
+    assert result.returncode == 2
+    assert f"{bad}:2" in result.stderr and "no-such-category" in result.stderr
+    assert result.stdout == ""
+    missing = wanflow("screen", "--blacklist", str(tmp_path / "nope.txt"), "text")
+    assert missing.returncode == 2 and "nope.txt" in missing.stderr

@@ -39,7 +39,11 @@ def test_mixed_manifest_is_processed_and_reported(produce, storage, s3_server):
     }
     assert report.ingest.encoding == "gbk"
     assert any("备注" in w for w in report.ingest.warnings)
-    assert set(report.stages) == {"claim", "ingest", "report"}
+    assert set(report.stages) == {"claim", "ingest", "expand", "screen", "plan", "report"}
+    assert {i.status for i in report.items} == {"planned"}
+    plan = json.loads(storage.get_bytes(report.items[0].plan_key))
+    assert report.items[0].plan_key == f"work/{report.run_id}/orion/plan.json"
+    assert plan["item_id"] == "orion" and plan["shots"][0]["seed"] == 1
 
     assert storage.exists("processed/mixed.csv")
     assert not storage.exists("incoming/mixed.csv")
@@ -51,6 +55,84 @@ def test_mixed_manifest_is_processed_and_reported(produce, storage, s3_server):
     assert len(stored["ingest"]["rejected"]) == 2
     assert stored["settings"]["s3_secret_key"] == "********"
     assert s3_server._secret_key not in storage.get_bytes(report.key).decode()
+
+
+BLOCKED = [
+    {"id": "safe", "prompt": "猎人在星空下追逐", "narration": "他是最勇敢的猎人。他追了一夜。"},
+    {"id": "evasive-prompt", "prompt": "村民遭到屠·杀"},
+    {"id": "traditional-narration", "prompt": "夜空", "narration": "天很黑。他最後自殺了。"},
+    {"id": "title", "title": "They RAPED the town", "prompt": "A quiet town", "language": "en"},
+    {"id": "by-expansion", "prompt": "测试词在夜空下"},
+    {"id": "operator-term", "prompt": "竞品甲的新品发布会"},
+    {"id": "allowlisted", "prompt": "吧台上一杯血腥玛丽，旁边一杯血腥风暴鸡尾酒"},
+    {"id": "tags", "prompt": "夜空", "tags": ["星空", "屠杀"]},
+]
+OPERATOR_LEXICON = '[zh]\n"测试词" = ["一场血腥的厮杀"]\n'
+
+
+def test_blocked_items_are_reported_with_their_reasons_and_never_planned(produce, storage):
+    storage.put_bytes("config/lexicon.toml", OPERATOR_LEXICON.encode())
+    storage.put_bytes("config/blacklists/brands.txt", "# 竞品\n竞品甲\tcustom\n".encode())
+    storage.put_bytes("config/allowlists/bar.txt", "血腥风暴鸡尾酒  # a cocktail\n".encode())
+    storage.put_bytes("incoming/blocked.json", json.dumps(BLOCKED, ensure_ascii=False).encode())
+    report = produce("incoming/blocked.json")
+
+    assert report.status == "succeeded"
+    items = {i.id: i for i in report.items}
+    assert [i.id for i in report.items] == [row["id"] for row in BLOCKED]
+    assert {i for i, o in items.items() if o.status == "planned"} == {"safe", "allowlisted"}
+    blocks = {
+        i: [(b.field, b.term, b.category, b.matched) for b in o.blocked] for i, o in items.items()
+    }
+    assert blocks["evasive-prompt"][0] == ("prompt", "屠杀", "violence", "屠·杀")
+    assert ("narration", "自杀", "self_harm", "自殺") in blocks["traditional-narration"]
+    assert ("title", "rape", "sexual", "RAPED") in blocks["title"]
+    # The idea is clean; the operator's lexicon wrote the blacklisted word into the prompt.
+    assert {f for f, *_ in blocks["by-expansion"]} >= {"expanded_prompt"}
+    assert "prompt" not in {f for f, *_ in blocks["by-expansion"]}
+    assert blocks["operator-term"][0][:3] == ("prompt", "竞品甲", "custom")
+    assert blocks["safe"] == [] and blocks["allowlisted"] == []
+    assert blocks["tags"] == [("tags", "屠杀", "violence", "屠杀")]
+    assert items["evasive-prompt"].reasons == ["'屠杀' (violence) in prompt, expanded_prompt"]
+
+    for item_id, outcome in items.items():
+        plan_key = f"work/{report.run_id}/{item_id}/plan.json"
+        assert storage.exists(plan_key) == (outcome.status == "planned"), item_id
+        assert (outcome.plan_key is not None) == (outcome.status == "planned")
+    stored = json.loads(storage.get_bytes(report.key))
+    title = next(i for i in stored["items"] if i["id"] == "title")
+    assert title["status"] == "blocked"
+    assert title["blocked"][0] | {"start": 0} == {
+        "field": "title",
+        "term": "rape",
+        "category": "sexual",
+        "start": 0,
+        "end": 10,
+        "matched": "RAPED",
+    }
+
+
+def test_a_manifest_whose_items_are_all_blocked_is_processed_with_nothing_planned(produce, storage):
+    """Blocking is the pipeline doing its job, not a fault: the manifest is processed."""
+    rows = [{"id": "a", "prompt": "屠杀"}, {"id": "b", "prompt": "自杀"}]
+    storage.put_bytes("incoming/allblocked.json", json.dumps(rows).encode())
+    report = produce("incoming/allblocked.json")
+    assert {i.status for i in report.items} == {"blocked"}
+    assert report.status == "succeeded"
+    assert storage.exists("processed/allblocked.json")
+    assert not list(storage.list(f"work/{report.run_id}/"))
+
+
+def test_a_bad_operator_list_fails_the_run_closed_naming_the_line(produce, storage):
+    storage.put_bytes("config/blacklists/bad.txt", b"fine\nterm\tno-such-category\n")
+    storage.put_bytes("incoming/c.json", json.dumps([{"id": "a", "prompt": "星空"}]).encode())
+    with pytest.raises(ValueError, match=r"config/blacklists/bad\.txt:2"):
+        produce("incoming/c.json")
+    assert storage.exists("failed/c.json")
+    (report_obj,) = storage.list("reports/")
+    stored = json.loads(storage.get_bytes(report_obj.key))
+    assert stored["status"] == "failed" and "bad.txt:2" in stored["error"]
+    assert not list(storage.list(f"work/{stored['run_id']}/"))
 
 
 def test_flow_run_is_recorded_by_the_prefect_api(produce, storage):
