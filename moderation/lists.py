@@ -19,8 +19,8 @@ UTF-8 (a byte-order mark is ignored), one entry per line::
   ``illegal`` (违法) and ``custom`` (自定义); case, ``-`` and spaces in the name do not matter
   (``Self-Harm``). Any other name is an error, so a typo cannot create a category no report shows.
 * A line without a category takes the file's default: for a file named ``…-<category>.txt``
-  (``blacklist-violence.txt``, ``ops-暴力.txt``) that category, otherwise ``custom``. Operator
-  files read from the bucket with ``parse_list`` take ``default_category`` (``custom``).
+  (``blacklist-violence.txt``, ``ops-暴力.txt``, ``config/blacklists/brands-hate.txt`` in the
+  bucket) that category, otherwise ``custom``.
 * Allowlist lines are phrases with no category. An allowlisted phrase exempts the blacklisted
   terms inside it where it occurs: 血腥玛丽 exempts 血腥 in "一杯血腥玛丽", while in
   "血腥玛丽和血腥场面" the second 血腥 still counts. Allowlisting a term exactly unblocks it.

@@ -16,6 +16,7 @@ from prefect.logging import get_run_logger
 from generation.catalogue import Catalogue, build_catalogue
 from generation.plan import ExpandedItem, ShotPlan
 from moderation import Screener, parse_list
+from moderation.lists import file_category
 from tasks.manifest import _RETRIES, storage
 from wanflow import keys
 from wanflow.manifest import Item
@@ -78,7 +79,8 @@ def screener_for(config: OperatorConfig) -> Screener:
     """Shipped lists (unless WANFLOW_SCREEN_DEFAULTS=false) plus the operator's; a bad line in
     an operator file fails the run: screening with a half-read list would fail open."""
     blacklists = [
-        parse_list(text, key, kind="blacklist") for key, text in config.blacklists.items()
+        parse_list(text, key, kind="blacklist", default_category=file_category(key))
+        for key, text in config.blacklists.items()
     ]
     allowlists = [
         parse_list(text, key, kind="allowlist") for key, text in config.allowlists.items()

@@ -64,6 +64,7 @@ BLOCKED = [
     {"id": "title", "title": "They RAPED the town", "prompt": "A quiet town", "language": "en"},
     {"id": "by-expansion", "prompt": "测试词在夜空下"},
     {"id": "operator-term", "prompt": "竞品甲的新品发布会"},
+    {"id": "operator-category", "prompt": "暴·打一顿"},
     {"id": "allowlisted", "prompt": "吧台上一杯血腥玛丽，旁边一杯血腥风暴鸡尾酒"},
     {"id": "tags", "prompt": "夜空", "tags": ["星空", "屠杀"]},
 ]
@@ -73,6 +74,7 @@ OPERATOR_LEXICON = '[zh]\n"测试词" = ["一场血腥的厮杀"]\n'
 def test_blocked_items_are_reported_with_their_reasons_and_never_planned(produce, storage):
     storage.put_bytes("config/lexicon.toml", OPERATOR_LEXICON.encode())
     storage.put_bytes("config/blacklists/brands.txt", "# 竞品\n竞品甲\tcustom\n".encode())
+    storage.put_bytes("config/blacklists/ops-violence.txt", "暴打\n".encode())
     storage.put_bytes("config/allowlists/bar.txt", "血腥风暴鸡尾酒  # a cocktail\n".encode())
     storage.put_bytes("incoming/blocked.json", json.dumps(BLOCKED, ensure_ascii=False).encode())
     report = produce("incoming/blocked.json")
@@ -91,6 +93,7 @@ def test_blocked_items_are_reported_with_their_reasons_and_never_planned(produce
     assert {f for f, *_ in blocks["by-expansion"]} >= {"expanded_prompt"}
     assert "prompt" not in {f for f, *_ in blocks["by-expansion"]}
     assert blocks["operator-term"][0][:3] == ("prompt", "竞品甲", "custom")
+    assert blocks["operator-category"][0][:3] == ("prompt", "暴打", "violence")
     assert blocks["safe"] == [] and blocks["allowlisted"] == []
     assert blocks["tags"] == [("tags", "屠杀", "violence", "屠杀")]
     assert items["evasive-prompt"].reasons == ["'屠杀' (violence) in prompt, expanded_prompt"]
