@@ -1,6 +1,6 @@
 """``produce_manifest``: one manifest from ``incoming/`` to a run report, stage by stage.
 
-claim → ingest → expand → screen → plan → report. Later stages (narrate, generate, review,
+claim → config → ingest → expand → screen → plan → report. Later stages (narrate, generate, review,
 approve, compose, publish) join this same flow between plan and report.
 """
 
@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from generation.catalogue import Catalogue
+from moderation import Screener
 from tasks.manifest import claim_manifest, finish_manifest, ingest_manifest, write_report
 from tasks.prompts import (
     catalogue_for,
@@ -76,8 +78,11 @@ def produce_manifest(manifest_key: str) -> RunReport:
         return report
 
     try:
+        with _stage(report, "config"):  # first: a bad operator file fails before any work
+            config = read_operator_config()
+            catalogue, screener = catalogue_for(config), screener_for(config)
         with _stage(report, "ingest"):
-            ingested = ingest_manifest(claim.key)
+            ingested = ingest_manifest(claim.key, catalogue)
         report.ingest = ingested.summary
         report.items = [
             ItemOutcome(id=i.id, title=i.title, status="accepted") for i in ingested.items
@@ -85,7 +90,7 @@ def produce_manifest(manifest_key: str) -> RunReport:
         if not ingested.items:
             report.status, report.error = "failed", "no valid items: every row was rejected"
         else:
-            _prompt_stage(report, ingested)
+            _prompt_stage(report, ingested, catalogue, screener)
             failed = all(item.status == "failed" for item in report.items)
             report.status = "failed" if failed else "succeeded"
             if failed:
@@ -104,12 +109,12 @@ def produce_manifest(manifest_key: str) -> RunReport:
     return report
 
 
-def _prompt_stage(report: RunReport, ingested: Ingested) -> None:
+def _prompt_stage(
+    report: RunReport, ingested: Ingested, catalogue: Catalogue, screener: Screener
+) -> None:
     """expand → screen → plan: every accepted item ends planned, blocked or failed."""
     outcomes = {item.id: item for item in report.items}
     with _stage(report, "expand"):
-        config = read_operator_config()
-        catalogue, screener = catalogue_for(config), screener_for(config)
         expanded = expand_prompts(ingested.items, catalogue)
     for item_id, reason in expanded.failed.items():
         outcomes[item_id].status, outcomes[item_id].reasons = "failed", [reason]

@@ -13,7 +13,7 @@ import hashlib
 from dataclasses import dataclass, field
 
 from generation.lexicon import Expansion, Lexicon
-from generation.vocabulary import Term, UnknownValue, Vocabulary
+from generation.vocabulary import Term, Vocabulary
 from wanflow.manifest import Item
 
 # Wan2.2's default negative prompt (wan/configs/shared_config.py, `sample_neg_prompt`). The
@@ -35,18 +35,6 @@ AESTHETICS = (
     "composition",
     "lens",
 )
-CONTROLS = (
-    *AESTHETICS,
-    "camera",
-    "camera_speed",
-    "motion_speed",
-    "motion_intensity",
-    "emotion",
-    "style",
-    "style_intensity",
-    "orientation",
-    "transition",
-)
 _SEP = {"zh": "，", "en": ", "}
 _END = {"zh": "。", "en": ". "}
 
@@ -64,12 +52,12 @@ def item_seed(item: Item) -> int:
 
 
 def resolve_controls(item: Item, vocabulary: Vocabulary) -> dict[str, Term]:
-    """The item's control values as vocabulary terms (raises ``UnknownValue``)."""
+    """The item's control values as vocabulary terms (``ValueError`` naming the first bad one)."""
     terms, problems = vocabulary.resolve_item(item)
     if problems:
         name, message = problems[0]
-        raise UnknownValue(name, str(getattr(item, name)), [], message=message)
-    return {name: term for name, term in terms.items() if name in CONTROLS}
+        raise ValueError(f"{name}: {message}")
+    return terms
 
 
 @dataclass

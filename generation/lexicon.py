@@ -42,6 +42,7 @@ class Lexicon:
 
     entries: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict)
     _patterns: dict[str, re.Pattern[str] | None] = field(default_factory=dict, repr=False)
+    _folded: dict[str, dict[str, tuple[str, ...]]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for lang in LANGUAGES:
@@ -74,7 +75,9 @@ class Lexicon:
         pattern = self.pattern(lang)
         if pattern is None or not text:
             return text, []
-        table = {k.casefold(): v for k, v in self.entries[lang].items()}
+        table = self._folded.get(lang)
+        if table is None:  # English keywords match in any case
+            table = self._folded[lang] = {k.casefold(): v for k, v in self.entries[lang].items()}
         done: list[Expansion] = []
 
         def substitute(match: re.Match[str]) -> str:

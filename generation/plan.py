@@ -43,7 +43,11 @@ class ExpandedItem:
     beats: list[Beat] = field(default_factory=list)
 
     def texts(self) -> list[tuple[str, str]]:
-        """(field, text) pairs: the item's own words and every prompt written from them."""
+        """(field, text) pairs: the item's own words and every prompt written from them.
+
+        The negative prompt is not screened: it names what to keep *out* of the picture ("血腥，
+        裸露" is how a team asks for neither), and the frames are reviewed after generation.
+        """
         item = self.item
         out = [("prompt", item.prompt)]
         out += [
@@ -60,7 +64,7 @@ class ExpandedItem:
 def expand_item(
     item: Item, *, vocabulary: Vocabulary, lexicon: Lexicon, pacing: Pacing
 ) -> ExpandedItem:
-    """Prompts for the item and for each beat of its narration (raises ``UnknownValue``)."""
+    """Prompts for the item and each beat of its narration (``ValueError``: bad control value)."""
     formula = formula_for(item, vocabulary, lexicon)
     main = formula.compose(item.prompt)
     expanded = ExpandedItem(item, formula.lang, formula.seed, formula, main)
@@ -122,13 +126,12 @@ class Planner:
     time_budget_s: float | None = None
     load_share: float = 1.0  # the part of one model load charged to an item (1/batch size)
 
-    def plan(self, expanded: ExpandedItem, *, time_budget_s: float | None = None) -> ShotPlan:
+    def plan(self, expanded: ExpandedItem) -> ShotPlan:
         item, warnings = expanded.item, []
         term = expanded.formula.controls.get("orientation")
         orientation = term.id if term else "landscape"
         durations = self._durations(expanded, warnings)
-        budget = time_budget_s if time_budget_s is not None else self.time_budget_s
-        params, estimate = self._choose(item, orientation, durations, budget, warnings)
+        params, estimate = self._choose(item, orientation, durations, self.time_budget_s, warnings)
         transition = self._transition(expanded)
         shots = []
         for i, (beat, seconds) in enumerate(

@@ -53,12 +53,12 @@ class UnknownValue(ValueError):
         value: str,
         accepted: list[str],
         label: str = "",
-        *,
-        message: str | None = None,
+        hint: str = "",
     ) -> None:
         self.control, self.value, self.accepted = control, value, accepted
-        text = f"unknown {label or control} {value!r}; accepted: {', '.join(accepted)}"
-        super().__init__(message or text)
+        super().__init__(
+            f"unknown {label or control} {value!r}; accepted: {', '.join(accepted)}{hint}"
+        )
 
 
 def _key(value: str) -> str:
@@ -91,9 +91,12 @@ class Control:
     def resolve(self, value: str) -> Term:
         term = self._index.get(_key(value))
         if term is None:
-            label = f"{self.label_en} ({self.label_zh})"
-            raise UnknownValue(self.name, value, self.accepted(), label)
+            raise self.unknown(value)
         return term
+
+    def unknown(self, value: str, hint: str = "") -> UnknownValue:
+        label = f"{self.label_en} ({self.label_zh})"
+        return UnknownValue(self.name, value, self.accepted(), label, hint)
 
     def find(self, key: str) -> Term | None:
         return self._index.get(key)
@@ -144,21 +147,19 @@ class Vocabulary:
         vocabulary for each (the modifier control is named by ``modifier`` in the data file).
         Raises ``UnknownValue`` naming the control when neither reading works.
         """
-        owner = self.controls[control]
-        term = owner.find(_key(value))
-        if term is not None or owner.modifier is None:
-            return owner.resolve(value), None
-        key = _key(value)
-        for spelling, modifier in self.controls[owner.modifier].spellings():
+        owner, key = self.controls[control], _key(value)
+        term = owner.find(key)
+        if term is not None:
+            return term, None
+        if owner.modifier is None:
+            return owner.resolve(value), None  # raises, listing the accepted values
+        modifiers = self.controls[owner.modifier]
+        for spelling, modifier in modifiers.spellings():
             for rest in (key.removeprefix(spelling), key.removesuffix(spelling)):
                 if rest and rest != key and (term := owner.find(rest)) is not None:
                     return term, modifier
-        try:
-            return owner.resolve(value), None
-        except UnknownValue as exc:
-            speeds = self.controls[owner.modifier]
-            hint = f"; a {speeds.label_en} ({speeds.label_zh}) may lead or follow, as in 缓慢推进"
-            raise UnknownValue(exc.control, value, exc.accepted, message=str(exc) + hint) from None
+        hint = f"; a {modifiers.label_en} ({modifiers.label_zh}) may lead or follow, as in 缓慢推进"
+        raise owner.unknown(value, hint)
 
     def resolve_item(self, item: Item) -> tuple[dict[str, Term], list[tuple[str, str]]]:
         """The item's control values as terms, and (field, message) for each one that is not.

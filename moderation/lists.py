@@ -104,9 +104,12 @@ def parse_list(
     data: str | bytes,
     source: str,
     kind: Kind = "blacklist",
-    default_category: str = "custom",
+    default_category: str | None = None,
 ) -> list[Term]:
     """Parse a list file's content; ``source`` names it in errors and in each ``Term.source``.
+
+    Lines without a category take ``default_category``, else the one ``source``'s file name
+    gives (``ops-violence.txt``), else ``custom``.
 
     ``data`` may be the raw bytes read from the bucket (UTF-8, BOM allowed). Raises
     ``ListError`` on invalid UTF-8, an unknown category, a category in an allowlist, or a term
@@ -123,6 +126,7 @@ def parse_list(
                 f"{source}:{line}: not valid UTF-8 (byte 0x{data[exc.start]:02x}); "
                 "save the list as UTF-8"
             ) from None
+    default_category = default_category or file_category(source)
     default = category_id(default_category)
     if default is None:
         raise ValueError(f"default category {default_category!r} is not one of {CATEGORIES}")
@@ -171,7 +175,7 @@ def load_list(
         data = path.read_bytes()
     except OSError as exc:
         raise ListError(f"{path}: cannot read the {kind}: {exc.strerror}") from None
-    return parse_list(data, str(path), kind, default_category or file_category(path))
+    return parse_list(data, str(path), kind, default_category)
 
 
 @lru_cache(maxsize=1)
@@ -182,7 +186,7 @@ def default_blacklist() -> tuple[Term, ...]:
     for item in sorted(data.iterdir(), key=lambda f: f.name):
         if item.name.startswith("blacklist-") and item.name.endswith(".txt"):
             source = f"moderation/data/{item.name}"
-            terms += parse_list(item.read_bytes(), source, "blacklist", file_category(item.name))
+            terms += parse_list(item.read_bytes(), source, "blacklist")
     return tuple(terms)
 
 

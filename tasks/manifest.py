@@ -6,9 +6,10 @@ import tempfile
 from pathlib import Path
 
 from prefect import task
+from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from generation.catalogue import build_catalogue
+from generation.catalogue import Catalogue, build_catalogue
 from tasks.retry import RETRY_DELAYS, transient_only
 from wanflow import keys
 from wanflow.ingest import Ingested, ingest_with_settings
@@ -37,15 +38,19 @@ def claim_manifest(manifest_key: str, owner: str) -> Claim | None:
     return claim
 
 
-@task(name="ingest-manifest", timeout_seconds=900, **_RETRIES)
-def ingest_manifest(processing_key: str) -> Ingested:
-    """Download the claimed manifest and validate every row (ManifestError if unreadable)."""
+@task(name="ingest-manifest", timeout_seconds=900, cache_policy=NO_CACHE, **_RETRIES)
+def ingest_manifest(processing_key: str, catalogue: Catalogue | None = None) -> Ingested:
+    """Download the claimed manifest and validate every row (ManifestError if unreadable).
+
+    Rows are also checked against ``catalogue`` (vocabulary and presets, the operator's included),
+    so that a control value the prompt stage cannot use is a rejected row, not a failed item.
+    """
     name = keys.manifest_name(processing_key)
+    settings = get_settings()
+    catalogue = catalogue or build_catalogue(settings)
     with tempfile.TemporaryDirectory(prefix="wanflow-ingest-") as tmp:
         path = storage().download(processing_key, Path(tmp) / Path(name).name)
-        settings = get_settings()
-        check = build_catalogue(settings).check_item  # vocabulary and presets, row by row
-        result = ingest_with_settings(path, settings, check=check)
+        result = ingest_with_settings(path, settings, check=catalogue.check_item)
     result.summary.source = processing_key
     logger = get_run_logger()
     logger.info(

@@ -3,6 +3,8 @@
 Expansion, screening and planning are pure and take microseconds per item, so each is one task
 over the whole manifest (a task per item would cost more in Prefect bookkeeping than the work);
 inside, every item is handled on its own and one item's failure is recorded, never raised.
+Screening is the exception: it fails closed, so an error there fails the run rather than let an
+unscreened item through.
 """
 
 from __future__ import annotations
@@ -16,7 +18,6 @@ from prefect.logging import get_run_logger
 from generation.catalogue import Catalogue, build_catalogue
 from generation.plan import ExpandedItem, ShotPlan
 from moderation import Screener, parse_list
-from moderation.lists import file_category
 from tasks.manifest import _RETRIES, storage
 from wanflow import keys
 from wanflow.manifest import Item
@@ -26,11 +27,14 @@ from wanflow.settings import get_settings
 
 @dataclass
 class OperatorConfig:
-    """The bucket's ``config/`` files the prompt stage reads, as text, keyed by object key."""
+    """The bucket's ``config/`` files the prompt stage reads, keyed by object key.
+
+    Lists stay bytes: ``parse_list`` decodes them and names the line of a bad byte.
+    """
 
     lexicon: str | None = None
-    blacklists: dict[str, str] = field(default_factory=dict)
-    allowlists: dict[str, str] = field(default_factory=dict)
+    blacklists: dict[str, bytes] = field(default_factory=dict)
+    allowlists: dict[str, bytes] = field(default_factory=dict)
 
 
 @dataclass
@@ -54,7 +58,7 @@ def read_operator_config() -> OperatorConfig:
     ):
         for obj in store.list(prefix):
             if not obj.is_dir and obj.key.endswith(".txt"):
-                target[obj.key] = _text(store.get_bytes(obj.key), obj.key)
+                target[obj.key] = store.get_bytes(obj.key)
     get_run_logger().info(
         "operator config: lexicon %s, %d blacklist(s), %d allowlist(s)",
         "yes" if config.lexicon else "no",
@@ -78,13 +82,8 @@ def catalogue_for(config: OperatorConfig) -> Catalogue:
 def screener_for(config: OperatorConfig) -> Screener:
     """Shipped lists (unless WANFLOW_SCREEN_DEFAULTS=false) plus the operator's; a bad line in
     an operator file fails the run: screening with a half-read list would fail open."""
-    blacklists = [
-        parse_list(text, key, kind="blacklist", default_category=file_category(key))
-        for key, text in config.blacklists.items()
-    ]
-    allowlists = [
-        parse_list(text, key, kind="allowlist") for key, text in config.allowlists.items()
-    ]
+    blacklists = [parse_list(data, key, "blacklist") for key, data in config.blacklists.items()]
+    allowlists = [parse_list(data, key, "allowlist") for key, data in config.allowlists.items()]
     return Screener.build(
         blacklists=[e for entries in blacklists for e in entries],
         allowlists=[e for entries in allowlists for e in entries],
@@ -119,7 +118,7 @@ def screen_text(expanded: list[ExpandedItem], screener: Screener) -> dict[str, l
                     category=m.category,
                     start=m.start,
                     end=m.end,
-                    matched=text[m.start : m.end],
+                    matched=m.matched,
                 )
                 for m in result.matches
             ]

@@ -39,7 +39,15 @@ def test_mixed_manifest_is_processed_and_reported(produce, storage, s3_server):
     }
     assert report.ingest.encoding == "gbk"
     assert any("备注" in w for w in report.ingest.warnings)
-    assert set(report.stages) == {"claim", "ingest", "expand", "screen", "plan", "report"}
+    assert set(report.stages) == {
+        "claim",
+        "config",
+        "ingest",
+        "expand",
+        "screen",
+        "plan",
+        "report",
+    }
     assert {i.status for i in report.items} == {"planned"}
     plan = json.loads(storage.get_bytes(report.items[0].plan_key))
     assert report.items[0].plan_key == f"work/{report.run_id}/orion/plan.json"

@@ -12,10 +12,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from wanflow import __version__, cli_prompts, keys
+from wanflow.console import err, out
+from wanflow.console import fail as _fail
+from wanflow.console import load_settings as _settings
 from wanflow.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -27,24 +29,9 @@ app = typer.Typer(
 storage_app = typer.Typer(help="The S3 bucket: a local server, listings.", no_args_is_help=True)
 app.add_typer(storage_app, name="storage")
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
 
 class _Stop(Exception):
     pass
-
-
-def _fail(message: str, code: int = 1) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-def _settings() -> Settings:
-    try:
-        return get_settings()
-    except Exception as exc:
-        raise _fail(f"invalid settings: {exc}", 2) from exc
 
 
 def _storage(settings: Settings):

@@ -9,15 +9,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
-
-
-def _fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code)
+from wanflow.console import err, fail, load_settings, out
 
 
 def expand(
@@ -40,14 +33,13 @@ def expand(
     from generation.catalogue import build_catalogue
     from generation.lexicon import LexiconError
     from generation.presets import PresetError
-    from wanflow.cli import _settings
 
-    settings = _settings()
+    settings = load_settings()
     try:
         text = lexicon.read_text("utf-8") if lexicon else None
         catalogue = build_catalogue(settings, lexicon_text=text, lexicon_source=str(lexicon))
     except (OSError, LexiconError, PresetError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc), 2) from exc
     items = _items(source, fields or [], settings, catalogue)
     planner = catalogue.planner(settings, time_budget_s=budget)
     for item in items:
@@ -77,11 +69,11 @@ def _items(source: str, fields: list[str], settings, catalogue) -> list:
     path = Path(source)
     if path.is_file():
         if fields:
-            raise _fail("--set applies to a TEXT prompt, not to a manifest file")
+            raise fail("--set applies to a TEXT prompt, not to a manifest file", 2)
         try:
             result = ingest_with_settings(path, settings, check=catalogue.check_item)
         except ManifestError as exc:
-            raise _fail(f"{path}: cannot be read as a manifest: {exc}") from exc
+            raise fail(f"{path}: cannot be read as a manifest: {exc}", 2) from exc
         for r in result.summary.rejected:
             err.print(f"[yellow]row {r.row} ({r.id or '?'}) {r.field}:[/yellow] {r.error}")
         return result.items
@@ -90,17 +82,17 @@ def _items(source: str, fields: list[str], settings, catalogue) -> list:
         key, sep, value = pair.partition("=")
         name = canonical_field(key)
         if not sep or name is None:
-            raise _fail(f"--set {pair!r}: use FIELD=VALUE with an item field (e.g. style=油画)")
+            raise fail(f"--set {pair!r}: use FIELD=VALUE with an item field (e.g. style=油画)", 2)
         values[name] = value
     values.setdefault("id", derive_id(values))
     try:
         item = Item.model_validate(values)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise _fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from exc
+        raise fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}", 2) from exc
     problems = catalogue.check_item(item)
     if problems:
-        raise _fail("; ".join(f"{name}: {message}" for name, message in problems))
+        raise fail("; ".join(f"{name}: {message}" for name, message in problems), 2)
     return [item]
 
 
@@ -159,7 +151,7 @@ def screen(
     try:
         screener = Screener.from_files(blacklist or [], allowlist or [], defaults=not no_defaults)
     except (OSError, ListError) as exc:
-        raise _fail(str(exc)) from exc
+        raise fail(str(exc), 2) from exc
     if texts == ["-"]:
         texts = [line.rstrip("\n") for line in sys.stdin]
     blocked = False

@@ -189,25 +189,20 @@ def iter_items(
             fields.setdefault(name, value)
         if options.require_approval:
             fields["require_approval"] = True
+        item: Item | None = None
         try:
             item = Item.model_validate(fields, context={"limits": limits})
+            problems = check(item) if check else []
         except ValidationError as exc:
-            summary.rejected_rows += 1
-            for error in exc.errors():
-                loc = error.get("loc") or ()
-                name = str(loc[0]) if loc else "(row)"
-                message = _message(error)
-                if name in headers and _header_differs(headers[name], name):
-                    message += f" (column {headers[name]!r})"
-                reject(raw, str(item_id), name, message)
-            continue
-        problems = check(item) if check else []
+            problems = [
+                (str(e["loc"][0]) if e.get("loc") else "(row)", _message(e)) for e in exc.errors()
+            ]
         if problems:
             summary.rejected_rows += 1
             for name, message in problems:
                 if name in headers and _header_differs(headers[name], name):
                     message += f" (column {headers[name]!r})"
-                reject(raw, item.id, name, message)
+                reject(raw, item.id if item else str(item_id), name, message)
             continue
         if item.id in first_row:
             summary.rejected_rows += 1
