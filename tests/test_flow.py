@@ -219,6 +219,7 @@ def test_wanflow_run_on_embedded_defaults(tmp_path):
     assert result.returncode == 0, result.stdout + result.stderr
     assert "starting a local S3 server" in result.stderr
     assert "report: s3://wanflow/reports/" in result.stdout
+    assert "cowherd-weaver" in result.stdout and "standard, 3 shots, ~" in result.stdout
     (copy,) = (tmp_path / "out").glob("*.json")
     report = json.loads(copy.read_text())
     assert report["status"] == "succeeded"

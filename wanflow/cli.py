@@ -321,12 +321,19 @@ def run(
 
 def _print_report(report, uri: str, local_copy: Path) -> None:
     table = Table(title=f"{report.manifest}: {report.status}")
-    for column in ("item", "title", "status", "reasons"):
-        table.add_column(column)
+    for column in ("item", "title", "status", "plan", "reasons"):
+        table.add_column(column, no_wrap=column in ("item", "status", "plan"))
     for item in report.items:
-        table.add_row(item.id, item.title or "", item.status, "; ".join(item.reasons))
+        plan = ""
+        if item.preset:
+            shots = f"{item.shots} shot{'s' if item.shots != 1 else ''}"
+            estimate = f", ~{item.estimate_s:.0f} s" if item.estimate_s is not None else ""
+            plan = f"{item.preset}, {shots}{estimate}"
+        reasons = "; ".join([*item.reasons, *item.warnings])
+        table.add_row(item.id, item.title or "", item.status, plan, reasons)
     for r in report.rejected:
-        table.add_row(r.id or f"row {r.row}", "", "rejected", f"row {r.row}, {r.field}: {r.error}")
+        where = f"row {r.row}, {r.field}: {r.error}"
+        table.add_row(r.id or f"row {r.row}", "", "rejected", "", where)
     out.print(table)
     if report.error:
         out.print(f"[red]{report.error}[/red]", highlight=False)
