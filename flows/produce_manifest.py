@@ -1,7 +1,7 @@
 """``produce_manifest``: one manifest from ``incoming/`` to a run report, stage by stage.
 
-claim → config → ingest → expand → screen → plan → report. Later stages (narrate, generate, review,
-approve, compose, publish) join this same flow between plan and report.
+claim → config → ingest → expand → screen → plan → generate → report. Later stages (narrate,
+review, approve, compose, publish) join this same flow between generate and report.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from datetime import UTC, datetime
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from flows.generate_shots import ShotFailure, generate_shots
 from generation.catalogue import Catalogue
+from generation.clips import jobs_for
 from moderation import Screener
 from tasks.manifest import claim_manifest, finish_manifest, ingest_manifest, write_report
 from tasks.prompts import (
@@ -28,7 +30,7 @@ from tasks.prompts import (
 from wanflow import keys
 from wanflow.ingest import Ingested
 from wanflow.readers import ManifestError
-from wanflow.report import Block, ItemOutcome, RunReport, new_run_id
+from wanflow.report import Block, Clip, ItemOutcome, RunReport, new_run_id
 from wanflow.settings import get_settings
 
 
@@ -140,6 +142,21 @@ def _prompt_stage(
         outcome.preset, outcome.shots = plan.params.preset, len(plan.shots)
         outcome.estimate_s = plan.estimate.total_s if plan.estimate else None
         outcome.warnings = plan.warnings
+
+    with _stage(report, "generate"):
+        story = get_settings().continue_story
+        jobs = [job for plan in plans.ok.values() for job in jobs_for(plan, continue_story=story)]
+        results = generate_shots(jobs) if jobs else []
+    for result in results:
+        outcome = outcomes[result.item_id]
+        if isinstance(result, ShotFailure):
+            outcome.status = "failed"
+            outcome.reasons.append(f"generate shot {result.shot}: {result.error}")
+        else:
+            outcome.clips.append(Clip.model_validate(result.model_dump()))
+    for outcome in outcomes.values():
+        if outcome.status == "planned" and outcome.clips:
+            outcome.status = "generated"
 
 
 def _block_reasons(blocks: list[Block]) -> list[str]:

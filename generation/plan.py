@@ -104,6 +104,7 @@ class ShotPlan(BaseModel):
     language: str
     seed: int
     params: GenerationParams
+    image: str | None = Field(None, description="bucket key of the item's reference image")
     shots: list[Shot]
     estimate: CostEstimate | None = None
     expansions: dict[str, str] = Field(default_factory=dict, description="keyword → text used")
@@ -166,6 +167,7 @@ class Planner:
             language=expanded.lang,
             seed=expanded.seed,
             params=params,
+            image=item.image,
             shots=shots,
             estimate=_estimate_model(estimate) if estimate else None,
             expansions=expansions,

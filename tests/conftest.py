@@ -67,10 +67,22 @@ def storage(s3_server) -> Storage:
     return store
 
 
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory):
+    """Tiny stand-in models are built once per session and shared by every test."""
+    return tmp_path_factory.mktemp("models")
+
+
 @pytest.fixture
-def wanflow_env(s3_server, storage, monkeypatch, tmp_path):
-    """WANFLOW_* settings pointing at the test server and bucket, for flows and the CLI."""
+def wanflow_env(s3_server, storage, model_dir, monkeypatch, tmp_path):
+    """WANFLOW_* settings pointing at the test server and bucket, for flows and the CLI; the
+    models are the tiny stand-ins on the CPU."""
     env = {
+        "WANFLOW_MODEL_T2V": "tiny",
+        "WANFLOW_MODEL_I2V": "tiny",
+        "WANFLOW_MODEL_TI2V": "tiny",
+        "WANFLOW_MODEL_DIR": str(model_dir),
+        "WANFLOW_DEVICE": "cpu",
         "WANFLOW_S3_ENDPOINT": s3_server.endpoint,
         "WANFLOW_S3_ACCESS_KEY": s3_server.access_key,
         "WANFLOW_S3_SECRET_KEY": s3_server._secret_key,

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -46,9 +48,10 @@ def test_mixed_manifest_is_processed_and_reported(produce, storage, s3_server):
         "expand",
         "screen",
         "plan",
+        "generate",
         "report",
     }
-    assert {i.status for i in report.items} == {"planned"}
+    assert {i.status for i in report.items} == {"generated"}
     plan = json.loads(storage.get_bytes(report.items[0].plan_key))
     assert report.items[0].plan_key == f"work/{report.run_id}/orion/plan.json"
     assert plan["item_id"] == "orion" and plan["shots"][0]["seed"] == 1
@@ -90,7 +93,7 @@ def test_blocked_items_are_reported_with_their_reasons_and_never_planned(produce
     assert report.status == "succeeded"
     items = {i.id: i for i in report.items}
     assert [i.id for i in report.items] == [row["id"] for row in BLOCKED]
-    assert {i for i, o in items.items() if o.status == "planned"} == {"safe", "allowlisted"}
+    assert {i for i, o in items.items() if o.status == "generated"} == {"safe", "allowlisted"}
     blocks = {
         i: [(b.field, b.term, b.category, b.matched) for b in o.blocked] for i, o in items.items()
     }
@@ -108,8 +111,9 @@ def test_blocked_items_are_reported_with_their_reasons_and_never_planned(produce
 
     for item_id, outcome in items.items():
         plan_key = f"work/{report.run_id}/{item_id}/plan.json"
-        assert storage.exists(plan_key) == (outcome.status == "planned"), item_id
-        assert (outcome.plan_key is not None) == (outcome.status == "planned")
+        assert storage.exists(plan_key) == (outcome.status == "generated"), item_id
+        assert (outcome.plan_key is not None) == (outcome.status == "generated")
+        assert bool(outcome.clips) == (outcome.status == "generated")
     stored = json.loads(storage.get_bytes(report.key))
     title = next(i for i in stored["items"] if i["id"] == "title")
     assert title["status"] == "blocked"
@@ -144,6 +148,73 @@ def test_a_bad_operator_list_fails_the_run_closed_naming_the_line(produce, stora
     stored = json.loads(storage.get_bytes(report_obj.key))
     assert stored["status"] == "failed" and "bad.txt:2" in stored["error"]
     assert not list(storage.list(f"work/{stored['run_id']}/"))
+
+
+STORY = [
+    {
+        "id": "story",
+        "prompt": "猎人在星空下追逐",
+        "narration": "他是最勇敢的猎人。他追了一夜。",
+        "seed": 11,
+    },
+    {"id": "one", "prompt": "A quiet lake at dawn", "language": "en", "preset": "high"},
+]
+
+
+def test_clips_are_generated_stored_by_content_hash_and_reused_on_rerun(produce, storage):
+    from generation.video import probe, read_frames
+
+    storage.put_bytes("incoming/story.json", json.dumps(STORY, ensure_ascii=False).encode())
+    report = produce("incoming/story.json")
+    assert report.status == "succeeded"
+    story, one = report.items
+    assert (story.status, one.status) == ("generated", "generated")
+    assert [c.shot for c in story.clips] == [1, 2] and len(one.clips) == 1
+    for clip in [*story.clips, *one.clips]:
+        assert clip.key == f"work/clips/{clip.hash}/clip.mp4" and not clip.cached
+        assert storage.exists(clip.key) and storage.exists(clip.last_frame_key)
+        assert clip.model.startswith("tiny-") and clip.device == "cpu" and clip.plan == "cpu"
+    # TI2V (the standard preset) takes an image: shot 2 starts from shot 1's last frame.
+    meta = json.loads(storage.get_bytes(f"work/clips/{story.clips[1].hash}/meta.json"))
+    assert meta["image_key"] == story.clips[0].last_frame_key
+    assert meta["model"] == "tiny-ti2v-5b" and meta["fps"] == 24
+    # T2V-A14B (the high preset) does not: its one shot ran both experts.
+    one_meta = json.loads(storage.get_bytes(f"work/clips/{one.clips[0].hash}/meta.json"))
+    assert one_meta["model"] == "tiny-t2v-a14b" and set(one_meta["experts"]) == {
+        "transformer",
+        "transformer_2",
+    }
+    local = storage.download(story.clips[0].key, storage_tmp := Path(report.run_id + ".mp4"))
+    try:
+        info = probe(local)
+        assert (info.frames, info.fps, info.codec) == (story.clips[0].frames, 24, "h264")
+        first_frames = read_frames(local)
+    finally:
+        storage_tmp.unlink()
+
+    storage.put_bytes("incoming/story.json", json.dumps(STORY, ensure_ascii=False).encode())
+    again = produce("incoming/story.json")
+    assert again.status == "succeeded" and again.run_id != report.run_id
+    assert [c.hash for i in again.items for c in i.clips] == [
+        c.hash for i in report.items for c in i.clips
+    ]
+    assert all(c.cached for i in again.items for c in i.clips)
+    assert first_frames.shape[0] == story.clips[0].frames
+
+
+def test_a_failed_shot_fails_its_item_not_the_run(produce, storage, monkeypatch):
+    rows = [
+        {"id": "fine", "prompt": "星空"},
+        {"id": "no-weights", "prompt": "月亮", "preset": "high"},
+    ]
+    monkeypatch.setenv("WANFLOW_MODEL_T2V", "/nowhere/t2v")
+    storage.put_bytes("incoming/partial.json", json.dumps(rows, ensure_ascii=False).encode())
+    report = produce("incoming/partial.json")
+    assert report.status == "succeeded"
+    fine, broken = report.items
+    assert fine.status == "generated"
+    assert broken.status == "failed" and not broken.clips
+    assert "MissingWeights" in broken.reasons[0] and "WANFLOW_MODEL_T2V" in broken.reasons[0]
 
 
 def test_flow_run_is_recorded_by_the_prefect_api(produce, storage):
@@ -204,10 +275,19 @@ def test_processed_manifests_are_not_run_again_by_accident(produce, storage):
         produce("processed/x.csv")
 
 
-def test_wanflow_run_on_embedded_defaults(tmp_path):
-    """The README's main job: no S3 endpoint, no Prefect server configured."""
+def demo_model_env() -> dict[str, str]:
+    """The model variables scripts/demo exports (read from the script, so the two agree)."""
+    script = (Path(__file__).parents[1] / "scripts" / "demo").read_text()
+    found = dict(re.findall(r"^export (WANFLOW_MODEL_\w+)=\$\{\w+:-(\w+)\}$", script, re.M))
+    assert set(found) == {"WANFLOW_MODEL_T2V", "WANFLOW_MODEL_I2V", "WANFLOW_MODEL_TI2V"}
+    return found
+
+
+def test_wanflow_run_on_embedded_defaults(tmp_path, model_dir):
+    """The README's main job: no S3 endpoint, no Prefect server configured, tiny models."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WANFLOW_", "PREFECT_"))}
     env["PREFECT_HOME"] = str(tmp_path / "prefect")
+    env |= demo_model_env() | {"WANFLOW_MODEL_DIR": str(model_dir)}  # built once per session
     result = subprocess.run(
         [WANFLOW, "run", str(EXAMPLES / "constellations.csv"), "--out", str(tmp_path / "out")],
         capture_output=True,
@@ -220,6 +300,7 @@ def test_wanflow_run_on_embedded_defaults(tmp_path):
     assert "starting a local S3 server" in result.stderr
     assert "report: s3://wanflow/reports/" in result.stdout
     assert "cowherd-weaver" in result.stdout and "standard, 3 shots, ~" in result.stdout
+    assert "4 generated" in result.stdout
     (copy,) = (tmp_path / "out").glob("*.json")
     report = json.loads(copy.read_text())
     assert report["status"] == "succeeded"

@@ -14,7 +14,9 @@ from wanflow import __version__, keys
 from wanflow.ingest import IngestSummary, Rejection
 
 RunStatus = Literal["running", "succeeded", "failed", "skipped"]
-ItemStatus = Literal["accepted", "planned", "rejected", "blocked", "failed", "held", "published"]
+ItemStatus = Literal[
+    "accepted", "planned", "generated", "rejected", "blocked", "failed", "held", "published"
+]
 
 
 class Block(BaseModel):
@@ -28,6 +30,26 @@ class Block(BaseModel):
     matched: str = Field(description="the text as written at [start, end)")
 
 
+class Clip(BaseModel):
+    """One rendered shot: where it is and what made it (generation's record, abridged)."""
+
+    shot: int
+    key: str
+    last_frame_key: str
+    hash: str
+    model: str
+    device: str
+    plan: str = Field(description="the memory plan that ran")
+    width: int
+    height: int
+    frames: int
+    fps: int
+    cached: bool = Field(description="found in the bucket; no GPU time spent")
+    load_s: float
+    step_s: float
+    render_s: float
+
+
 class ItemOutcome(BaseModel):
     id: str
     title: str | None = None
@@ -38,6 +60,7 @@ class ItemOutcome(BaseModel):
     shots: int | None = None
     estimate_s: float | None = Field(None, description="estimated GPU seconds")
     plan_key: str | None = None
+    clips: list[Clip] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
 
 

@@ -76,8 +76,16 @@ class Settings(BaseSettings):
         "Wan-AI/Wan2.2-TI2V-5B-Diffusers", description="5B text/image-to-video: HF id or dir"
     )
     model_cache: Path | None = Field(None, description="Hugging Face cache dir (HF_HUB_CACHE)")
+    model_dir: Path = Field(
+        Path(".wanflow/models"), description="where tiny stand-in models are built and kept"
+    )
     hf_offline: bool = Field(True, description="never reach the Hugging Face Hub")
     device: Literal["auto", "cuda", "cpu"] = Field("auto", description="torch device")
+    continue_story: bool = Field(
+        True,
+        description="start each shot after the first from the previous shot's last frame, "
+        "where the model takes an image",
+    )
 
     # --- limits -----------------------------------------------------------------------------
     max_manifest_mb: int = Field(256, ge=1, description="largest manifest accepted (MiB)")

@@ -1,0 +1,108 @@
+"""Clips as the pipeline hands them around: jobs for GPU workers, content-hash keys, records.
+
+A clip's key is the hash of everything that decides its frames (the weights, the request, the
+reference image's bytes), so a rerun — of the same manifest or of another asking for the same
+shot — finds it in the bucket and skips the GPU.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+from pydantic import BaseModel, Field
+
+from generation.models import ModelSpec
+from generation.plan import ShotPlan
+from generation.render import ShotRequest
+from wanflow import keys
+
+CLIPS = keys.join(keys.WORK, "clips") + "/"
+HASH_VERSION = 1  # bump when a change to rendering changes the frames of the same request
+
+
+class ClipJob(BaseModel):
+    """One shot to render. ``image_key`` is a bucket key; with ``continue_story`` a shot with
+    no image of its own starts from the previous shot's last frame where the model can."""
+
+    item_id: str
+    shot: int = Field(ge=1)
+    model: str = Field(description="registry name (t2v-a14b …), resolved on the worker")
+    request: ShotRequest
+    image_key: str | None = None
+    continue_story: bool = True
+
+
+class ClipRecord(BaseModel):
+    """Where a rendered clip is and how it was made (the report and later stages read this)."""
+
+    item_id: str
+    shot: int
+    hash: str
+    key: str
+    last_frame_key: str
+    model: str
+    device: str
+    dtype: str
+    plan: str
+    width: int
+    height: int
+    frames: int
+    fps: int
+    steps: int
+    seed: int
+    image_key: str | None = None
+    experts: list[str] = Field(default_factory=list)
+    load_s: float = 0.0
+    step_s: float = 0.0
+    render_s: float = 0.0
+    cached: bool = Field(False, description="found in the bucket; no GPU time spent")
+
+
+def clip_hash(spec: ModelSpec, request: ShotRequest, image_sha256: str | None) -> str:
+    """Stable across processes and machines: canonical JSON of what decides the frames."""
+    decided = request.model_dump(mode="json", exclude={"image"})
+    payload = {
+        "v": HASH_VERSION,
+        "model": spec.name,
+        "source": spec.source,
+        "request": decided,
+        "image": image_sha256,
+    }
+    text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def clip_keys(digest: str) -> tuple[str, str, str]:
+    """(mp4, last frame png, meta json) keys of a clip; the meta is written last, so its
+    presence means the clip is complete."""
+    base = keys.join(CLIPS.rstrip("/"), keys.check_part(digest, "clip hash"))
+    return f"{base}/clip.mp4", f"{base}/last.png", f"{base}/meta.json"
+
+
+def jobs_for(plan: ShotPlan, *, continue_story: bool = True) -> list[ClipJob]:
+    """A plan's shots as render jobs, in order (continuity needs the order)."""
+    p = plan.params
+    return [
+        ClipJob(
+            item_id=plan.item_id,
+            shot=shot.index,
+            model=p.model,
+            request=ShotRequest(
+                prompt=shot.prompt,
+                negative_prompt=shot.negative_prompt,
+                seed=shot.seed,
+                width=p.width,
+                height=p.height,
+                num_frames=shot.num_frames,
+                fps=p.fps,
+                steps=p.steps,
+                guidance=p.guidance,
+                guidance_2=p.guidance_2,
+                shift=p.shift,
+            ),
+            image_key=plan.image,
+            continue_story=continue_story,
+        )
+        for shot in plan.shots
+    ]

@@ -1,0 +1,290 @@
+"""Shots → frames with Wan2.2 through diffusers, each model loaded once per process.
+
+Loading Wan2.2-A14B takes minutes and a shot a few, so a worker keeps its pipelines resident
+(keyed by model, device, dtype and memory plan) and serves every shot of a batch with them. Every
+sampling value is passed explicitly: diffusers' call defaults are not Wan's official ones.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from generation.models import ModelSpec, configure_hub, locate
+from wanflow.settings import Settings
+
+Progress = Callable[[int, int, float], None]  # (step done, steps, seconds since the call began)
+
+
+class ShotRequest(BaseModel):
+    """Everything that decides a shot's frames; the same request on one device gives the same
+    frames (the content hash of a clip is taken over this)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    prompt: str = Field(min_length=1)
+    negative_prompt: str = ""
+    seed: int = Field(ge=0, lt=2**63)
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+    num_frames: int = Field(ge=1)
+    fps: int = Field(gt=0)
+    steps: int = Field(ge=1)
+    guidance: float = Field(ge=0)
+    guidance_2: float | None = Field(None, ge=0)
+    shift: float = Field(gt=0)
+    image: Path | None = None  # reference image (image-to-video)
+
+
+@dataclass
+class Rendered:
+    """A shot's frames (float32, (F, H, W, 3) in [0, 1]) and how they were made."""
+
+    frames: Any
+    fps: int
+    model: str
+    device: str
+    dtype: str
+    plan: str
+    experts: list[str]  # the transformer(s) each step ran: "transformer" or "transformer_2"
+    load_s: float  # 0 when the pipeline was already resident
+    encode_s: float
+    step_s: float
+    decode_s: float
+    total_s: float
+    width: int
+    height: int
+
+
+@dataclass
+class Loaded:
+    pipe: Any  # text-to-video (or image-to-video for an i2v-only model)
+    load_s: float
+    device: str
+    dtype: str
+    plan: str
+    image_pipe: Any = None  # the image-to-video view of the same components, when it exists
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def pick_device(setting: str) -> str:
+    import torch
+
+    if setting == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("WANFLOW_DEVICE=cuda but torch sees no CUDA device")
+    return setting
+
+
+# The process's resident pipelines: a worker serves every shot of every batch from these.
+_RESIDENT: dict[tuple[str, str, str, str], Loaded] = {}
+_GUARD = threading.Lock()
+
+
+def unload_all() -> None:
+    """Drop every resident pipeline (a memory plan change, or tests)."""
+    with _GUARD:
+        _RESIDENT.clear()
+    try:
+        import torch
+
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+
+
+class Renderer:
+    """Renders shots; pipelines stay loaded in the process across calls and instances."""
+
+    def __init__(self, settings: Settings) -> None:
+        configure_hub(settings)  # before diffusers is imported
+        self.settings = settings
+        self.device = pick_device(settings.device)
+
+    def load(self, spec: ModelSpec, plan: str | None = None) -> Loaded:
+        """The resident pipeline for ``spec``, loading it the first time (``MissingWeights``
+        when its files are not here)."""
+        import torch
+
+        key = self._key(spec, plan)
+        plan, dtype = key[3], key[2]
+        with _GUARD:
+            loaded = _RESIDENT.get(key)
+            if loaded is not None:
+                return loaded
+            start = time.perf_counter()
+            directory = locate(spec, self.settings)
+            from diffusers import DiffusionPipeline, WanImageToVideoPipeline
+
+            # bf16 transformers and text encoder, fp32 VAE, as diffusers recommends for Wan.
+            dtypes = {"default": getattr(torch, dtype), "vae": torch.float32}
+            pipe = DiffusionPipeline.from_pretrained(
+                directory, dtype=dtypes, local_files_only=self.settings.hf_offline
+            )
+            pipe.to(self.device)
+            image_pipe = None
+            if spec.task == "i2v":
+                image_pipe = pipe
+            elif spec.task == "ti2v":
+                # TI2V-5B conditions on an image by fixing the first latent frame: the same
+                # components behind diffusers' image-to-video pipeline. Not ``from_pipe``: it
+                # casts every shared module to one dtype (fp32 by default).
+                image_pipe = WanImageToVideoPipeline(
+                    tokenizer=pipe.tokenizer,
+                    text_encoder=pipe.text_encoder,
+                    vae=pipe.vae,
+                    scheduler=pipe.scheduler,
+                    transformer=pipe.transformer,
+                    transformer_2=getattr(pipe, "transformer_2", None),
+                    boundary_ratio=pipe.config.get("boundary_ratio"),
+                    expand_timesteps=True,
+                )
+            loaded = Loaded(pipe, time.perf_counter() - start, self.device, dtype, plan, image_pipe)
+            _RESIDENT[key] = loaded
+            return loaded
+
+    def _key(self, spec: ModelSpec, plan: str | None = None) -> tuple[str, str, str, str]:
+        plan = plan or ("gpu" if self.device == "cuda" else "cpu")
+        dtype = "bfloat16" if self.device == "cuda" else "float32"
+        return (spec.cache_key(), self.device, dtype, plan)
+
+    def is_resident(self, spec: ModelSpec) -> bool:
+        return self._key(spec) in _RESIDENT
+
+    def render(
+        self,
+        spec: ModelSpec,
+        request: ShotRequest,
+        *,
+        progress: Progress | None = None,
+        progress_bar: bool = False,
+    ) -> Rendered:
+        """One shot. ``ValueError`` for a request the model cannot take (an image for a
+        text-only model, none for an image-only one, a size off the model's grid)."""
+        import torch
+
+        _check(spec, request)
+        fresh = not self.is_resident(spec)
+        loaded = self.load(spec)
+        pipe = loaded.image_pipe if request.image is not None else loaded.pipe
+        width, height = spec.render_size(request.width, request.height)
+        kwargs: dict[str, Any] = {}
+        if request.image is not None:
+            kwargs["image"] = fit_image(request.image, width, height)
+        if spec.layout == "experts":
+            kwargs["guidance_scale_2"] = request.guidance_2 or request.guidance
+
+        with loaded.lock:  # one pipeline object serves one shot at a time
+            _set_shift(pipe, request.shift)
+            pipe.set_progress_bar_config(disable=not progress_bar)
+            experts, marks = _watch_experts(pipe)
+            start = time.perf_counter()
+            step_ends: list[float] = []
+
+            def on_step(_pipe, i, _t, tensors):
+                step_ends.append(time.perf_counter())
+                experts.close_step()
+                if progress:
+                    progress(i + 1, request.steps, step_ends[-1] - start)
+                return tensors
+
+            try:
+                out = pipe(
+                    prompt=request.prompt,
+                    negative_prompt=request.negative_prompt or None,
+                    height=height,
+                    width=width,
+                    num_frames=request.num_frames,
+                    num_inference_steps=request.steps,
+                    guidance_scale=request.guidance,
+                    generator=torch.Generator("cpu").manual_seed(request.seed),
+                    output_type="np",
+                    callback_on_step_end=on_step,
+                    **kwargs,
+                )
+            finally:
+                for handle in marks:
+                    handle.remove()
+            end = time.perf_counter()
+        frames = out.frames[0]
+        steps = len(step_ends)
+        step_s = (step_ends[-1] - step_ends[0]) / (steps - 1) if steps > 1 else 0.0
+        first_step = step_s if steps > 1 else (step_ends[0] - start if steps else 0.0)
+        return Rendered(
+            frames=frames,
+            fps=request.fps,
+            model=spec.name,
+            device=loaded.device,
+            dtype=loaded.dtype,
+            plan=loaded.plan,
+            experts=experts.by_step,
+            load_s=loaded.load_s if fresh else 0.0,
+            encode_s=max(0.0, (step_ends[0] - start - first_step) if steps else 0.0),
+            step_s=step_s or first_step,
+            decode_s=end - (step_ends[-1] if steps else start),
+            total_s=end - start,
+            width=int(frames.shape[2]),
+            height=int(frames.shape[1]),
+        )
+
+
+def _check(spec: ModelSpec, request: ShotRequest) -> None:
+    if request.image is not None and spec.task == "t2v":
+        raise ValueError(f"{spec.name} makes video from text only; it cannot take an image")
+    if request.image is None and spec.task == "i2v":
+        raise ValueError(f"{spec.name} needs a reference image")
+    m = spec.size_multiple
+    if request.width % m or request.height % m:
+        raise ValueError(
+            f"{spec.name}: size {request.width}x{request.height} is not a multiple of {m}"
+        )
+    if (request.num_frames - 1) % 4:
+        raise ValueError(f"num_frames must be 4k+1 (Wan's VAE), got {request.num_frames}")
+
+
+def _set_shift(pipe: Any, shift: float) -> None:
+    """The flow shift lives in the scheduler's config; swap the scheduler when it differs."""
+    if pipe.scheduler.config.get("flow_shift") != shift:
+        pipe.scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config, flow_shift=shift)
+
+
+class _Experts:
+    """Which transformer ran in each step, observed (forward hooks), not inferred."""
+
+    def __init__(self) -> None:
+        self.by_step: list[str] = []
+        self._current: list[str] = []
+
+    def saw(self, name: str) -> None:
+        if name not in self._current:
+            self._current.append(name)
+
+    def close_step(self) -> None:
+        self.by_step.append("+".join(self._current))
+        self._current = []
+
+
+def _watch_experts(pipe: Any) -> tuple[_Experts, list[Any]]:
+    experts, handles = _Experts(), []
+    for name in ("transformer", "transformer_2"):
+        module = getattr(pipe, name, None)
+        if module is not None:
+            handles.append(module.register_forward_pre_hook(lambda *_, n=name: experts.saw(n)))
+    return experts, handles
+
+
+def fit_image(path: Path, width: int, height: int):
+    """The reference image centre-cropped to the shot's aspect ratio, then resized: the
+    pipeline would otherwise stretch it."""
+    from PIL import Image, ImageOps
+
+    with Image.open(path) as image:
+        return ImageOps.fit(image.convert("RGB"), (width, height), Image.Resampling.LANCZOS)

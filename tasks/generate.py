@@ -1,0 +1,109 @@
+"""The GPU task: render one shot on the worker's resident pipeline, store it under its hash.
+
+Tagged ``gpu`` so that a tag concurrency limit keeps one shot per GPU. Retried on transient
+storage faults only; a bad request or missing weights fail at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+from prefect.logging import get_run_logger
+
+from generation.clips import ClipJob, ClipRecord, clip_hash, clip_keys
+from generation.models import resolve_model
+from generation.render import Renderer
+from tasks.manifest import storage
+from tasks.retry import RETRY_DELAYS, transient_only
+from wanflow.settings import get_settings
+
+
+@task(
+    name="generate-clip",
+    tags=["gpu"],
+    retries=3,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=transient_only,
+    cache_policy=NO_CACHE,
+    timeout_seconds=3 * 3600,
+)
+def generate_clip(job: ClipJob) -> ClipRecord:
+    """Render ``job`` unless its clip is already in the bucket; returns where it is."""
+    from generation.video import write_mp4, write_png
+
+    settings, store, logger = get_settings(), storage(), get_run_logger()
+    spec = resolve_model(job.model, settings)
+    with tempfile.TemporaryDirectory(prefix="wanflow-clip-") as tmp:
+        request, image_sha = job.request, None
+        if job.image_key:
+            image = store.download(job.image_key, Path(tmp) / "reference")
+            image_sha = hashlib.sha256(image.read_bytes()).hexdigest()
+            request = request.model_copy(update={"image": image})
+        digest = clip_hash(spec, request, image_sha)
+        mp4_key, png_key, meta_key = clip_keys(digest)
+        if store.exists(meta_key):
+            record = ClipRecord.model_validate_json(store.get_bytes(meta_key))
+            logger.info("%s shot %d: clip %s already made", job.item_id, job.shot, digest[:12])
+            return record.model_copy(
+                update={"item_id": job.item_id, "shot": job.shot, "cached": True}
+            )
+
+        def progress(step: int, steps: int, elapsed: float) -> None:
+            if step == steps or step % max(1, steps // 5) == 0:
+                logger.info(
+                    "%s shot %d: step %d/%d, %.2f s/step",
+                    job.item_id,
+                    job.shot,
+                    step,
+                    steps,
+                    elapsed / step,
+                )
+
+        rendered = Renderer(settings).render(spec, request, progress=progress)
+        mp4 = write_mp4(rendered.frames, Path(tmp) / "clip.mp4", rendered.fps)
+        png = write_png(rendered.frames[-1], Path(tmp) / "last.png")
+        store.put_file(mp4_key, mp4, content_type="video/mp4")
+        store.put_file(png_key, png, content_type="image/png")
+    record = ClipRecord(
+        item_id=job.item_id,
+        shot=job.shot,
+        hash=digest,
+        key=mp4_key,
+        last_frame_key=png_key,
+        model=rendered.model,
+        device=rendered.device,
+        dtype=rendered.dtype,
+        plan=rendered.plan,
+        width=rendered.width,
+        height=rendered.height,
+        frames=int(rendered.frames.shape[0]),
+        fps=rendered.fps,
+        steps=request.steps,
+        seed=request.seed,
+        image_key=job.image_key,
+        experts=rendered.experts,
+        load_s=round(rendered.load_s, 3),
+        step_s=round(rendered.step_s, 4),
+        render_s=round(rendered.total_s, 3),
+    )
+    # Written last: its presence is what makes the clip count as made.
+    meta = json.dumps(record.model_dump(mode="json"), ensure_ascii=False, indent=2).encode()
+    store.put_bytes(meta_key, meta, content_type="application/json")
+    logger.info(
+        "%s shot %d: %d frames %dx%d in %.1f s (load %.1f s, %.3f s/step) → %s",
+        job.item_id,
+        job.shot,
+        record.frames,
+        record.width,
+        record.height,
+        record.render_s,
+        record.load_s,
+        record.step_s,
+        mp4_key,
+    )
+    return record

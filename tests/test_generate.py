@@ -1,0 +1,212 @@
+"""Rendering shots with the real diffusers pipelines on tiny random-weight Wan models (CPU)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from generation.models import MissingWeights, locate, resolve_model
+from generation.render import Renderer, ShotRequest
+from tests.conftest import WANFLOW
+from wanflow.settings import Settings
+
+
+@pytest.fixture(scope="module")
+def settings(model_dir):
+    import torch
+
+    torch.set_num_threads(1)
+    return Settings(model_dir=model_dir, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def renderer(settings):
+    return Renderer(settings)
+
+
+def request(**overrides) -> ShotRequest:
+    values = {
+        "prompt": "海怪从深海升起",
+        "negative_prompt": "模糊",
+        "seed": 7,
+        "width": 1280,
+        "height": 720,
+        "num_frames": 9,
+        "fps": 16,
+        "steps": 3,
+        "guidance": 4.0,
+        "shift": 12.0,
+    }
+    return ShotRequest(**(values | overrides))
+
+
+def test_same_request_same_frames_and_the_seed_matters(settings, renderer):
+    spec = resolve_model("tiny", settings)
+    first = renderer.render(spec, request())
+    again = renderer.render(spec, request())
+    other = renderer.render(spec, request(seed=8))
+    assert first.frames.shape == (9, 64, 112, 3)
+    assert np.array_equal(first.frames, again.frames)
+    assert not np.allclose(first.frames, other.frames)
+    assert first.frames.dtype == np.float32 and 0 <= first.frames.min() <= first.frames.max() <= 1
+
+
+def test_a_model_stays_resident_across_shots(settings, renderer):
+    spec = resolve_model("tiny", settings)
+    renderer.render(spec, request())
+    pipe = renderer.load(spec).pipe
+    again = renderer.render(spec, request(seed=3))
+    assert renderer.load(spec).pipe is pipe
+    assert again.load_s == 0.0
+    assert Renderer(settings).load(spec).pipe is pipe  # per process, not per instance
+
+
+@pytest.mark.parametrize(("steps", "shift"), [(4, 12.0), (6, 12.0), (5, 3.0)])
+def test_the_experts_switch_at_the_boundary_step(settings, renderer, steps, shift):
+    """The high-noise expert runs while t ≥ 0.875 × 1000, then the low-noise one, every step
+    observed on the modules themselves."""
+    spec = resolve_model("tiny-t2v-a14b", settings)
+    rendered = renderer.render(
+        spec, request(steps=steps, shift=shift, guidance=4.0, guidance_2=3.0)
+    )
+    scheduler = renderer.load(spec).pipe.scheduler
+    assert scheduler.config.flow_shift == shift
+    scheduler.set_timesteps(steps)
+    expected = [
+        "transformer" if t >= 875 else "transformer_2" for t in scheduler.timesteps.tolist()
+    ]
+    assert "transformer_2" in expected  # the case exercises a switch
+    assert rendered.experts == expected
+
+
+def test_one_transformer_models_never_use_a_second(settings, renderer):
+    rendered = renderer.render(resolve_model("tiny", settings), request(steps=4))
+    assert rendered.experts == ["transformer"] * 4
+
+
+@pytest.mark.parametrize("name", ["tiny-i2v-a14b", "tiny-ti2v-5b"])
+def test_image_to_video_follows_the_reference_image(settings, renderer, tmp_path, name):
+    from PIL import Image
+
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(2):
+        path = tmp_path / f"ref{i}.png"
+        Image.fromarray(rng.integers(0, 256, (300, 500, 3), dtype=np.uint8)).save(path)
+        paths.append(path)
+    spec = resolve_model(name, settings)
+    height = 704 if name == "tiny-ti2v-5b" else 720
+    one = renderer.render(spec, request(image=paths[0], height=height, shift=5.0))
+    same = renderer.render(spec, request(image=paths[0], height=height, shift=5.0))
+    two = renderer.render(spec, request(image=paths[1], height=height, shift=5.0))
+    assert one.frames.shape[0] == 9
+    assert np.array_equal(one.frames, same.frames)
+    assert not np.allclose(one.frames, two.frames)
+
+
+def test_the_ti2v_model_also_makes_video_from_text_alone(settings, renderer):
+    rendered = renderer.render(
+        resolve_model("tiny-ti2v-5b", settings), request(height=704, shift=5.0)
+    )
+    assert rendered.frames.shape == (9, 64, 128, 3)
+
+
+def test_requests_a_model_cannot_take_are_refused(settings, renderer, tmp_path):
+    image = tmp_path / "x.png"
+    from PIL import Image
+
+    Image.new("RGB", (64, 64)).save(image)
+    with pytest.raises(ValueError, match="text only"):
+        renderer.render(resolve_model("tiny-t2v-a14b", settings), request(image=image))
+    with pytest.raises(ValueError, match="needs a reference image"):
+        renderer.render(resolve_model("tiny-i2v-a14b", settings), request())
+    with pytest.raises(ValueError, match="4k\\+1"):
+        renderer.render(resolve_model("tiny", settings), request(num_frames=10))
+    with pytest.raises(ValueError, match="multiple of 32"):
+        renderer.render(resolve_model("tiny-ti2v-5b", settings), request(height=720))
+
+
+def test_tiny_stand_ins_keep_the_aspect_ratio_on_the_models_grid(settings):
+    assert resolve_model("tiny", settings).render_size(1280, 720) == (112, 64)
+    assert resolve_model("tiny", settings).render_size(480, 832) == (64, 112)
+    assert resolve_model("tiny-ti2v-5b", settings).render_size(1280, 704) == (128, 64)
+    assert resolve_model("tiny-ti2v-5b", settings).render_size(704, 1280) == (64, 128)
+
+
+def test_a_real_model_setting_of_tiny_swaps_in_its_stand_in(settings):
+    swapped = settings.model_copy(update={"model_ti2v": "tiny"})
+    spec = resolve_model("ti2v-5b", swapped)
+    assert spec.tiny and spec.name == "tiny-ti2v-5b" and spec.defaults.steps == 50
+
+
+def test_missing_weights_say_what_was_looked_for_and_how_to_provide_it(settings, tmp_path):
+    gone = settings.model_copy(update={"model_t2v": str(tmp_path / "nowhere")})
+    with pytest.raises(MissingWeights, match="nowhere does not exist; set WANFLOW_MODEL_T2V"):
+        locate(resolve_model("t2v-a14b", gone), gone)
+    empty_cache = settings.model_copy(update={"model_cache": tmp_path / "hub"})
+    with pytest.raises(MissingWeights) as caught:
+        locate(resolve_model("ti2v-5b", empty_cache), empty_cache)
+    message = str(caught.value)
+    assert "Wan-AI/Wan2.2-TI2V-5B-Diffusers is not in" in message and "hub" in message
+    assert "huggingface-cli download" in message and "WANFLOW_MODEL_TI2V" in message
+    not_a_model = tmp_path / "empty"
+    not_a_model.mkdir()
+    with pytest.raises(MissingWeights, match="not a diffusers model directory"):
+        resolve_model(str(not_a_model), settings)
+    with pytest.raises(MissingWeights, match="unknown model 'sdxl'"):
+        resolve_model("sdxl", settings)
+
+
+def test_a_model_directory_is_recognised_by_its_layout(settings):
+    for name, layout, task in [
+        ("tiny", "single", "t2v"),
+        ("tiny-t2v-a14b", "experts", "t2v"),
+        ("tiny-i2v-a14b", "experts", "i2v"),
+        ("tiny-ti2v-5b", "ti2v", "ti2v"),
+    ]:
+        directory = locate(resolve_model(name, settings), settings)
+        spec = resolve_model(directory, settings)
+        assert (spec.layout, spec.task, spec.tiny) == (layout, task, False), name
+
+
+def test_cli_generate_writes_an_h264_clip_and_its_last_frame(settings, tmp_path):
+    from generation.video import probe
+
+    out = tmp_path / "clip.mp4"
+    env = {"WANFLOW_MODEL_DIR": str(settings.model_dir), "WANFLOW_DEVICE": "cpu"}
+    args = ["--model", "tiny", "--prompt", "星空下的猎人", "--frames", "17", "--steps", "2"]
+    result = subprocess.run(
+        [WANFLOW, "generate", *args, "--seed", "5", "--out", str(out), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**__import__("os").environ, **env, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    info = probe(out)
+    assert (info.frames, info.fps, info.width, info.height) == (17, 16, 112, 64)
+    assert (info.codec, info.pix_fmt) == ("h264", "yuv420p")
+    assert payload["frames"] == 17 and payload["seed"] == 5 and payload["model"] == "tiny"
+    assert (tmp_path / "clip.last.png").is_file()
+
+
+def test_cli_generate_reports_missing_weights_with_exit_2(tmp_path):
+    env = {
+        **__import__("os").environ,
+        "WANFLOW_MODEL_T2V": str(tmp_path / "missing"),
+        "WANFLOW_DEVICE": "cpu",
+    }
+    result = subprocess.run(
+        [WANFLOW, "generate", "--model", "t2v-a14b", "-p", "x", "--out", str(tmp_path / "a.mp4")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+    )
+    assert result.returncode == 2
+    assert "WANFLOW_MODEL_T2V" in result.stderr
+    assert not (tmp_path / "a.mp4").exists()

@@ -1,0 +1,157 @@
+"""``wanflow generate``: one clip from a prompt, through the same renderer the flow uses."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from wanflow.console import err, fail, load_settings, out
+
+
+def generate(
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="What the clip shows.")],
+    out_file: Annotated[Path, typer.Option("--out", "-o", help="The MP4 to write.")],
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="tiny, ti2v-5b, t2v-a14b, i2v-a14b, a tiny stand-in (tiny-ti2v-5b …) or a "
+            "diffusers directory; with --preset, `tiny` means the preset's tiny stand-in."
+        ),
+    ] = None,
+    negative: Annotated[
+        str | None, typer.Option(help="Negative prompt (default: Wan's own).")
+    ] = None,
+    image: Annotated[
+        Path | None, typer.Option(help="Reference image (image-to-video).", exists=True)
+    ] = None,
+    preset: Annotated[
+        str | None, typer.Option(help="draft, standard, high, ultra (or 草稿 …).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option(help="Default: derived from the prompt.")] = None,
+    frames: Annotated[int | None, typer.Option(help="Frame count, 4k+1.")] = None,
+    size: Annotated[str | None, typer.Option(help="WIDTHxHEIGHT, e.g. 832x480.")] = None,
+    steps: Annotated[int | None, typer.Option(help="Denoising steps.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Generate one clip: MP4 (H.264, yuv420p, the model's fps) and its last frame as PNG."""
+    from generation.formula import WAN_NEGATIVE_PROMPT
+    from generation.models import MissingWeights
+    from generation.presets import PresetError
+    from generation.render import Renderer, ShotRequest
+    from generation.video import write_mp4, write_png
+
+    settings = load_settings()
+    try:
+        spec, params = _model_and_preset(model, preset, image is not None, settings)
+    except (MissingWeights, PresetError) as exc:
+        raise fail(str(exc), 2) from exc
+    width, height = params["size"]
+    if size:
+        try:
+            width, height = (int(n) for n in size.lower().split("x"))
+        except ValueError:
+            raise fail(f"--size {size!r}: use WIDTHxHEIGHT, e.g. 832x480", 2) from None
+    num_frames = frames or params["frames"]
+    try:
+        request = ShotRequest(
+            prompt=prompt,
+            negative_prompt=WAN_NEGATIVE_PROMPT if negative is None else negative,
+            seed=seed if seed is not None else _seed(prompt),
+            width=width,
+            height=height,
+            num_frames=num_frames,
+            fps=params["fps"],
+            steps=steps or params["steps"],
+            guidance=params["guidance"],
+            guidance_2=params["guidance_2"],
+            shift=params["shift"],
+            image=image,
+        )
+        renderer = Renderer(settings)
+        err.print(
+            f"{spec.name} on {renderer.device}: {request.width}x{request.height}, "
+            f"{request.num_frames} frames, {request.steps} steps, seed {request.seed}",
+            highlight=False,
+        )
+        rendered = renderer.render(spec, request, progress_bar=True)
+    except (MissingWeights, ValueError) as exc:
+        raise fail(str(exc), 2) from exc
+    mp4 = write_mp4(rendered.frames, out_file, rendered.fps)
+    png = write_png(rendered.frames[-1], out_file.with_suffix(".last.png"))
+    result = {
+        "mp4": str(mp4),
+        "last_frame": str(png),
+        "model": rendered.model,
+        "device": rendered.device,
+        "dtype": rendered.dtype,
+        "plan": rendered.plan,
+        "width": rendered.width,
+        "height": rendered.height,
+        "frames": int(rendered.frames.shape[0]),
+        "fps": rendered.fps,
+        "steps": request.steps,
+        "seed": request.seed,
+        "experts": rendered.experts,
+        "load_s": round(rendered.load_s, 3),
+        "encode_s": round(rendered.encode_s, 3),
+        "step_s": round(rendered.step_s, 4),
+        "decode_s": round(rendered.decode_s, 3),
+        "total_s": round(rendered.total_s, 3),
+    }
+    if as_json:
+        print(json.dumps(result, ensure_ascii=False))
+        return
+    out.print(
+        f"{mp4}: {result['frames']} frames {result['width']}x{result['height']} at "
+        f"{result['fps']} fps; load {result['load_s']:.1f} s, {result['step_s']:.3f} s/step, "
+        f"decode {result['decode_s']:.1f} s; last frame {png}",
+        highlight=False,
+    )
+
+
+def _model_and_preset(model: str | None, preset: str | None, has_image: bool, settings):
+    """The weights and the sampling values: a preset's values (its model, unless --model names
+    other weights), else the model's official ones."""
+    from generation.models import TINY, TINY_STAND_IN, resolve_model
+    from generation.presets import default_presets
+
+    presets = default_presets()
+    if preset is not None or model is None:
+        params = presets.resolve(preset or settings.default_preset, has_image=has_image)
+        name = params.model
+        if model == TINY:
+            name = TINY_STAND_IN[params.model]
+        elif model is not None:
+            name = model
+        spec = resolve_model(name, settings)
+        values = {
+            "size": (params.width, params.height),
+            "frames": params.max_frames,
+            "fps": params.fps,
+            "steps": params.steps,
+            "guidance": params.guidance,
+            "guidance_2": params.guidance_2,
+            "shift": params.shift,
+        }
+        return spec, values
+    spec = resolve_model(model, settings)
+    d = spec.defaults
+    landscape = [s for s in d.sizes if s[0] >= s[1]]
+    values = {
+        "size": max(landscape, key=lambda s: s[0] * s[1]),
+        "frames": d.frames,
+        "fps": d.fps,
+        "steps": d.steps,
+        "guidance": d.guidance,
+        "guidance_2": d.guidance_2,
+        "shift": d.shift,
+    }
+    return spec, values
+
+
+def _seed(prompt: str) -> int:
+    return int.from_bytes(hashlib.sha256(prompt.encode()).digest()[:4], "big") & 0x7FFFFFFF
