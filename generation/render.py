@@ -1,22 +1,21 @@
-"""Shots → frames with Wan2.2 through diffusers, each model loaded once per process.
+"""Shots → frames with Wan2.2 through diffusers, on the process's resident pipelines.
 
-Loading Wan2.2-A14B takes minutes and a shot a few, so a worker keeps its pipelines resident
-(keyed by model, device, dtype and memory plan) and serves every shot of a batch with them. Every
-sampling value is passed explicitly: diffusers' call defaults are not Wan's official ones.
+Every sampling value is passed explicitly: diffusers' call defaults are not Wan's official ones.
+A CUDA out-of-memory error becomes ``OutOfMemory`` naming the next, more frugal memory plan.
 """
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from generation.models import ModelSpec, configure_hub, locate
+from generation.models import ModelSpec, configure_hub
+from generation.pipelines import Loaded, load, pick_device, ran_out, resident
 from wanflow.settings import Settings
 
 Progress = Callable[[int, int, float], None]  # (step done, steps, seconds since the call began)
@@ -62,102 +61,20 @@ class Rendered:
     height: int
 
 
-@dataclass
-class Loaded:
-    pipe: Any  # text-to-video (or image-to-video for an i2v-only model)
-    load_s: float
-    device: str
-    dtype: str
-    plan: str
-    image_pipe: Any = None  # the image-to-video view of the same components, when it exists
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-
-def pick_device(setting: str) -> str:
-    import torch
-
-    if setting == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if setting == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("WANFLOW_DEVICE=cuda but torch sees no CUDA device")
-    return setting
-
-
-# The process's resident pipelines: a worker serves every shot of every batch from these.
-_RESIDENT: dict[tuple[str, str, str, str], Loaded] = {}
-_GUARD = threading.Lock()
-
-
-def unload_all() -> None:
-    """Drop every resident pipeline (a memory plan change, or tests)."""
-    with _GUARD:
-        _RESIDENT.clear()
-    try:
-        import torch
-
-        if torch.cuda.is_available():
-            torch.cuda.empty_cache()
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
-
-
 class Renderer:
-    """Renders shots; pipelines stay loaded in the process across calls and instances."""
+    """Renders shots on the process's resident pipelines (``generation.pipelines``)."""
 
     def __init__(self, settings: Settings) -> None:
         configure_hub(settings)  # before diffusers is imported
         self.settings = settings
         self.device = pick_device(settings.device)
 
-    def load(self, spec: ModelSpec, plan: str | None = None) -> Loaded:
-        """The resident pipeline for ``spec``, loading it the first time (``MissingWeights``
-        when its files are not here)."""
-        import torch
-
-        key = self._key(spec, plan)
-        plan, dtype = key[3], key[2]
-        with _GUARD:
-            loaded = _RESIDENT.get(key)
-            if loaded is not None:
-                return loaded
-            start = time.perf_counter()
-            directory = locate(spec, self.settings)
-            from diffusers import DiffusionPipeline, WanImageToVideoPipeline
-
-            # bf16 transformers and text encoder, fp32 VAE, as diffusers recommends for Wan.
-            dtypes = {"default": getattr(torch, dtype), "vae": torch.float32}
-            pipe = DiffusionPipeline.from_pretrained(
-                directory, dtype=dtypes, local_files_only=self.settings.hf_offline
-            )
-            pipe.to(self.device)
-            image_pipe = None
-            if spec.task == "i2v":
-                image_pipe = pipe
-            elif spec.task == "ti2v":
-                # TI2V-5B conditions on an image by fixing the first latent frame: the same
-                # components behind diffusers' image-to-video pipeline. Not ``from_pipe``: it
-                # casts every shared module to one dtype (fp32 by default).
-                image_pipe = WanImageToVideoPipeline(
-                    tokenizer=pipe.tokenizer,
-                    text_encoder=pipe.text_encoder,
-                    vae=pipe.vae,
-                    scheduler=pipe.scheduler,
-                    transformer=pipe.transformer,
-                    transformer_2=getattr(pipe, "transformer_2", None),
-                    boundary_ratio=pipe.config.get("boundary_ratio"),
-                    expand_timesteps=True,
-                )
-            loaded = Loaded(pipe, time.perf_counter() - start, self.device, dtype, plan, image_pipe)
-            _RESIDENT[key] = loaded
-            return loaded
-
-    def _key(self, spec: ModelSpec, plan: str | None = None) -> tuple[str, str, str, str]:
-        plan = plan or ("gpu" if self.device == "cuda" else "cpu")
-        dtype = "bfloat16" if self.device == "cuda" else "float32"
-        return (spec.cache_key(), self.device, dtype, plan)
+    def load(self, spec: ModelSpec, shot_size: tuple[int, int, int] | None = None) -> Loaded:
+        """The resident pipeline for ``spec`` (``MissingWeights`` when its files are not here)."""
+        return load(spec, self.settings, self.device, shot_size)[0]
 
     def is_resident(self, spec: ModelSpec) -> bool:
-        return self._key(spec) in _RESIDENT
+        return resident(spec, self.device) is not None
 
     def render(
         self,
@@ -172,10 +89,10 @@ class Renderer:
         import torch
 
         _check(spec, request)
-        fresh = not self.is_resident(spec)
-        loaded = self.load(spec)
-        pipe = loaded.image_pipe if request.image is not None else loaded.pipe
         width, height = spec.render_size(request.width, request.height)
+        shot_size = (width, height, request.num_frames)
+        loaded, fresh = load(spec, self.settings, self.device, shot_size)
+        pipe = loaded.image_pipe if request.image is not None else loaded.pipe
         kwargs: dict[str, Any] = {}
         if request.image is not None:
             kwargs["image"] = fit_image(request.image, width, height)
@@ -197,9 +114,9 @@ class Renderer:
                 return tensors
 
             try:
+                text = _text_inputs(pipe, request, loaded.plan.text_encoder_on_cpu, self.device)
                 out = pipe(
-                    prompt=request.prompt,
-                    negative_prompt=request.negative_prompt or None,
+                    **text,
                     height=height,
                     width=width,
                     num_frames=request.num_frames,
@@ -210,6 +127,8 @@ class Renderer:
                     callback_on_step_end=on_step,
                     **kwargs,
                 )
+            except torch.OutOfMemoryError:
+                raise ran_out(spec, self.device, loaded.plan.name) from None
             finally:
                 for handle in marks:
                     handle.remove()
@@ -224,7 +143,7 @@ class Renderer:
             model=spec.name,
             device=loaded.device,
             dtype=loaded.dtype,
-            plan=loaded.plan,
+            plan=loaded.plan.name,
             experts=experts.by_step,
             load_s=loaded.load_s if fresh else 0.0,
             encode_s=max(0.0, (step_ends[0] - start - first_step) if steps else 0.0),
@@ -234,6 +153,31 @@ class Renderer:
             width=int(frames.shape[2]),
             height=int(frames.shape[1]),
         )
+
+
+def _text_inputs(pipe: Any, request: ShotRequest, on_cpu: bool, device: str) -> dict[str, Any]:
+    """Prompts as text, or — when the text encoder stays on the CPU — as embeddings encoded
+    there and moved to the device, since the pipeline would run the encoder on the device."""
+    negative = request.negative_prompt or None
+    if not on_cpu:
+        return {"prompt": request.prompt, "negative_prompt": negative}
+    import torch
+
+    dtype = pipe.transformer.dtype
+    with torch.no_grad():
+        positive, negative_embeds = pipe.encode_prompt(
+            prompt=request.prompt,
+            negative_prompt=negative,
+            do_classifier_free_guidance=request.guidance > 1.0,
+            max_sequence_length=512,
+            device=torch.device("cpu"),
+        )
+    return {
+        "prompt_embeds": positive.to(device, dtype),
+        "negative_prompt_embeds": (
+            negative_embeds.to(device, dtype) if negative_embeds is not None else None
+        ),
+    }
 
 
 def _check(spec: ModelSpec, request: ShotRequest) -> None:

@@ -1,7 +1,8 @@
 """The GPU task: render one shot on the worker's resident pipeline, store it under its hash.
 
 Tagged ``gpu`` so that a tag concurrency limit keeps one shot per GPU. Retried on transient
-storage faults only; a bad request or missing weights fail at once.
+storage faults, and once after running out of device memory (under the next memory plan); a bad
+request or missing weights fail at once.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from generation.clips import ClipJob, ClipRecord, clip_hash, clip_keys
 from generation.models import resolve_model
 from generation.render import Renderer
 from tasks.manifest import storage
-from tasks.retry import RETRY_DELAYS, transient_only
+from tasks.retry import RETRY_DELAYS, transient_or_first_oom
 from wanflow.settings import get_settings
 
 
@@ -28,7 +29,7 @@ from wanflow.settings import get_settings
     tags=["gpu"],
     retries=3,
     retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=transient_only,
+    retry_condition_fn=transient_or_first_oom,
     cache_policy=NO_CACHE,
     timeout_seconds=3 * 3600,
 )

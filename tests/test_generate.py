@@ -210,3 +210,111 @@ def test_cli_generate_reports_missing_weights_with_exit_2(tmp_path):
     assert result.returncode == 2
     assert "WANFLOW_MODEL_T2V" in result.stderr
     assert not (tmp_path / "a.mp4").exists()
+
+
+def test_settings_offer_exactly_the_memory_plans():
+    from typing import get_args
+
+    from generation.memory import CPU_PLANS, GPU_PLANS
+
+    offered = set(get_args(Settings.model_fields["memory_plan"].annotation))
+    assert offered == {"auto", *(p.name for p in (*GPU_PLANS, *CPU_PLANS))}
+
+
+def test_encoding_prompts_apart_gives_the_same_frames(settings):
+    """The text-encoder-on-CPU path (embeddings handed to the pipeline) changes nothing."""
+    from generation.pipelines import unload
+
+    spec = resolve_model("tiny-t2v-a14b", settings)
+    unload()
+    plain = Renderer(settings).render(spec, request(guidance_2=3.0))
+    unload()
+    apart = Renderer(settings.model_copy(update={"memory_plan": "cpu-tiled"}))
+    rendered = apart.render(spec, request(guidance_2=3.0))
+    unload()
+    assert (plain.plan, rendered.plan) == ("cpu", "cpu-tiled")
+    assert np.allclose(plain.frames, rendered.frames, atol=1e-6)
+
+
+class _RunsOutOnce:
+    """Makes the next pipeline call raise CUDA's out-of-memory error, as a full GPU would."""
+
+    def __init__(self, monkeypatch):
+        from diffusers import WanPipeline
+
+        self.raised = 0
+        real = WanPipeline.__call__
+
+        def call(pipe, *args, **kwargs):
+            if self.raised == 0:
+                self.raised += 1
+                import torch
+
+                raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 20.00 GiB")
+            return real(pipe, *args, **kwargs)
+
+        monkeypatch.setattr(WanPipeline, "__call__", call)
+
+
+def test_out_of_memory_unloads_and_names_the_next_plan(settings, monkeypatch):
+    from generation.pipelines import OutOfMemory, forget_out_of_memory, unload
+
+    unload()
+    forget_out_of_memory()
+    renderer, spec = Renderer(settings), resolve_model("tiny", settings)
+    _RunsOutOnce(monkeypatch)
+    with pytest.raises(OutOfMemory) as caught:
+        renderer.render(spec, request())
+    assert (caught.value.plan, caught.value.next_plan, caught.value.tried) == (
+        "cpu",
+        "cpu-tiled",
+        ["cpu"],
+    )
+    assert not renderer.is_resident(spec)
+    again = renderer.render(spec, request())
+    assert again.plan == "cpu-tiled" and again.load_s > 0
+    forget_out_of_memory()
+    unload()
+
+
+def test_the_generate_task_retries_an_out_of_memory_shot_once_on_the_next_plan(
+    prefect_api, wanflow_env, storage, monkeypatch
+):
+    from generation.clips import ClipJob
+    from generation.pipelines import forget_out_of_memory, unload
+    from tasks.generate import generate_clip
+
+    unload()
+    forget_out_of_memory()
+    runs_out = _RunsOutOnce(monkeypatch)
+    job = ClipJob(item_id="a", shot=1, model="t2v-a14b", request=request(guidance_2=3.0))
+    record = generate_clip.with_options(retry_delay_seconds=0)(job)
+    assert runs_out.raised == 1
+    assert record.plan == "cpu-tiled"
+    meta = json.loads(storage.get_bytes(record.key.replace("clip.mp4", "meta.json")))
+    assert meta["plan"] == "cpu-tiled"
+    forget_out_of_memory()
+    unload()
+
+
+def test_a_second_out_of_memory_is_not_retried(prefect_api, wanflow_env, monkeypatch):
+    from generation.clips import ClipJob
+    from generation.pipelines import OutOfMemory, forget_out_of_memory, unload
+    from tasks.generate import generate_clip
+
+    unload()
+    forget_out_of_memory()
+    from diffusers import WanPipeline
+
+    def always(pipe, *args, **kwargs):
+        import torch
+
+        raise torch.OutOfMemoryError("CUDA out of memory.")
+
+    monkeypatch.setattr(WanPipeline, "__call__", always)
+    job = ClipJob(item_id="a", shot=1, model="t2v-a14b", request=request(seed=99))
+    with pytest.raises(OutOfMemory) as caught:
+        generate_clip.with_options(retry_delay_seconds=0)(job)
+    assert caught.value.tried == ["cpu", "cpu-tiled"]
+    forget_out_of_memory()
+    unload()

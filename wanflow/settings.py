@@ -81,6 +81,9 @@ class Settings(BaseSettings):
     )
     hf_offline: bool = Field(True, description="never reach the Hugging Face Hub")
     device: Literal["auto", "cuda", "cpu"] = Field("auto", description="torch device")
+    memory_plan: Literal[
+        "auto", "gpu", "gpu-lean", "model-offload", "group-offload", "cpu", "cpu-tiled"
+    ] = Field("auto", description="how components are placed; auto chooses from free memory")
     continue_story: bool = Field(
         True,
         description="start each shot after the first from the previous shot's last frame, "

@@ -1,0 +1,200 @@
+"""Resident pipelines: each model loaded once per process, placed by a memory plan.
+
+Loading Wan2.2-A14B takes minutes and a shot a few, so a worker keeps its pipelines resident
+(keyed by model, device, dtype and memory plan) and serves every shot of a batch from them. A plan
+that ran out of memory for a model is not chosen for it again in this process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from generation.memory import (
+    MemoryPlan,
+    choose,
+    footprint,
+    geometry,
+    next_plan,
+    plan_named,
+    plans_for,
+)
+from generation.models import ModelSpec, locate
+from wanflow.settings import Settings
+
+
+class OutOfMemory(RuntimeError):
+    """A shot ran out of device memory under ``plan``; ``next_plan`` is the one to try."""
+
+    def __init__(self, model: str, plan: str, next_plan: str | None, tried: list[str]) -> None:
+        self.model, self.plan, self.next_plan, self.tried = model, plan, next_plan, tried
+        then = f"; next plan: {next_plan}" if next_plan else "; no more frugal plan is left"
+        super().__init__(f"{model}: out of device memory under plan {plan!r}{then}")
+
+
+@dataclass
+class Loaded:
+    pipe: Any  # text-to-video (or image-to-video for an i2v-only model)
+    load_s: float
+    device: str
+    dtype: str
+    plan: MemoryPlan
+    image_pipe: Any = None  # the image-to-video view of the same components, when it exists
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+_RESIDENT: dict[tuple[str, str], Loaded] = {}  # (model, device) → the one loaded copy
+_OUT_OF_MEMORY: dict[tuple[str, str], list[str]] = {}  # plans that ran out, per model
+_GUARD = threading.Lock()
+
+
+def pick_device(setting: str) -> str:
+    import torch
+
+    if setting == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if setting == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("WANFLOW_DEVICE=cuda but torch sees no CUDA device")
+    return setting
+
+
+def compute_dtype(device: str) -> str:
+    """bf16 for transformers and the text encoder on a GPU (the VAE always runs in fp32)."""
+    return "bfloat16" if device == "cuda" else "float32"
+
+
+def resident(spec: ModelSpec, device: str) -> Loaded | None:
+    return _RESIDENT.get((spec.cache_key(), device))
+
+
+def unload(spec: ModelSpec | None = None, device: str | None = None) -> None:
+    """Drop one model's resident pipeline (or all of them) and give its memory back."""
+    with _GUARD:
+        for key in list(_RESIDENT):
+            if spec is None or key == (spec.cache_key(), device):
+                del _RESIDENT[key]
+    import gc
+
+    gc.collect()
+    import torch
+
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()
+
+
+def forget_out_of_memory() -> None:
+    _OUT_OF_MEMORY.clear()
+
+
+def ran_out(spec: ModelSpec, device: str, plan: str) -> OutOfMemory:
+    """Record that ``plan`` ran out for ``spec``, unload it, and say what comes next."""
+    tried = _OUT_OF_MEMORY.setdefault((spec.cache_key(), device), [])
+    if plan not in tried:
+        tried.append(plan)
+    unload(spec, device)
+    following = next_plan(plans_for(device), plan)
+    return OutOfMemory(spec.name, plan, following.name if following else None, list(tried))
+
+
+def load(spec: ModelSpec, settings: Settings, device: str, shot_size=None) -> tuple[Loaded, bool]:
+    """The resident pipeline for ``spec`` and whether this call loaded it.
+
+    ``shot_size`` (width, height, frames) sizes the automatic plan choice; a model already
+    resident keeps its plan. ``MissingWeights`` when its files are not here.
+    """
+    key = (spec.cache_key(), device)
+    with _GUARD:
+        loaded = _RESIDENT.get(key)
+        if loaded is not None:
+            return loaded, False
+        start = time.perf_counter()
+        directory = locate(spec, settings)
+        plan = _choose_plan(spec, settings, device, directory, shot_size)
+        loaded = _load(spec, settings, device, directory, plan)
+        loaded.load_s = time.perf_counter() - start
+        _RESIDENT[key] = loaded
+        return loaded, True
+
+
+def _choose_plan(spec, settings, device, directory, shot_size) -> MemoryPlan:
+    plans = plans_for(device)
+    excluded = _OUT_OF_MEMORY.get((spec.cache_key(), device), [])
+    if settings.memory_plan != "auto":
+        wanted = plan_named(settings.memory_plan)
+        if wanted not in plans:
+            raise ValueError(
+                f"WANFLOW_MEMORY_PLAN={wanted.name} is not a plan for {device}; use one of "
+                f"auto, {', '.join(p.name for p in plans)}"
+            )
+        if wanted.name not in excluded:
+            return wanted
+        following = [p for p in plans[plans.index(wanted) + 1 :] if p.name not in excluded]
+        return following[0] if following else plans[-1]
+    if device != "cuda":
+        return next((p for p in plans if p.name not in excluded), plans[-1])
+    import torch
+
+    free, _total = torch.cuda.mem_get_info()
+    spatial = 16 if spec.layout == "ti2v" else 8
+    width, height, frames = shot_size or (*spec.defaults.sizes[0], spec.defaults.frames)
+    shot = geometry(width, height, frames, spatial=spatial)
+    return choose(plans, free, footprint(directory), shot, exclude=set(excluded))
+
+
+def _load(spec, settings, device, directory, plan: MemoryPlan) -> Loaded:
+    import torch
+    from diffusers import DiffusionPipeline, WanImageToVideoPipeline
+
+    dtype = compute_dtype(device)
+    # bf16 transformers and text encoder, fp32 VAE, as diffusers recommends for Wan.
+    dtypes = {"default": getattr(torch, dtype), "vae": torch.float32}
+    pipe = DiffusionPipeline.from_pretrained(
+        directory, dtype=dtypes, local_files_only=settings.hf_offline
+    )
+    place(pipe, plan, device)
+    image_pipe = None
+    if spec.task == "i2v":
+        image_pipe = pipe
+    elif spec.task == "ti2v":
+        # TI2V-5B conditions on an image by fixing the first latent frame: the same components
+        # behind diffusers' image-to-video pipeline. Not ``from_pipe``: it casts every shared
+        # module to one dtype (fp32 by default).
+        image_pipe = WanImageToVideoPipeline(
+            tokenizer=pipe.tokenizer,
+            text_encoder=pipe.text_encoder,
+            vae=pipe.vae,
+            scheduler=pipe.scheduler,
+            transformer=pipe.transformer,
+            transformer_2=getattr(pipe, "transformer_2", None),
+            boundary_ratio=pipe.config.get("boundary_ratio"),
+            expand_timesteps=True,
+        )
+    return Loaded(pipe, 0.0, device, dtype, plan, image_pipe)
+
+
+def place(pipe: Any, plan: MemoryPlan, device: str) -> None:
+    """Put the components where ``plan`` says."""
+    import torch
+
+    if plan.vae_tiling:
+        pipe.vae.enable_tiling()
+    if device != "cuda":
+        pipe.to(device)
+        return
+    if plan.group_offload:
+        pipe.enable_group_offload(
+            onload_device=torch.device(device),
+            offload_type="block_level",
+            num_blocks_per_group=1,
+            use_stream=True,
+        )
+    elif plan.model_offload:
+        pipe.enable_model_cpu_offload(device=device)
+    else:
+        for name in ("transformer", "transformer_2", "vae"):
+            module = getattr(pipe, name, None)
+            if module is not None:
+                module.to(device)
+        pipe.text_encoder.to("cpu" if plan.text_encoder_on_cpu else device)
