@@ -45,6 +45,7 @@ class ClipRecord(BaseModel):
     device: str
     dtype: str
     plan: str
+    speed: str = Field("", description="attention backend, +compiled when blocks were compiled")
     width: int
     height: int
     frames: int

@@ -22,6 +22,7 @@ from generation.memory import (
     plans_for,
 )
 from generation.models import ModelSpec, locate
+from generation.speed import Speed, apply_speed, attention_backend, should_compile
 from wanflow.settings import Settings
 
 
@@ -41,6 +42,7 @@ class Loaded:
     device: str
     dtype: str
     plan: MemoryPlan
+    speed: Speed
     image_pipe: Any = None  # the image-to-video view of the same components, when it exists
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -154,6 +156,11 @@ def _load(spec, settings, device, directory, plan: MemoryPlan) -> Loaded:
         directory, dtype=dtypes, local_files_only=settings.hf_offline
     )
     place(pipe, plan, device)
+    speed = apply_speed(
+        pipe,
+        attention=attention_backend(settings.attention_backend, device),
+        compile_blocks=should_compile(settings.compile_transformer, device),
+    )
     image_pipe = None
     if spec.task == "i2v":
         image_pipe = pipe
@@ -171,7 +178,7 @@ def _load(spec, settings, device, directory, plan: MemoryPlan) -> Loaded:
             boundary_ratio=pipe.config.get("boundary_ratio"),
             expand_timesteps=True,
         )
-    return Loaded(pipe, 0.0, device, dtype, plan, image_pipe)
+    return Loaded(pipe, 0.0, device, dtype, plan, speed, image_pipe)
 
 
 def place(pipe: Any, plan: MemoryPlan, device: str) -> None:

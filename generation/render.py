@@ -51,6 +51,7 @@ class Rendered:
     device: str
     dtype: str
     plan: str
+    speed: str  # attention backend, "+compiled" when the blocks were compiled
     experts: list[str]  # the transformer(s) each step ran: "transformer" or "transformer_2"
     load_s: float  # 0 when the pipeline was already resident
     encode_s: float
@@ -144,6 +145,7 @@ class Renderer:
             device=loaded.device,
             dtype=loaded.dtype,
             plan=loaded.plan.name,
+            speed=loaded.speed.label(),
             experts=experts.by_step,
             load_s=loaded.load_s if fresh else 0.0,
             encode_s=max(0.0, (step_ends[0] - start - first_step) if steps else 0.0),

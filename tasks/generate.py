@@ -80,6 +80,7 @@ def generate_clip(job: ClipJob) -> ClipRecord:
         device=rendered.device,
         dtype=rendered.dtype,
         plan=rendered.plan,
+        speed=rendered.speed,
         width=rendered.width,
         height=rendered.height,
         frames=int(rendered.frames.shape[0]),

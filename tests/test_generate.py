@@ -318,3 +318,31 @@ def test_a_second_out_of_memory_is_not_retried(prefect_api, wanflow_env, monkeyp
     assert caught.value.tried == ["cpu", "cpu-tiled"]
     forget_out_of_memory()
     unload()
+
+
+def test_attention_backend_choice_and_validation():
+    from generation.speed import attention_backend, should_compile
+
+    assert attention_backend("auto", "cpu") == "native"
+    assert attention_backend("auto", "cuda") == "native"  # no faster kernel installed here
+    assert attention_backend("_native_math", "cpu") == "_native_math"
+    with pytest.raises(ValueError, match="usable offline; accepted: auto, flash"):
+        attention_backend("flash_hub", "cuda")
+    assert should_compile("auto", "cuda") and not should_compile("auto", "cpu")
+    assert should_compile("true", "cpu") and not should_compile("false", "cuda")
+
+
+def test_a_chosen_attention_backend_is_set_and_recorded(settings):
+    from generation.pipelines import unload
+
+    spec = resolve_model("tiny", settings)
+    unload()
+    default = Renderer(settings).render(spec, request())
+    unload()
+    math = Renderer(settings.model_copy(update={"attention_backend": "_native_math"}))
+    rendered = math.render(spec, request())
+    processor = math.load(spec).pipe.transformer.blocks[0].attn1.processor
+    unload()
+    assert (default.speed, rendered.speed) == ("native", "_native_math")
+    assert processor._attention_backend.value == "_native_math"
+    assert np.allclose(default.frames, rendered.frames, atol=1e-4)

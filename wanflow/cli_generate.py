@@ -89,6 +89,7 @@ def generate(
         "device": rendered.device,
         "dtype": rendered.dtype,
         "plan": rendered.plan,
+        "speed": rendered.speed,
         "width": rendered.width,
         "height": rendered.height,
         "frames": int(rendered.frames.shape[0]),

@@ -40,6 +40,7 @@ class Clip(BaseModel):
     model: str
     device: str
     plan: str = Field(description="the memory plan that ran")
+    speed: str = Field("", description="attention backend, +compiled when blocks were compiled")
     width: int
     height: int
     frames: int

@@ -84,6 +84,12 @@ class Settings(BaseSettings):
     memory_plan: Literal[
         "auto", "gpu", "gpu-lean", "model-offload", "group-offload", "cpu", "cpu-tiled"
     ] = Field("auto", description="how components are placed; auto chooses from free memory")
+    attention_backend: str = Field(
+        "auto", description="diffusers attention backend; auto: fastest installed kernel"
+    )
+    compile_transformer: Literal["auto", "true", "false"] = Field(
+        "auto", description="regional compilation of the transformer blocks; auto: on CUDA"
+    )
     continue_story: bool = Field(
         True,
         description="start each shot after the first from the previous shot's last frame, "
