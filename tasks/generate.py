@@ -13,6 +13,7 @@ import tempfile
 from pathlib import Path
 
 from prefect import task
+from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
@@ -54,7 +55,15 @@ def generate_clip(job: ClipJob) -> ClipRecord:
                 update={"item_id": job.item_id, "shot": job.shot, "cached": True}
             )
 
+        artifact = create_progress_artifact(
+            progress=0.0,
+            key=f"generate-{_artifact_key(job.item_id)}-shot-{job.shot}",
+            description=f"{job.item_id} shot {job.shot}: {spec.name}, {request.steps} steps",
+        )
+
         def progress(step: int, steps: int, elapsed: float) -> None:
+            if step == steps or step % max(1, steps // 20) == 0:  # ≤ 20 API calls per shot
+                update_progress_artifact(artifact, progress=100.0 * step / steps)
             if step == steps or step % max(1, steps // 5) == 0:
                 logger.info(
                     "%s shot %d: step %d/%d, %.2f s/step",
@@ -109,3 +118,8 @@ def generate_clip(job: ClipJob) -> ClipRecord:
         mp4_key,
     )
     return record
+
+
+def _artifact_key(item_id: str) -> str:
+    """Artifact keys allow lower-case letters, digits and dashes only."""
+    return "".join(c if c.isalnum() and c.isascii() else "-" for c in item_id.lower())

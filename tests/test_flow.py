@@ -184,6 +184,14 @@ def test_clips_are_generated_stored_by_content_hash_and_reused_on_rerun(produce,
         "transformer",
         "transformer_2",
     }
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    with get_client(sync_client=True) as client:
+        (artifact,) = client.read_latest_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["generate-story-shot-2"]))
+        )
+    assert artifact.type == "progress" and artifact.data == 100.0
     local = storage.download(story.clips[0].key, storage_tmp := Path(report.run_id + ".mp4"))
     try:
         info = probe(local)
