@@ -101,6 +101,8 @@ def jobs_for(plan: ShotPlan, *, continue_story: bool = True) -> list[ClipJob]:
                 guidance=p.guidance,
                 guidance_2=p.guidance_2,
                 shift=p.shift,
+                lora=p.lora,
+                cache=p.cache,
             ),
             image_key=plan.image,
             continue_story=continue_story,

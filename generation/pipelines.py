@@ -44,6 +44,7 @@ class Loaded:
     plan: MemoryPlan
     speed: Speed
     image_pipe: Any = None  # the image-to-video view of the same components, when it exists
+    adapters: set[str] = field(default_factory=set)  # LoRA adapter sets loaded into it
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 

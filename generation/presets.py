@@ -78,6 +78,8 @@ class GenerationParams(BaseModel):
     boundary_ratio: float | None = None
     shift: float
     solver: str
+    lora: str | None = Field(None, description="adapter set of an explicit preset (lightning)")
+    cache: str | None = Field(None, description="diffusers cache of an explicit preset")
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,9 @@ class Preset:
     size: str | None = None
     steps: int | None = None
     aliases: tuple[str, ...] = ()
+    guidance: float | None = None  # explicit presets only: one scale for every expert
+    lora: str | None = None  # explicit presets only: a named adapter set (``lightning``)
+    cache: str | None = None  # explicit presets only: a diffusers cache (``first-block``)
 
 
 class Presets:
@@ -98,6 +103,7 @@ class Presets:
     def __init__(self, data: dict[str, Any]) -> None:
         self.models = {name: _model(name, spec) for name, spec in data["models"].items()}
         self.order: list[str] = list(data["order"])
+        self.explicit: list[str] = list(data.get("explicit", []))
         self.presets = {
             name: Preset(name=name, **{**spec, "aliases": tuple(spec.get("aliases", ()))})
             for name, spec in data["presets"].items()
@@ -106,8 +112,18 @@ class Presets:
         for preset in self.presets.values():
             for spelling in (preset.name, preset.zh, *preset.aliases):
                 self._names[_key(spelling)] = preset.name
-        if set(self.order) != set(self.presets):
-            raise ValueError("presets.toml: `order` must list every preset exactly once")
+        listed = self.order + self.explicit
+        if sorted(listed) != sorted(self.presets) or len(set(listed)) != len(listed):
+            raise ValueError(
+                "presets.toml: `order` and `explicit` together must list every preset once"
+            )
+        for preset in self.presets.values():
+            lossy = (preset.guidance, preset.lora, preset.cache) != (None, None, None)
+            if lossy and preset.name not in self.explicit:
+                raise ValueError(
+                    f"presets.toml: {preset.name} changes guidance, LoRA or cache: list it in "
+                    "`explicit`, not `order`"
+                )
         for preset in self.presets.values():  # fail at load, not on the first manifest
             for model in (preset.t2v, preset.i2v):
                 self.models[model].size(preset.size, "landscape")
@@ -116,10 +132,10 @@ class Presets:
                 raise ValueError(f"presets.toml: {preset.name} steps must be 1..official")
 
     def names(self) -> list[str]:
-        return [*self.order, *self.models]
+        return [*self.order, *self.explicit, *self.models]
 
     def accepted(self) -> list[str]:
-        zh = [f"{self.presets[n].zh}/{n}" for n in self.order]
+        zh = [f"{self.presets[n].zh}/{n}" for n in (*self.order, *self.explicit)]
         return [*zh, *self.models, "自动/auto"]
 
     def canonical(self, name: str) -> str | None:
@@ -131,8 +147,8 @@ class Presets:
     ) -> GenerationParams:
         """A preset or model name → parameters; raises ``PresetError`` naming what would do."""
         key = self.canonical(name) or name
-        if key in self.presets:
-            preset = self.presets[key]
+        preset = self.presets.get(key)
+        if preset is not None:
             model = self.models[preset.i2v if has_image else preset.t2v]
             size_class, steps = preset.size, preset.steps
         elif key in self.models:
@@ -160,11 +176,13 @@ class Presets:
             fps=model.fps,
             max_frames=model.frames,
             steps=steps or model.steps,
-            guidance=model.guidance,
-            guidance_2=model.guidance_2,
+            guidance=_first(preset and preset.guidance, model.guidance),
+            guidance_2=_first(preset and preset.guidance, model.guidance_2),
             boundary_ratio=model.boundary_ratio,
             shift=model.shift,
             solver=model.solver,
+            lora=preset.lora if preset else None,
+            cache=preset.cache if preset else None,
         )
 
     def _text_models(self) -> list[str]:
@@ -179,6 +197,10 @@ class Presets:
         except PresetError as exc:
             return [("preset", str(exc))]
         return []
+
+
+def _first(override, default):
+    return default if override is None else override
 
 
 def is_auto(name: str) -> bool:

@@ -10,10 +10,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from generation.adapters import enable_cache, use_adapters
 from generation.models import ModelSpec, configure_hub
 from generation.pipelines import Loaded, load, pick_device, ran_out, resident
 from wanflow.settings import Settings
@@ -38,6 +39,8 @@ class ShotRequest(BaseModel):
     guidance: float = Field(ge=0)
     guidance_2: float | None = Field(None, ge=0)
     shift: float = Field(gt=0)
+    lora: Literal["lightning"] | None = None  # a distilled adapter set (the "fast" preset)
+    cache: Literal["first-block"] | None = None  # a diffusers cache (the "fast" preset)
     image: Path | None = None  # reference image (image-to-video)
 
 
@@ -102,6 +105,7 @@ class Renderer:
 
         with loaded.lock:  # one pipeline object serves one shot at a time
             _set_shift(pipe, request.shift)
+            use_adapters(loaded, request.lora, self.settings, spec)
             pipe.set_progress_bar_config(disable=not progress_bar)
             experts, marks = _watch_experts(pipe)
             start = time.perf_counter()
@@ -115,6 +119,7 @@ class Renderer:
                 return tensors
 
             try:
+                enable_cache(loaded, request.cache)
                 text = _text_inputs(pipe, request, loaded.plan.text_encoder_on_cpu, self.device)
                 out = pipe(
                     **text,
@@ -131,6 +136,7 @@ class Renderer:
             except torch.OutOfMemoryError:
                 raise ran_out(spec, self.device, loaded.plan.name) from None
             finally:
+                enable_cache(loaded, None)
                 for handle in marks:
                     handle.remove()
             end = time.perf_counter()

@@ -346,3 +346,63 @@ def test_a_chosen_attention_backend_is_set_and_recorded(settings):
     assert (default.speed, rendered.speed) == ("native", "_native_math")
     assert processor._attention_backend.value == "_native_math"
     assert np.allclose(default.frames, rendered.frames, atol=1e-4)
+
+
+@pytest.fixture(scope="module")
+def lightning(tmp_path_factory, settings):
+    """A Lightning-layout LoRA release for the tiny two-expert model, with random weights."""
+    import torch
+    from diffusers import WanPipeline
+    from peft import LoraConfig
+    from peft.utils import get_peft_model_state_dict
+
+    from generation.tiny import build_tiny_pipeline
+
+    directory = tmp_path_factory.mktemp("lightning")
+    pipe = build_tiny_pipeline("tiny-t2v-a14b")
+    config = LoraConfig(r=4, lora_alpha=4, target_modules=["to_q", "to_k", "to_v", "to_out.0"])
+    torch.manual_seed(0)
+    for name, file in (
+        ("transformer", "high_noise_model.safetensors"),
+        ("transformer_2", "low_noise_model.safetensors"),
+    ):
+        module = getattr(pipe, name)
+        module.add_adapter(config)
+        with torch.no_grad():  # LoRA B starts at zero: give it weights that change the output
+            for pname, param in module.named_parameters():
+                if "lora_B" in pname:
+                    param.normal_(0, 0.5)
+        WanPipeline.save_lora_weights(
+            directory, transformer_lora_layers=get_peft_model_state_dict(module), weight_name=file
+        )
+    return directory
+
+
+def test_the_fast_preset_loads_lightning_into_both_experts_and_never_leaks(settings, lightning):
+    from generation.pipelines import unload
+
+    unload()
+    with_lora = settings.model_copy(update={"lightning_lora_t2v": lightning})
+    renderer, spec = Renderer(with_lora), resolve_model("tiny-t2v-a14b", with_lora)
+    fast = request(steps=4, guidance=1.0, guidance_2=1.0, lora="lightning", cache="first-block")
+    plain = request(steps=4, guidance=1.0, guidance_2=1.0)
+    before = renderer.render(spec, plain)
+    lora = renderer.render(spec, fast)
+    after = renderer.render(spec, plain)
+    pipe = renderer.load(spec).pipe
+    assert set(pipe.transformer.peft_config) == set(pipe.transformer_2.peft_config) == {"lightning"}
+    assert not pipe.transformer.is_cache_enabled and not pipe.transformer_2.is_cache_enabled
+    assert not np.allclose(before.frames, lora.frames, atol=1e-3)
+    assert np.array_equal(before.frames, after.frames)  # adapters off again
+    assert set(lora.experts) == {"transformer", "transformer_2"}  # both experts, with LoRA
+    unload()
+
+
+def test_the_fast_preset_without_its_loras_says_which_setting(settings):
+    from generation.pipelines import unload
+
+    unload()
+    spec = resolve_model("tiny-t2v-a14b", settings)
+    with pytest.raises(MissingWeights, match="set WANFLOW_LIGHTNING_LORA_T2V"):
+        Renderer(settings).render(spec, request(lora="lightning", guidance=1.0))
+    unload()

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import tomllib
+from importlib import resources
+
 import pytest
 
-from generation.presets import PresetError, default_presets, frames_for
+from generation.presets import PresetError, Presets, default_presets, frames_for
 from wanflow.manifest import Item
 
 PRESETS = default_presets()
@@ -53,8 +56,15 @@ def test_every_preset_is_a_configuration_wan_accepts(name, has_image, orientatio
     assert (params.width >= params.height) == (orientation == "landscape")
     official = OFFICIAL[params.model]
     assert 1 <= params.steps <= official["steps"]
+    lossless = name not in PRESETS.explicit
     for key in ("shift", "guidance", "guidance_2", "boundary_ratio", "fps", "max_frames"):
-        assert getattr(params, key) == official[key], key
+        if lossless or key not in ("guidance", "guidance_2"):
+            assert getattr(params, key) == official[key], key
+    if lossless:
+        assert (params.lora, params.cache) == (None, None)
+    else:  # distilled: one pass per step, an adapter and a cache, only when asked for
+        assert params.guidance == params.guidance_2 == 1.0
+        assert params.lora == "lightning" and params.cache == "first-block"
     assert params.solver == "unipc"
     assert (params.task == "i2v") <= has_image
     for seconds in DURATIONS:
@@ -113,3 +123,19 @@ def test_duration_to_frames(seconds, fps, expected):
 def test_duration_must_be_positive():
     with pytest.raises(ValueError, match="positive"):
         frames_for(0, 16, 81)
+
+
+def test_explicit_presets_are_never_in_the_quality_order():
+    assert PRESETS.explicit == ["fast"]
+    assert "fast" not in PRESETS.order
+    assert PRESETS.canonical("极速") == PRESETS.canonical("Lightning") == "fast"
+
+
+def test_a_lossy_preset_must_be_listed_as_explicit():
+    data = tomllib.loads(
+        resources.files("generation").joinpath("data/presets.toml").read_text("utf-8")
+    )
+    data["order"] = [*data["order"], *data["explicit"]]
+    data["explicit"] = []
+    with pytest.raises(ValueError, match="fast changes guidance, LoRA or cache"):
+        Presets(data)

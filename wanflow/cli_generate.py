@@ -69,6 +69,8 @@ def generate(
             guidance=params["guidance"],
             guidance_2=params["guidance_2"],
             shift=params["shift"],
+            lora=params["lora"],
+            cache=params["cache"],
             image=image,
         )
         renderer = Renderer(settings)
@@ -137,6 +139,8 @@ def _model_and_preset(model: str | None, preset: str | None, has_image: bool, se
             "guidance": params.guidance,
             "guidance_2": params.guidance_2,
             "shift": params.shift,
+            "lora": params.lora,
+            "cache": params.cache,
         }
         return spec, values
     spec = resolve_model(model, settings)
@@ -150,6 +154,8 @@ def _model_and_preset(model: str | None, preset: str | None, has_image: bool, se
         "guidance": d.guidance,
         "guidance_2": d.guidance_2,
         "shift": d.shift,
+        "lora": None,
+        "cache": None,
     }
     return spec, values
 

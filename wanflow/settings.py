@@ -90,6 +90,12 @@ class Settings(BaseSettings):
     compile_transformer: Literal["auto", "true", "false"] = Field(
         "auto", description="regional compilation of the transformer blocks; auto: on CUDA"
     )
+    lightning_lora_t2v: Path | None = Field(
+        None, description="Wan2.2-Lightning T2V LoRA directory, for the fast preset"
+    )
+    lightning_lora_i2v: Path | None = Field(
+        None, description="Wan2.2-Lightning I2V LoRA directory, for the fast preset"
+    )
     continue_story: bool = Field(
         True,
         description="start each shot after the first from the previous shot's last frame, "
