@@ -38,7 +38,7 @@ def lightning_dir(settings: Settings, spec: ModelSpec) -> Path:
     return Path(directory)
 
 
-def _transformers(pipe: Any) -> list[Any]:
+def transformers(pipe: Any) -> list[Any]:
     return [m for m in (pipe.transformer, getattr(pipe, "transformer_2", None)) if m is not None]
 
 
@@ -46,7 +46,7 @@ def use_adapters(loaded: Any, lora: str | None, settings: Settings, spec: ModelS
     """Switch the pipeline's LoRA set on (loading it the first time) or off."""
     pipe = loaded.pipe
     if lora is None:
-        for module in _transformers(pipe):
+        for module in transformers(pipe):
             if getattr(module, "peft_config", None):
                 module.disable_adapters()
         return
@@ -61,7 +61,7 @@ def use_adapters(loaded: Any, lora: str | None, settings: Settings, spec: ModelS
                 load_into_transformer_2=True,
             )
         loaded.adapters.add(lora)
-    for module in _transformers(pipe):
+    for module in transformers(pipe):
         module.enable_adapters()
         module.set_adapters([lora])
 
@@ -70,7 +70,7 @@ def enable_cache(loaded: Any, cache: str | None) -> None:
     """Turn a step cache on for one shot, or every cache off (``None``)."""
     from diffusers import FirstBlockCacheConfig
 
-    for module in _transformers(loaded.pipe):
+    for module in transformers(loaded.pipe):
         if getattr(module, "is_cache_enabled", False):
             module.disable_cache()
         if cache == "first-block":

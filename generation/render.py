@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from generation.adapters import enable_cache, use_adapters
+from generation.adapters import enable_cache, transformers, use_adapters
+from generation.cfg import batched_guidance
 from generation.models import ModelSpec, configure_hub
 from generation.pipelines import Loaded, load, pick_device, ran_out, resident
 from wanflow.settings import Settings
@@ -118,21 +120,36 @@ class Renderer:
                     progress(i + 1, request.steps, step_ends[-1] - start)
                 return tensors
 
+            # One batch of two for both guidance branches, when asked and there are two (a
+            # step cache keeps per-branch state, so the two do not mix).
+            batch = self.settings.cfg_batch and request.guidance > 1 and request.cache is None
             try:
                 enable_cache(loaded, request.cache)
-                text = _text_inputs(pipe, request, loaded.plan.text_encoder_on_cpu, self.device)
-                out = pipe(
-                    **text,
-                    height=height,
-                    width=width,
-                    num_frames=request.num_frames,
-                    num_inference_steps=request.steps,
-                    guidance_scale=request.guidance,
-                    generator=torch.Generator("cpu").manual_seed(request.seed),
-                    output_type="np",
-                    callback_on_step_end=on_step,
-                    **kwargs,
+                text = _text_inputs(
+                    pipe,
+                    request,
+                    loaded.plan.text_encoder_on_cpu or batch,
+                    self.device,
+                    encode_on="cpu" if loaded.plan.text_encoder_on_cpu else self.device,
                 )
+                guidance = (
+                    batched_guidance(transformers(pipe), text["negative_prompt_embeds"])
+                    if batch
+                    else nullcontext()
+                )
+                with guidance:
+                    out = pipe(
+                        **text,
+                        height=height,
+                        width=width,
+                        num_frames=request.num_frames,
+                        num_inference_steps=request.steps,
+                        guidance_scale=request.guidance,
+                        generator=torch.Generator("cpu").manual_seed(request.seed),
+                        output_type="np",
+                        callback_on_step_end=on_step,
+                        **kwargs,
+                    )
             except torch.OutOfMemoryError:
                 raise ran_out(spec, self.device, loaded.plan.name) from None
             finally:
@@ -151,7 +168,7 @@ class Renderer:
             device=loaded.device,
             dtype=loaded.dtype,
             plan=loaded.plan.name,
-            speed=loaded.speed.label(),
+            speed=loaded.speed.label() + ("+cfg-batch" if batch else ""),
             experts=experts.by_step,
             load_s=loaded.load_s if fresh else 0.0,
             encode_s=max(0.0, (step_ends[0] - start - first_step) if steps else 0.0),
@@ -163,11 +180,14 @@ class Renderer:
         )
 
 
-def _text_inputs(pipe: Any, request: ShotRequest, on_cpu: bool, device: str) -> dict[str, Any]:
-    """Prompts as text, or — when the text encoder stays on the CPU — as embeddings encoded
-    there and moved to the device, since the pipeline would run the encoder on the device."""
+def _text_inputs(
+    pipe: Any, request: ShotRequest, as_embeds: bool, device: str, *, encode_on: str
+) -> dict[str, Any]:
+    """Prompts as text, or as embeddings encoded on ``encode_on`` and handed over on the
+    device in the transformer's dtype: for a text encoder kept on the CPU (the pipeline would
+    run it on the device) and for batched guidance (which must see the negative embeddings)."""
     negative = request.negative_prompt or None
-    if not on_cpu:
+    if not as_embeds:
         return {"prompt": request.prompt, "negative_prompt": negative}
     import torch
 
@@ -178,7 +198,7 @@ def _text_inputs(pipe: Any, request: ShotRequest, on_cpu: bool, device: str) -> 
             negative_prompt=negative,
             do_classifier_free_guidance=request.guidance > 1.0,
             max_sequence_length=512,
-            device=torch.device("cpu"),
+            device=torch.device(encode_on),
         )
     return {
         "prompt_embeds": positive.to(device, dtype),

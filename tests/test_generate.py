@@ -406,3 +406,31 @@ def test_the_fast_preset_without_its_loras_says_which_setting(settings):
     with pytest.raises(MissingWeights, match="set WANFLOW_LIGHTNING_LORA_T2V"):
         Renderer(settings).render(spec, request(lora="lightning", guidance=1.0))
     unload()
+
+
+@pytest.mark.parametrize("name", ["tiny-t2v-a14b", "tiny-ti2v-5b", "tiny-i2v-a14b"])
+def test_guidance_in_one_batch_gives_the_same_frames(settings, tmp_path, name):
+    from PIL import Image
+
+    from generation.pipelines import unload
+
+    image = None
+    if name == "tiny-i2v-a14b":
+        image = tmp_path / "ref.png"
+        rng = np.random.default_rng(1)
+        Image.fromarray(rng.integers(0, 256, (64, 112, 3), dtype=np.uint8)).save(image)
+    height = 704 if name == "tiny-ti2v-5b" else 720
+    shot = request(steps=4, guidance=4.0, guidance_2=3.0, height=height, image=image)
+    spec = resolve_model(name, settings)
+    unload()
+    separate = Renderer(settings).render(spec, shot)
+    batched_renderer = Renderer(settings.model_copy(update={"cfg_batch": True}))
+    calls: list[int] = []  # the batch size reaching the transformer's first layer
+    embed = batched_renderer.load(spec).pipe.transformer.patch_embedding
+    embed.register_forward_pre_hook(lambda _m, args: calls.append(args[0].shape[0]))
+    batched = batched_renderer.render(spec, shot)
+    unload()
+    assert batched.speed.endswith("+cfg-batch") and not separate.speed.endswith("+cfg-batch")
+    assert batched.experts == separate.experts
+    assert np.allclose(batched.frames, separate.frames, atol=1e-5)
+    assert calls and set(calls) == {2}  # every forward ran both branches at once

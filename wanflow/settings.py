@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     compile_transformer: Literal["auto", "true", "false"] = Field(
         "auto", description="regional compilation of the transformer blocks; auto: on CUDA"
     )
+    cfg_batch: bool = Field(
+        False, description="both classifier-free guidance branches in one batch of two"
+    )
     lightning_lora_t2v: Path | None = Field(
         None, description="Wan2.2-Lightning T2V LoRA directory, for the fast preset"
     )
