@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from generation.memory import (
+    Geometry,
     MemoryPlan,
     choose,
     footprint,
@@ -143,6 +144,8 @@ def _choose_plan(spec, settings, device, directory, shot_size) -> MemoryPlan:
     spatial = 16 if spec.layout == "ti2v" else 8
     width, height, frames = shot_size or (*spec.defaults.sizes[0], spec.defaults.frames)
     shot = geometry(width, height, frames, spatial=spatial)
+    if settings.cfg_batch:  # both guidance branches in one forward: twice the activations
+        shot = Geometry(tokens=2 * shot.tokens, pixels=shot.pixels)
     return choose(plans, free, footprint(directory), shot, exclude=set(excluded))
 
 
