@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -183,7 +185,7 @@ def test_cli_generate_writes_an_h264_clip_and_its_last_frame(settings, tmp_path)
         capture_output=True,
         text=True,
         timeout=300,
-        env={**__import__("os").environ, **env, "OMP_NUM_THREADS": "1"},
+        env={**os.environ, **env, "OMP_NUM_THREADS": "1"},
     )
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
@@ -196,7 +198,7 @@ def test_cli_generate_writes_an_h264_clip_and_its_last_frame(settings, tmp_path)
 
 def test_cli_generate_reports_missing_weights_with_exit_2(tmp_path):
     env = {
-        **__import__("os").environ,
+        **os.environ,
         "WANFLOW_MODEL_T2V": str(tmp_path / "missing"),
         "WANFLOW_DEVICE": "cpu",
     }
@@ -434,3 +436,29 @@ def test_guidance_in_one_batch_gives_the_same_frames(settings, tmp_path, name):
     assert batched.experts == separate.experts
     assert np.allclose(batched.frames, separate.frames, atol=1e-5)
     assert calls and set(calls) == {2}  # every forward ran both branches at once
+
+
+def test_hub_settings_reach_the_environment_before_diffusers_is_imported(tmp_path, monkeypatch):
+    """In a fresh process the renderer sets the variables before the first diffusers import."""
+    from generation.models import configure_hub
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("HF_HUB_CACHE", raising=False)
+    configure_hub(Settings(hf_offline=True, model_cache=tmp_path / "hub"))
+    assert os.environ["HF_HUB_OFFLINE"] == "1"
+    assert os.environ["HF_HUB_CACHE"] == str(tmp_path / "hub")
+    code = (
+        "import sys\n"
+        "from generation.render import Renderer\n"
+        "from wanflow.settings import Settings\n"
+        "assert 'diffusers' not in sys.modules\n"
+        "Renderer(Settings(device='cpu'))\n"
+        "import huggingface_hub.constants as c\n"
+        "print(c.HF_HUB_OFFLINE)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "HF_HUB_OFFLINE"}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "True"
