@@ -1,0 +1,93 @@
+"""Smoke test of benchmarks/generation.py: it runs end to end on the CPU (tiny models) and its
+FLOP count is right. Not a timing test: no figure is compared with a speed."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = ROOT / "benchmarks" / "generation.py"
+
+
+@pytest.fixture(scope="module")
+def bench() -> dict:
+    """The script's namespace, loaded without running it (its top level imports no torch)."""
+    return runpy.run_path(str(SCRIPT), run_name="wanflow_benchmark_generation")
+
+
+def test_forward_flops_hand_computed(bench):
+    flops = bench["forward_flops"]
+    # 10 tokens, 1000 block parameters, 2 layers of width 8, 4 text tokens:
+    # 2*10*1000 + 4*2*10²*8 + 4*2*10*4*8 = 20000 + 6400 + 2560
+    assert flops(10, 1000, 2, 8, text_tokens=4) == 28_960
+    assert flops(1, 1, 1, 1) == 2 + 4 + 4 * 512  # 512 text tokens by default
+
+
+def test_real_architectures_on_meta_device(bench):
+    """The configs build at full size (meta device: no memory) with the expected sizes."""
+    import torch
+    from diffusers import AutoencoderKLWan, WanTransformer3DModel
+
+    from generation.memory import geometry
+
+    sizes = {}
+    for name in ("A14B", "TI2V_5B"):
+        with torch.device("meta"):
+            model = WanTransformer3DModel(**bench[name])
+        sizes[name] = sum(p.numel() for p in model.blocks.parameters())
+    assert sizes == {"A14B": 14_055_772_160, "TI2V_5B": 4_909_701_120}
+    assert geometry(1280, 720, 81).tokens == 75_600
+    assert geometry(1280, 704, 121, spatial=16).tokens == 27_280
+    a14b = 2 * 75_600 * 14_055_772_160 + 4 * 40 * 75_600**2 * 5120 + 4 * 40 * 75_600 * 512 * 5120
+    assert bench["denoiser_flops"](bench["A14B"], 75_600) == a14b  # ≈ 6.84 PFLOP
+    with torch.device("meta"):
+        vae = AutoencoderKLWan(**bench["VAE22"])
+    assert vae.config.z_dim == 48 and vae.config.decoder_base_dim == 256
+    assert vae.spatial_compression_ratio == 16
+
+
+def test_cpu_run_writes_rows_for_every_component(tmp_path):
+    out = tmp_path / "rows.json"
+    command = [sys.executable, str(SCRIPT), "--device", "cpu", "--repeats", "1", "--no-compile"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [*command, "--json", str(out)],
+        cwd=tmp_path,  # not the repository root: the script must find its imports itself
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert "NOT comparable" in done.stdout
+    rows = json.loads(out.read_text())["rows"]
+
+    def finite_positive(value) -> bool:
+        return isinstance(value, (int, float)) and math.isfinite(value) and value > 0
+
+    seen = {(r["config"], r["column"], r.get("variant")) for r in rows}
+    for config in ("a14b-720p", "a14b-480p", "ti2v-720p"):
+        assert {(config, "documented", None), (config, "wanflow", None)} <= seen
+    for config in ("vae21-720p", "vae22-704p"):
+        variants = {v for c, _, v in seen if c == config}
+        assert variants == {"float32", "float32-tiled", "bfloat16", "bfloat16-tiled"}
+    assert ("umt5", "documented", "float32") in seen
+    for row in rows:
+        assert row["tiny"] is True and row["device"] == "cpu"
+        for key in ("seconds", "flops", "tflops", "mfu"):
+            assert finite_positive(row[key]), (row["config"], key, row[key])
+        if row["component"] == "denoiser":  # the FLOPs printed are the formula's
+            width = 2 * 12  # generation/tiny.py: 2 heads x 12
+            expected = 2 * row["tokens"] * row["block_params"]
+            expected += 4 * 2 * row["tokens"] ** 2 * width + 4 * 2 * row["tokens"] * 512 * width
+            assert row["flops"] == expected
+            assert row["s_per_step"] == 2 * row["seconds"]
+            assert finite_positive(row["clip_seconds"])
