@@ -144,8 +144,14 @@ def _prompt_stage(
         outcome.warnings = plan.warnings
 
     with _stage(report, "generate"):
-        story = get_settings().continue_story
-        jobs = [job for plan in plans.ok.values() for job in jobs_for(plan, continue_story=story)]
+        settings = get_settings()
+        jobs = [
+            job
+            for plan in plans.ok.values()
+            for job in jobs_for(
+                plan, continue_story=settings.continue_story, fast_cache=settings.fast_cache
+            )
+        ]
         results = generate_shots(jobs) if jobs else []
     for result in results:
         outcome = outcomes[result.item_id]

@@ -4,9 +4,12 @@ Lightning LoRAs (lightx2v's Wan2.2-Lightning) distil the A14B experts to 4 steps
 classifier-free guidance; a release directory holds ``high_noise_model.safetensors`` for the
 high-noise expert and ``low_noise_model.safetensors`` for the low-noise one. They load once into a
 resident pipeline and are switched off again for shots of other presets, so a fast shot never
-changes the frames of the next standard one. FirstBlockCache skips the remaining blocks of a step
-whose first block barely changed its output: it works with Wan's separate cond/uncond passes
-(FasterCache does not; MagCache needs calibrated ratios; TaylorSeer needs cache identifiers).
+changes the frames of the next standard one.
+
+Step caches reuse work between denoising steps. On Wan they work with its separate cond/uncond
+passes — FirstBlockCache (skips a step's remaining blocks when its first block barely changed),
+TaylorSeer (needs the attention modules named as cache identifiers, or it does nothing) and
+MagCache (needs magnitude ratios calibrated for the model) — while FasterCache does not.
 """
 
 from __future__ import annotations
@@ -19,6 +22,34 @@ from wanflow.settings import Settings
 
 LIGHTNING_FILES = ("high_noise_model.safetensors", "low_noise_model.safetensors")
 FIRST_BLOCK_THRESHOLD = 0.05  # diffusers' documented starting point for Wan
+TAYLORSEER_IDENTIFIERS = [r"^blocks\.\d+\.attn\d$"]  # Wan's self- and cross-attention
+CACHES = ("first-block", "taylorseer", "magcache")
+
+
+def effective_cache(preset_cache: str | None, setting: str) -> str | None:
+    """The cache a shot runs with: only presets that ask for one get one (they are the lossy,
+    explicit ones); ``WANFLOW_FAST_CACHE`` may swap its kind or turn it off."""
+    if preset_cache is None or setting == "none":
+        return None
+    return preset_cache if setting == "preset" else setting
+
+
+def magcache_ratios(settings: Settings, spec: ModelSpec) -> list[float]:
+    """The operator's calibrated ratios for this model (JSON: model name → list of floats)."""
+    import json
+
+    path = settings.magcache_ratios
+    if path is None:
+        raise MissingWeights(
+            "MagCache needs magnitude ratios calibrated for the model: set "
+            "WANFLOW_MAGCACHE_RATIOS to a JSON file mapping model names to ratio lists "
+            "(diffusers' MagCacheConfig(calibrate=True) prints them), or choose another cache"
+        )
+    table = json.loads(Path(path).read_text())
+    for name in (spec.name, spec.defaults.name):
+        if name in table:
+            return [float(r) for r in table[name]]
+    raise MissingWeights(f"WANFLOW_MAGCACHE_RATIOS={path}: no ratios for {spec.name}")
 
 
 def lightning_dir(settings: Settings, spec: ModelSpec) -> Path:
@@ -66,12 +97,30 @@ def use_adapters(loaded: Any, lora: str | None, settings: Settings, spec: ModelS
         module.set_adapters([lora])
 
 
-def enable_cache(loaded: Any, cache: str | None) -> None:
+def enable_cache(
+    loaded: Any,
+    cache: str | None,
+    *,
+    settings: Settings | None = None,
+    spec: ModelSpec | None = None,
+    steps: int = 0,
+) -> None:
     """Turn a step cache on for one shot, or every cache off (``None``)."""
-    from diffusers import FirstBlockCacheConfig
+    from diffusers import FirstBlockCacheConfig, MagCacheConfig, TaylorSeerCacheConfig
 
+    config: Any = None
+    if cache == "first-block":
+        config = FirstBlockCacheConfig(threshold=FIRST_BLOCK_THRESHOLD)
+    elif cache == "taylorseer":
+        config = TaylorSeerCacheConfig(cache_identifiers=TAYLORSEER_IDENTIFIERS)
+    elif cache == "magcache":
+        assert settings is not None and spec is not None
+        ratios = magcache_ratios(settings, spec)
+        config = MagCacheConfig(mag_ratios=ratios, num_inference_steps=steps)
+    elif cache is not None:
+        raise ValueError(f"unknown cache {cache!r}; accepted: {', '.join(CACHES)}")
     for module in transformers(loaded.pipe):
         if getattr(module, "is_cache_enabled", False):
             module.disable_cache()
-        if cache == "first-block":
-            module.enable_cache(FirstBlockCacheConfig(threshold=FIRST_BLOCK_THRESHOLD))
+        if config is not None:
+            module.enable_cache(config)

@@ -12,6 +12,7 @@ import json
 
 from pydantic import BaseModel, Field
 
+from generation.adapters import effective_cache
 from generation.models import ModelSpec
 from generation.plan import ShotPlan
 from generation.render import ShotRequest
@@ -81,9 +82,12 @@ def clip_keys(digest: str) -> tuple[str, str, str]:
     return f"{base}/clip.mp4", f"{base}/last.png", f"{base}/meta.json"
 
 
-def jobs_for(plan: ShotPlan, *, continue_story: bool = True) -> list[ClipJob]:
+def jobs_for(
+    plan: ShotPlan, *, continue_story: bool = True, fast_cache: str = "preset"
+) -> list[ClipJob]:
     """A plan's shots as render jobs, in order (continuity needs the order)."""
     p = plan.params
+    cache = effective_cache(p.cache, fast_cache)
     return [
         ClipJob(
             item_id=plan.item_id,
@@ -102,7 +106,7 @@ def jobs_for(plan: ShotPlan, *, continue_story: bool = True) -> list[ClipJob]:
                 guidance_2=p.guidance_2,
                 shift=p.shift,
                 lora=p.lora,
-                cache=p.cache,
+                cache=cache,
             ),
             image_key=plan.image,
             continue_story=continue_story,

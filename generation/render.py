@@ -42,7 +42,7 @@ class ShotRequest(BaseModel):
     guidance_2: float | None = Field(None, ge=0)
     shift: float = Field(gt=0)
     lora: Literal["lightning"] | None = None  # a distilled adapter set (the "fast" preset)
-    cache: Literal["first-block"] | None = None  # a diffusers cache (the "fast" preset)
+    cache: Literal["first-block", "taylorseer", "magcache"] | None = None  # the "fast" preset
     image: Path | None = None  # reference image (image-to-video)
 
 
@@ -124,7 +124,9 @@ class Renderer:
             # step cache keeps per-branch state, so the two do not mix).
             batch = self.settings.cfg_batch and request.guidance > 1 and request.cache is None
             try:
-                enable_cache(loaded, request.cache)
+                enable_cache(
+                    loaded, request.cache, settings=self.settings, spec=spec, steps=request.steps
+                )
                 text = _text_inputs(
                     pipe,
                     request,
@@ -168,7 +170,10 @@ class Renderer:
             device=loaded.device,
             dtype=loaded.dtype,
             plan=loaded.plan.name,
-            speed=loaded.speed.label() + ("+cfg-batch" if batch else ""),
+            speed=loaded.speed.label()
+            + ("+cfg-batch" if batch else "")
+            + (f"+{request.cache}" if request.cache else "")
+            + (f"+{request.lora}" if request.lora else ""),
             experts=experts.by_step,
             load_s=loaded.load_s if fresh else 0.0,
             encode_s=max(0.0, (step_ends[0] - start - first_step) if steps else 0.0),

@@ -462,3 +462,42 @@ def test_hub_settings_reach_the_environment_before_diffusers_is_imported(tmp_pat
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "True"
+
+
+def test_only_caching_presets_cache_and_the_setting_picks_the_kind():
+    from generation.adapters import effective_cache
+
+    assert effective_cache(None, "taylorseer") is None  # a lossless preset never caches
+    assert effective_cache("first-block", "preset") == "first-block"
+    assert effective_cache("first-block", "magcache") == "magcache"
+    assert effective_cache("first-block", "none") is None
+
+
+@pytest.mark.parametrize("cache", ["first-block", "taylorseer", "magcache"])
+def test_each_step_cache_runs_on_both_experts_for_one_shot_only(settings, tmp_path, cache):
+    from generation.pipelines import unload
+
+    ratios = tmp_path / "ratios.json"
+    ratios.write_text(json.dumps({"t2v-a14b": [1.0] * 8}))
+    configured = settings.model_copy(update={"magcache_ratios": ratios})
+    renderer, spec = Renderer(configured), resolve_model("tiny-t2v-a14b", configured)
+    unload()
+    plain = renderer.render(spec, request(steps=8, guidance_2=3.0))
+    cached = renderer.render(spec, request(steps=8, guidance_2=3.0, cache=cache))
+    again = renderer.render(spec, request(steps=8, guidance_2=3.0))
+    pipe = renderer.load(spec).pipe
+    assert not pipe.transformer.is_cache_enabled and not pipe.transformer_2.is_cache_enabled
+    unload()
+    assert cached.speed.endswith(f"+{cache}") and plain.speed == "native"
+    assert np.array_equal(plain.frames, again.frames)
+    assert not np.array_equal(plain.frames, cached.frames)  # the cache really skipped work
+
+
+def test_magcache_without_calibrated_ratios_says_how_to_get_them(settings):
+    from generation.pipelines import unload
+
+    unload()
+    spec = resolve_model("tiny-t2v-a14b", settings)
+    with pytest.raises(MissingWeights, match="WANFLOW_MAGCACHE_RATIOS"):
+        Renderer(settings).render(spec, request(cache="magcache"))
+    unload()

@@ -119,6 +119,7 @@ def generate(
 def _model_and_preset(model: str | None, preset: str | None, has_image: bool, settings):
     """The weights and the sampling values: a preset's values (its model, unless --model names
     other weights), else the model's official ones."""
+    from generation.adapters import effective_cache
     from generation.models import TINY, TINY_STAND_IN, resolve_model
     from generation.presets import default_presets
 
@@ -140,7 +141,7 @@ def _model_and_preset(model: str | None, preset: str | None, has_image: bool, se
             "guidance_2": params.guidance_2,
             "shift": params.shift,
             "lora": params.lora,
-            "cache": params.cache,
+            "cache": effective_cache(params.cache, settings.fast_cache),
         }
         return spec, values
     spec = resolve_model(model, settings)

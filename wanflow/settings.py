@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     cfg_batch: bool = Field(
         False, description="both classifier-free guidance branches in one batch of two"
     )
+    fast_cache: Literal["preset", "first-block", "taylorseer", "magcache", "none"] = Field(
+        "preset", description="step cache of the fast preset; preset: the preset's own"
+    )
+    magcache_ratios: Path | None = Field(
+        None, description="JSON file of calibrated MagCache ratios per model name"
+    )
     lightning_lora_t2v: Path | None = Field(
         None, description="Wan2.2-Lightning T2V LoRA directory, for the fast preset"
     )
