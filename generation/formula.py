@@ -46,9 +46,12 @@ def prompt_language(item: Item) -> str:
 
 def item_seed(item: Item) -> int:
     """The item's seed, or one derived from its id so that reruns make the same video."""
-    if item.seed is not None:
-        return item.seed
-    return int.from_bytes(hashlib.sha256(item.id.encode()).digest()[:4], "big") & 0x7FFFFFFF
+    return item.seed if item.seed is not None else seed_for(item.id)
+
+
+def seed_for(text: str) -> int:
+    """A seed that ``text`` always gives, in any process (not Python's salted ``hash``)."""
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big") & 0x7FFFFFFF
 
 
 def resolve_controls(item: Item, vocabulary: Vocabulary) -> dict[str, Term]:

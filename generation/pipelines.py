@@ -1,8 +1,9 @@
 """Resident pipelines: each model loaded once per process, placed by a memory plan.
 
-Loading Wan2.2-A14B takes minutes and a shot a few, so a worker keeps its pipelines resident
-(keyed by model, device, dtype and memory plan) and serves every shot of a batch from them. A plan
-that ran out of memory for a model is not chosen for it again in this process.
+Loading Wan2.2-A14B takes minutes and a shot a few, so a worker keeps one copy of each model
+resident per device (placed by the memory plan chosen when it loaded, with the speed settings of
+that moment) and serves every shot of a batch from it. A plan that ran out of memory for a model
+is not chosen for it again in this process.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class Loaded:
 
 _RESIDENT: dict[tuple[str, str], Loaded] = {}  # (model, device) → the one loaded copy
 _OUT_OF_MEMORY: dict[tuple[str, str], list[str]] = {}  # plans that ran out, per model
-_GUARD = threading.Lock()
+_GUARD = threading.RLock()  # ran_out unloads while load holds it
 
 
 def pick_device(setting: str) -> str:
@@ -79,6 +80,16 @@ def unload(spec: ModelSpec | None = None, device: str | None = None) -> None:
         for key in list(_RESIDENT):
             if spec is None or key == (spec.cache_key(), device):
                 del _RESIDENT[key]
+    _release_memory()
+
+
+def _oom_error() -> type[BaseException]:
+    import torch
+
+    return torch.OutOfMemoryError
+
+
+def _release_memory() -> None:
     import gc
 
     gc.collect()
@@ -115,8 +126,15 @@ def load(spec: ModelSpec, settings: Settings, device: str, shot_size=None) -> tu
             return loaded, False
         start = time.perf_counter()
         directory = locate(spec, settings)
+        _release_memory()  # what an unloaded model left behind, before loading another copy
         plan = _choose_plan(spec, settings, device, directory, shot_size)
-        loaded = _load(spec, settings, device, directory, plan)
+        out_of_memory = False
+        try:
+            loaded = _load(spec, settings, device, directory, plan)
+        except _oom_error():
+            out_of_memory = True  # raised below, once the traceback no longer holds the weights
+        if out_of_memory:
+            raise ran_out(spec, device, plan.name)
         loaded.load_s = time.perf_counter() - start
         _RESIDENT[key] = loaded
         return loaded, True
@@ -163,7 +181,9 @@ def _load(spec, settings, device, directory, plan: MemoryPlan) -> Loaded:
     speed = apply_speed(
         pipe,
         attention=attention_backend(settings.attention_backend, device),
-        compile_blocks=should_compile(settings.compile_transformer, device),
+        # Group offloading hooks every block to move it in and out: nothing left to compile.
+        compile_blocks=should_compile(settings.compile_transformer, device)
+        and not plan.group_offload,
     )
     image_pipe = None
     if spec.task == "i2v":

@@ -105,9 +105,9 @@ class Renderer:
         if spec.layout == "experts":
             kwargs["guidance_scale_2"] = request.guidance_2 or request.guidance
 
+        out = None
         with loaded.lock:  # one pipeline object serves one shot at a time
             _set_shift(pipe, request.shift)
-            use_adapters(loaded, request.lora, self.settings, spec)
             pipe.set_progress_bar_config(disable=not progress_bar)
             experts, marks = _watch_experts(pipe)
             start = time.perf_counter()
@@ -124,6 +124,7 @@ class Renderer:
             # step cache keeps per-branch state, so the two do not mix).
             batch = self.settings.cfg_batch and request.guidance > 1 and request.cache is None
             try:
+                use_adapters(loaded, request.lora, self.settings, spec)
                 enable_cache(
                     loaded, request.cache, settings=self.settings, spec=spec, steps=request.steps
                 )
@@ -153,12 +154,16 @@ class Renderer:
                         **kwargs,
                     )
             except torch.OutOfMemoryError:
-                raise ran_out(spec, self.device, loaded.plan.name) from None
+                pass  # raised below, once no traceback holds the pipeline's tensors
             finally:
                 enable_cache(loaded, None)
                 for handle in marks:
                     handle.remove()
             end = time.perf_counter()
+        if out is None:
+            plan = loaded.plan.name
+            del loaded, pipe, kwargs  # ran_out frees the model: nothing here may keep it
+            raise ran_out(spec, self.device, plan)
         frames = out.frames[0]
         steps = len(step_ends)
         step_s = (step_ends[-1] - step_ends[0]) / (steps - 1) if steps > 1 else 0.0

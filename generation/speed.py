@@ -4,22 +4,22 @@ Measured on an H100 (FIELD-NOTES): PyTorch's default SDPA already runs cuDNN's H
 kernel (forcing ``_native_cudnn`` was 4 % slower, ``_native_flash`` 26 %); FlashAttention-3 and
 SageAttention are faster where installed. Regional compilation of the transformer blocks took an
 A14B expert forward from 12.76 s to 11.38 s and TI2V-5B's from 1.24 s to 0.94 s, for 12–20 s of
-compile per load. Neither changes what the model computes beyond kernel rounding.
+compile per load. Neither changes what the model computes beyond kernel rounding, which is why
+SageAttention (it quantises to INT8/FP8) is never chosen automatically.
+
+Blocks compile without ``fullgraph``: the step caches of the fast preset and group offloading
+hook each block with functions Dynamo must not trace, so a full graph would refuse them; shots
+without hooks still compile to whole graphs.
 """
 
 from __future__ import annotations
 
-import importlib.util
 from dataclasses import dataclass
 from typing import Any
 
-# Installed kernels, fastest first, with the module that provides each. ``*_hub`` backends
-# download kernels at run time and never work offline, so they are not offered.
-_INSTALLED_ORDER = (
-    ("_flash_3", "flash_attn_interface"),
-    ("sage", "sageattention"),
-    ("flash", "flash_attn"),
-)
+# Lossless kernels, fastest first, with diffusers' own flag saying it can use each (installed
+# at a version it supports). ``*_hub`` backends download kernels at run time: never offline.
+_AUTO_ORDER = (("_flash_3", "_CAN_USE_FLASH_ATTN_3"), ("flash", "_CAN_USE_FLASH_ATTN"))
 
 
 @dataclass(frozen=True)
@@ -48,8 +48,10 @@ def attention_backend(setting: str, device: str) -> str:
         return setting
     if device != "cuda":
         return "native"
-    for backend, module in _INSTALLED_ORDER:
-        if importlib.util.find_spec(module) is not None:
+    from diffusers.models import attention_dispatch
+
+    for backend, flag in _AUTO_ORDER:
+        if getattr(attention_dispatch, flag, False):
             return backend
     return "native"
 
@@ -59,8 +61,11 @@ def should_compile(setting: str, device: str) -> bool:
     return device == "cuda" if setting == "auto" else setting == "true"
 
 
-def apply_speed(pipe: Any, *, attention: str, compile_blocks: bool) -> Speed:
-    """Set the attention backend and compile the repeated blocks of every transformer."""
+def apply_speed(
+    pipe: Any, *, attention: str, compile_blocks: bool, compile_backend: str = "inductor"
+) -> Speed:
+    """Set the attention backend and compile the repeated blocks of every transformer
+    (``compile_backend`` other than inductor only for tests)."""
     for name in ("transformer", "transformer_2"):
         module = getattr(pipe, name, None)
         if module is None:
@@ -68,5 +73,5 @@ def apply_speed(pipe: Any, *, attention: str, compile_blocks: bool) -> Speed:
         if attention != "native":
             module.set_attention_backend(attention)
         if compile_blocks:
-            module.compile_repeated_blocks(fullgraph=True)
+            module.compile_repeated_blocks(backend=compile_backend)
     return Speed(attention=attention, compiled=compile_blocks)

@@ -1,8 +1,8 @@
 """The GPU task: render one shot on the worker's resident pipeline, store it under its hash.
 
-Tagged ``gpu`` so that a tag concurrency limit keeps one shot per GPU. Retried on transient
-storage faults, and once after running out of device memory (under the next memory plan); a bad
-request or missing weights fail at once.
+Tagged ``gpu`` so that a tag concurrency limit keeps one shot per GPU. Retried once after running
+out of device memory (under the next memory plan); storage faults are retried inside ``Storage``,
+and a bad request or missing weights fail at once.
 """
 
 from __future__ import annotations
@@ -21,16 +21,16 @@ from generation.clips import ClipJob, ClipRecord, clip_hash, clip_keys
 from generation.models import resolve_model
 from generation.render import Renderer
 from tasks.manifest import storage
-from tasks.retry import RETRY_DELAYS, transient_or_first_oom
+from tasks.retry import first_out_of_memory
 from wanflow.settings import get_settings
 
 
 @task(
     name="generate-clip",
     tags=["gpu"],
-    retries=3,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=transient_or_first_oom,
+    retries=1,
+    retry_delay_seconds=2,
+    retry_condition_fn=first_out_of_memory,
     cache_policy=NO_CACHE,
     timeout_seconds=3 * 3600,
 )

@@ -501,3 +501,45 @@ def test_magcache_without_calibrated_ratios_says_how_to_get_them(settings):
     with pytest.raises(MissingWeights, match="WANFLOW_MAGCACHE_RATIOS"):
         Renderer(settings).render(spec, request(cache="magcache"))
     unload()
+
+
+def test_compiled_blocks_still_take_the_fast_presets_caches(settings):
+    """Caches hook every block with functions Dynamo must not trace: compiled blocks must
+    allow graph breaks (the eager backend runs Dynamo's tracing without inductor's compile)."""
+    from types import SimpleNamespace
+
+    import torch
+    from diffusers import DiffusionPipeline
+
+    from generation.adapters import enable_cache
+    from generation.speed import apply_speed
+    from generation.tiny import tiny_model_dir
+
+    pipe = DiffusionPipeline.from_pretrained(
+        tiny_model_dir("tiny-t2v-a14b", settings.model_dir), local_files_only=True
+    )
+    pipe.set_progress_bar_config(disable=True)
+    speed = apply_speed(pipe, attention="native", compile_blocks=True, compile_backend="eager")
+    loaded = SimpleNamespace(pipe=pipe)
+
+    def shot():
+        return pipe(
+            prompt="海怪",
+            height=64,
+            width=64,
+            num_frames=5,
+            num_inference_steps=3,
+            guidance_scale=4.0,
+            guidance_scale_2=3.0,
+            generator=torch.Generator().manual_seed(0),
+            output_type="np",
+        ).frames[0]
+
+    for cache in ("first-block", "taylorseer"):
+        enable_cache(loaded, cache)
+        try:
+            frames = shot()
+        finally:
+            enable_cache(loaded, None)
+        assert np.isfinite(frames).all()
+    assert speed.label() == "native+compiled"

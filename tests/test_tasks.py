@@ -46,3 +46,26 @@ def test_a_permanent_fault_fails_at_once(prefect_api, error):
     assert len(attempts) == 1
     with pytest.raises(type(error)):
         state.result()
+
+
+def test_a_task_that_ran_past_its_timeout_is_not_retried(prefect_api):
+    """Prefect's timeout error is a TimeoutError, which a network fault also is: the same work
+    would only time out again."""
+    import time
+
+    from prefect import flow, task
+
+    attempts: list[int] = []
+
+    @task(retries=3, retry_delay_seconds=0, retry_condition_fn=transient_only, timeout_seconds=0.5)
+    def hangs() -> None:
+        attempts.append(1)
+        time.sleep(5)
+
+    @flow
+    def harness() -> None:
+        hangs()
+
+    state = harness(return_state=True)
+    assert state.is_failed()
+    assert len(attempts) == 1

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Annotated
@@ -38,7 +37,7 @@ def generate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Generate one clip: MP4 (H.264, yuv420p, the model's fps) and its last frame as PNG."""
-    from generation.formula import WAN_NEGATIVE_PROMPT
+    from generation.formula import WAN_NEGATIVE_PROMPT, seed_for
     from generation.models import MissingWeights
     from generation.presets import PresetError
     from generation.render import Renderer, ShotRequest
@@ -60,7 +59,7 @@ def generate(
         request = ShotRequest(
             prompt=prompt,
             negative_prompt=WAN_NEGATIVE_PROMPT if negative is None else negative,
-            seed=seed if seed is not None else _seed(prompt),
+            seed=seed if seed is not None else seed_for(prompt),
             width=width,
             height=height,
             num_frames=num_frames,
@@ -159,7 +158,3 @@ def _model_and_preset(model: str | None, preset: str | None, has_image: bool, se
         "cache": None,
     }
     return spec, values
-
-
-def _seed(prompt: str) -> int:
-    return int.from_bytes(hashlib.sha256(prompt.encode()).digest()[:4], "big") & 0x7FFFFFFF
