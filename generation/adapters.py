@@ -22,7 +22,8 @@ from wanflow.settings import Settings
 
 LIGHTNING_FILES = ("high_noise_model.safetensors", "low_noise_model.safetensors")
 FIRST_BLOCK_THRESHOLD = 0.05  # diffusers' documented starting point for Wan
-TAYLORSEER_IDENTIFIERS = [r"^blocks\.\d+\.attn\d$"]  # Wan's self- and cross-attention
+TAYLORSEER_IDS = [r"^blocks\.\d+\.attn\d$"]  # Wan's self- and cross-attention modules
+_NAMES = ("transformer", "transformer_2")
 CACHES = ("first-block", "taylorseer", "magcache")
 
 
@@ -34,8 +35,13 @@ def effective_cache(preset_cache: str | None, setting: str) -> str | None:
     return preset_cache if setting == "preset" else setting
 
 
-def magcache_ratios(settings: Settings, spec: ModelSpec) -> list[float]:
-    """The operator's calibrated ratios for this model (JSON: model name → list of floats)."""
+def magcache_ratios(settings: Settings, spec: ModelSpec) -> dict[str, list[float]]:
+    """The operator's calibrated ratios for this model, per transformer.
+
+    The JSON file maps model names to a list (one transformer) or, for the two-expert models,
+    to ``{"transformer": [...], "transformer_2": [...]}``: each expert counts its own steps, so
+    one list for both would give the low-noise expert the high-noise expert's ratios.
+    """
     import json
 
     path = settings.magcache_ratios
@@ -46,10 +52,31 @@ def magcache_ratios(settings: Settings, spec: ModelSpec) -> list[float]:
             "(diffusers' MagCacheConfig(calibrate=True) prints them), or choose another cache"
         )
     table = json.loads(Path(path).read_text())
-    for name in (spec.name, spec.defaults.name):
-        if name in table:
-            return [float(r) for r in table[name]]
-    raise MissingWeights(f"WANFLOW_MAGCACHE_RATIOS={path}: no ratios for {spec.name}")
+    entry = next((table[n] for n in (spec.name, spec.defaults.name) if n in table), None)
+    if entry is None:
+        raise MissingWeights(f"WANFLOW_MAGCACHE_RATIOS={path}: no ratios for {spec.name}")
+    experts = ["transformer", "transformer_2"] if spec.layout == "experts" else ["transformer"]
+    if isinstance(entry, list):
+        entry = {"transformer": entry}
+    missing = [name for name in experts if name not in entry]
+    if missing:
+        raise MissingWeights(
+            f"WANFLOW_MAGCACHE_RATIOS={path}: {spec.name} has two experts; give "
+            f'{{"transformer": [...], "transformer_2": [...]}} (missing {", ".join(missing)})'
+        )
+    return {name: [float(r) for r in entry[name]] for name in experts}
+
+
+def expert_steps(pipe: Any, steps: int) -> dict[str, int]:
+    """How many of ``steps`` each transformer runs, from the pipeline's own schedule."""
+    scheduler = type(pipe.scheduler).from_config(pipe.scheduler.config)
+    scheduler.set_timesteps(steps)
+    ratio = pipe.config.get("boundary_ratio")
+    if ratio is None or getattr(pipe, "transformer_2", None) is None:
+        return {"transformer": steps}
+    boundary = ratio * scheduler.config.num_train_timesteps
+    high = sum(1 for t in scheduler.timesteps.tolist() if t >= boundary)
+    return {"transformer": high, "transformer_2": steps - high}
 
 
 def lightning_dir(settings: Settings, spec: ModelSpec) -> Path:
@@ -108,19 +135,28 @@ def enable_cache(
     """Turn a step cache on for one shot, or every cache off (``None``)."""
     from diffusers import FirstBlockCacheConfig, MagCacheConfig, TaylorSeerCacheConfig
 
-    config: Any = None
+    pipe = loaded.pipe
+    configs: dict[str, Any] = {}
     if cache == "first-block":
-        config = FirstBlockCacheConfig(threshold=FIRST_BLOCK_THRESHOLD)
+        configs = dict.fromkeys(_NAMES, FirstBlockCacheConfig(threshold=FIRST_BLOCK_THRESHOLD))
     elif cache == "taylorseer":
-        config = TaylorSeerCacheConfig(cache_identifiers=TAYLORSEER_IDENTIFIERS)
+        configs = dict.fromkeys(_NAMES, TaylorSeerCacheConfig(cache_identifiers=TAYLORSEER_IDS))
     elif cache == "magcache":
-        assert settings is not None and spec is not None
-        ratios = magcache_ratios(settings, spec)
-        config = MagCacheConfig(mag_ratios=ratios, num_inference_steps=steps)
+        if settings is None or spec is None:
+            raise ValueError("MagCache needs the settings and the model for its ratios")
+        ratios, counts = magcache_ratios(settings, spec), expert_steps(pipe, steps)
+        configs = {
+            name: MagCacheConfig(mag_ratios=ratios[name], num_inference_steps=counts[name])
+            for name in ratios
+            if counts.get(name)
+        }
     elif cache is not None:
         raise ValueError(f"unknown cache {cache!r}; accepted: {', '.join(CACHES)}")
-    for module in transformers(loaded.pipe):
-        if getattr(module, "is_cache_enabled", False):
+    for name in _NAMES:
+        module = getattr(pipe, name, None)
+        if module is None:
+            continue
+        if module.is_cache_enabled:
             module.disable_cache()
-        if config is not None:
-            module.enable_cache(config)
+        if name in configs:
+            module.enable_cache(configs[name])

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from functools import lru_cache
+from pathlib import Path
 
 from pydantic import BaseModel, Field
 
@@ -61,18 +63,43 @@ class ClipRecord(BaseModel):
     cached: bool = Field(False, description="found in the bucket; no GPU time spent")
 
 
-def clip_hash(spec: ModelSpec, request: ShotRequest, image_sha256: str | None) -> str:
-    """Stable across processes and machines: canonical JSON of what decides the frames."""
+def clip_hash(
+    spec: ModelSpec,
+    request: ShotRequest,
+    image_sha256: str | None,
+    inputs: dict[str, object] | None = None,
+) -> str:
+    """Stable across processes and machines: canonical JSON of what decides the frames.
+
+    ``inputs`` holds the rest of it: fingerprints of the weights and of any LoRA files, and
+    calibration data such as MagCache ratios, so that replacing any of them makes new clips.
+    """
     decided = request.model_dump(mode="json", exclude={"image"})
     payload = {
         "v": HASH_VERSION,
         "model": spec.name,
-        "source": spec.source,
         "request": decided,
         "image": image_sha256,
+        "inputs": inputs or {},
     }
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@lru_cache(maxsize=64)
+def files_fingerprint(directory: str) -> str:
+    """Every file's relative name, size and first 64 KiB (safetensors headers, configs): it
+    changes when weights are replaced, without reading gigabytes. Hub snapshots are symlinks
+    into the blob store; they are followed."""
+    digest = hashlib.sha256()
+    root = Path(directory)
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if ".cache" in path.relative_to(root).parts:  # hub download bookkeeping
+            continue
+        digest.update(f"{path.relative_to(root).as_posix()}\0{path.stat().st_size}\0".encode())
+        with path.open("rb") as f:
+            digest.update(f.read(65536))
+    return digest.hexdigest()
 
 
 def clip_keys(digest: str) -> tuple[str, str, str]:

@@ -17,8 +17,8 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from generation.clips import ClipJob, ClipRecord, clip_hash, clip_keys
-from generation.models import resolve_model
+from generation.clips import ClipJob, ClipRecord, clip_hash, clip_keys, files_fingerprint
+from generation.models import locate, resolve_model
 from generation.render import Renderer
 from tasks.manifest import storage
 from tasks.retry import first_out_of_memory
@@ -46,7 +46,7 @@ def generate_clip(job: ClipJob) -> ClipRecord:
             image = store.download(job.image_key, Path(tmp) / "reference")
             image_sha = hashlib.sha256(image.read_bytes()).hexdigest()
             request = request.model_copy(update={"image": image})
-        digest = clip_hash(spec, request, image_sha)
+        digest = clip_hash(spec, request, image_sha, hash_inputs(spec, request, settings))
         mp4_key, png_key, meta_key = clip_keys(digest)
         if store.exists(meta_key):
             record = ClipRecord.model_validate_json(store.get_bytes(meta_key))
@@ -118,6 +118,18 @@ def generate_clip(job: ClipJob) -> ClipRecord:
         mp4_key,
     )
     return record
+
+
+def hash_inputs(spec, request, settings) -> dict[str, object]:
+    """What else decides the frames: the weights, the LoRA files, the cache calibration."""
+    from generation.adapters import lightning_dir, magcache_ratios
+
+    inputs: dict[str, object] = {"weights": files_fingerprint(locate(spec, settings))}
+    if request.lora:
+        inputs["lora"] = files_fingerprint(str(lightning_dir(settings, spec)))
+    if request.cache == "magcache":
+        inputs["magcache"] = magcache_ratios(settings, spec)
+    return inputs
 
 
 def _artifact_key(item_id: str) -> str:

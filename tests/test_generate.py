@@ -478,7 +478,8 @@ def test_each_step_cache_runs_on_both_experts_for_one_shot_only(settings, tmp_pa
     from generation.pipelines import unload
 
     ratios = tmp_path / "ratios.json"
-    ratios.write_text(json.dumps({"t2v-a14b": [1.0] * 8}))
+    per_expert = {"transformer": [1.0] * 8, "transformer_2": [1.0] * 8}
+    ratios.write_text(json.dumps({"t2v-a14b": per_expert}))
     configured = settings.model_copy(update={"magcache_ratios": ratios})
     renderer, spec = Renderer(configured), resolve_model("tiny-t2v-a14b", configured)
     unload()
@@ -543,3 +544,50 @@ def test_compiled_blocks_still_take_the_fast_presets_caches(settings):
             enable_cache(loaded, None)
         assert np.isfinite(frames).all()
     assert speed.label() == "native+compiled"
+
+
+def test_magcache_ratios_are_per_expert_with_each_experts_own_step_count(settings, tmp_path):
+    from generation.adapters import expert_steps, magcache_ratios
+
+    ratios = tmp_path / "ratios.json"
+    ratios.write_text(json.dumps({"t2v-a14b": [1.0] * 8, "tiny": [0.9] * 4}))
+    configured = settings.model_copy(update={"magcache_ratios": ratios})
+    with pytest.raises(MissingWeights, match="has two experts"):
+        magcache_ratios(configured, resolve_model("tiny-t2v-a14b", configured))
+    assert magcache_ratios(configured, resolve_model("tiny", configured)) == {
+        "transformer": [0.9] * 4
+    }
+    renderer = Renderer(settings)
+    spec = resolve_model("tiny-t2v-a14b", settings)
+    rendered = renderer.render(spec, request(steps=8, guidance_2=3.0))
+    counts = expert_steps(renderer.load(spec).pipe, 8)
+    assert counts == {
+        "transformer": rendered.experts.count("transformer"),
+        "transformer_2": rendered.experts.count("transformer_2"),
+    }
+    assert counts["transformer_2"] > 0
+
+
+def test_the_clip_hash_follows_the_weights_lora_and_calibration(settings, tmp_path):
+    from generation.clips import clip_hash, files_fingerprint
+
+    weights = tmp_path / "weights"
+    (weights / "transformer").mkdir(parents=True)
+    shard = weights / "transformer" / "model.safetensors"
+    shard.write_bytes(b"header" + bytes(100))
+    first = files_fingerprint(str(weights))
+    shard.write_bytes(b"HEADER" + bytes(100))  # same size, new header
+    files_fingerprint.cache_clear()
+    second = files_fingerprint(str(weights))
+    shard.write_bytes(b"HEADER" + bytes(101))
+    files_fingerprint.cache_clear()
+    third = files_fingerprint(str(weights))
+    assert len({first, second, third}) == 3
+
+    spec, shot = resolve_model("tiny", settings), request()
+    base = clip_hash(spec, shot, None, {"weights": first})
+    assert base == clip_hash(spec, shot, None, {"weights": first})
+    assert base != clip_hash(spec, shot, None, {"weights": second})
+    assert base != clip_hash(spec, shot, None, {"weights": first, "lora": "x"})
+    assert base != clip_hash(spec, shot, "ab" * 32, {"weights": first})
+    assert base != clip_hash(spec, request(seed=8), None, {"weights": first})
