@@ -1,0 +1,86 @@
+"""The review policy: every path from scores and failures to pass, review or block."""
+
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from moderation.policy import Policy, Threshold, combine
+from moderation.signals import Score
+
+POLICY = Policy()
+
+
+def score(category: str, value: float, t: float = 0.0, frame: int = 0, source: str = "x"):
+    return Score(category=category, score=value, time_s=t, frame=frame, source=source)
+
+
+def test_low_scores_pass():
+    verdict = POLICY.judge([score("nudity", 0.1), score("violence", 0.2, 1.0, 16)])
+    assert verdict.decision == "pass" and verdict.reasons == [] and verdict.flagged == []
+    assert verdict.top_scores() == {"nudity": 0.1, "violence": 0.2}
+
+
+def test_a_score_over_the_review_threshold_needs_a_person():
+    verdict = POLICY.judge([score("violence", 0.5, 2.0, 32, "openclip:ViT-B-32:a fight")])
+    assert verdict.decision == "review"
+    assert verdict.reasons == ["violence 0.50 at 2.0 s (openclip:ViT-B-32:a fight) → review"]
+    assert [(e.frame, e.decision) for e in verdict.flagged] == [(32, "review")]
+
+
+def test_a_score_over_the_block_threshold_blocks_and_the_worst_frame_is_the_evidence():
+    scores = [
+        score("nudity", 0.4, 0.0, 0, "nudenet:FEMALE_BREAST_EXPOSED"),
+        score("nudity", 0.92, 3.0, 48, "nudenet:FEMALE_BREAST_EXPOSED"),
+        score("violence", 0.1, 3.0, 48),
+    ]
+    verdict = POLICY.judge(scores)
+    assert verdict.decision == "block"
+    (nudity,) = [e for e in verdict.evidence if e.category == "nudity"]
+    assert (nudity.frame, nudity.score, nudity.decision) == (48, 0.92, "block")
+    assert [e.frame for e in verdict.flagged] == [0, 48]  # both frames a reviewer should see
+
+
+def test_thresholds_are_inclusive():
+    policy = Policy(thresholds={"gore": Threshold(review=0.5, block=0.8)})
+    assert policy.judge([score("gore", 0.5)]).decision == "review"
+    assert policy.judge([score("gore", 0.8)]).decision == "block"
+    assert policy.judge([score("gore", 0.4999)]).decision == "pass"
+
+
+@pytest.mark.parametrize("scores", [[], [score("nudity", 0.01)]])
+def test_a_failed_classifier_sends_the_item_to_review_never_pass(scores):
+    verdict = POLICY.judge(scores, {"openclip": "no OpenCLIP weights configured"})
+    assert verdict.decision == "review"
+    assert verdict.failures == ["openclip: no OpenCLIP weights configured"]
+    assert "a person must look" in verdict.reasons[-1]
+
+
+def test_a_failure_does_not_soften_a_block():
+    verdict = POLICY.judge([score("nudity", 0.95)], {"openclip": "crashed"})
+    assert verdict.decision == "block"
+
+
+def test_a_category_without_a_threshold_goes_to_a_person():
+    assert POLICY.judge([score("self_harm", 0.2)]).decision == "review"
+    assert POLICY.judge([score("self_harm", 0.0)]).decision == "pass"
+
+
+def test_thresholds_must_be_ordered_and_in_range():
+    with pytest.raises(ValidationError, match=r"block threshold 0\.3 is below review 0\.5"):
+        Threshold(review=0.5, block=0.3)
+    with pytest.raises(ValidationError):
+        Threshold(review=-0.1, block=0.5)
+
+
+def test_an_items_verdict_is_its_strictest_clip():
+    clips = [
+        POLICY.judge([score("nudity", 0.1)]),
+        POLICY.judge([score("violence", 0.5, 1.0, 16)]),
+        POLICY.judge([], {"nudenet": "timed out"}),
+    ]
+    item = combine(clips)
+    assert item.decision == "review"
+    assert len(item.reasons) == 2 and item.failures == ["nudenet: timed out"]
+    assert combine([*clips, POLICY.judge([score("gore", 0.9)])]).decision == "block"
+    assert combine([]).decision == "review"  # nothing reviewed is not a pass
