@@ -146,3 +146,16 @@ def combine(verdicts: list[Verdict]) -> Verdict:
         flagged=[e for v in verdicts for e in v.flagged],
         failures=[f for v in verdicts for f in v.failures],
     )
+
+
+def policy_from(overrides: dict[str, dict[str, float]]) -> Policy:
+    """The default thresholds with a deployment's overrides (``WANFLOW_REVIEW_THRESHOLDS``)."""
+    thresholds = dict(DEFAULT_THRESHOLDS)
+    for category, values in overrides.items():
+        base = thresholds.get(category)
+        merged = {**(base.model_dump() if base else {}), **values}
+        try:
+            thresholds[category] = Threshold.model_validate(merged)
+        except ValueError as exc:
+            raise ValueError(f"WANFLOW_REVIEW_THRESHOLDS[{category!r}]: {exc}") from None
+    return Policy(thresholds=thresholds)

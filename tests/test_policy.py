@@ -84,3 +84,16 @@ def test_an_items_verdict_is_its_strictest_clip():
     assert len(item.reasons) == 2 and item.failures == ["nudenet: timed out"]
     assert combine([*clips, POLICY.judge([score("gore", 0.9)])]).decision == "block"
     assert combine([]).decision == "review"  # nothing reviewed is not a pass
+
+
+def test_deployment_overrides_merge_over_the_defaults():
+    from moderation.policy import DEFAULT_THRESHOLDS, policy_from
+
+    policy = policy_from({"nudity": {"review": 0.2}, "smoking": {"review": 0.5, "block": 0.9}})
+    assert policy.thresholds["nudity"] == Threshold(
+        review=0.2, block=DEFAULT_THRESHOLDS["nudity"].block
+    )
+    assert policy.thresholds["smoking"].block == 0.9
+    assert policy.thresholds["violence"] == DEFAULT_THRESHOLDS["violence"]
+    with pytest.raises(ValueError, match=r"WANFLOW_REVIEW_THRESHOLDS\['gore'\]"):
+        policy_from({"gore": {"review": 0.9, "block": 0.1}})

