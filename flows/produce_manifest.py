@@ -1,7 +1,7 @@
 """``produce_manifest``: one manifest from ``incoming/`` to a run report, stage by stage.
 
-claim → config → ingest → expand → screen → plan → generate → report. Later stages (narrate,
-review, approve, compose, publish) join this same flow between generate and report.
+claim → config → ingest → expand → screen → plan → generate → review → report. Later stages
+(narrate, approve, compose, publish) join this same flow before report.
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ from tasks.prompts import (
     screener_for,
     write_plans,
 )
+from tasks.review import ItemReview, review_item
 from wanflow import keys
 from wanflow.ingest import Ingested
 from wanflow.readers import ManifestError
-from wanflow.report import Block, Clip, ItemOutcome, RunReport, new_run_id
+from wanflow.report import Block, Clip, ItemOutcome, Review, RunReport, new_run_id
 from wanflow.settings import get_settings
 
 
@@ -92,7 +93,7 @@ def produce_manifest(manifest_key: str) -> RunReport:
         if not ingested.items:
             report.status, report.error = "failed", "no valid items: every row was rejected"
         else:
-            _prompt_stage(report, ingested, catalogue, screener)
+            _item_stages(report, ingested, catalogue, screener)
             failed = all(item.status == "failed" for item in report.items)
             report.status = "failed" if failed else "succeeded"
             if failed:
@@ -111,10 +112,11 @@ def produce_manifest(manifest_key: str) -> RunReport:
     return report
 
 
-def _prompt_stage(
+def _item_stages(
     report: RunReport, ingested: Ingested, catalogue: Catalogue, screener: Screener
 ) -> None:
-    """expand → screen → plan: every accepted item ends planned, blocked or failed."""
+    """expand → screen → plan → generate → review, item by item: every accepted item ends
+    reviewed, held for a person, blocked or failed."""
     outcomes = {item.id: item for item in report.items}
     with _stage(report, "expand"):
         expanded = expand_prompts(ingested.items, catalogue)
@@ -163,6 +165,46 @@ def _prompt_stage(
     for outcome in outcomes.values():
         if outcome.status == "planned" and outcome.clips:
             outcome.status = "generated"
+
+    with _stage(report, "review"):
+        items = {item.id: item for item in ingested.items}
+        for outcome in outcomes.values():
+            if outcome.status != "generated":
+                continue
+            try:
+                reviewed = review_item(report.run_id, outcome.id, outcome.title, outcome.clips)
+            except Exception as exc:  # unreviewed is never passed: the item stops here
+                outcome.status = "failed"
+                outcome.reasons.append(f"review: {type(exc).__name__}: {exc}")
+                continue
+            _apply_review(outcome, reviewed, items[outcome.id].require_approval)
+
+
+def _apply_review(outcome: ItemOutcome, reviewed: ItemReview, require_approval: bool) -> None:
+    """Block, hold for a person, or pass; nothing that is not a clean pass goes further alone."""
+    verdict = reviewed.verdict
+    outcome.review = Review(
+        decision=verdict.decision,
+        reasons=verdict.reasons,
+        scores=verdict.top_scores(),
+        flagged_frames=len(verdict.flagged),
+        failures=verdict.failures,
+        sheet_key=reviewed.sheet_key,
+        sheet_url=reviewed.sheet_url,
+        thumbnail_key=reviewed.thumbnail_key,
+        review_key=keys.work_key(reviewed.run_id, outcome.id, "review.json"),
+    )
+    if verdict.decision == "block":
+        outcome.status = "blocked"
+        outcome.reasons += [f"review: {r}" for r in verdict.reasons]
+    elif verdict.decision == "review":
+        outcome.status = "held"
+        outcome.reasons += [f"awaiting human review: {r}" for r in verdict.reasons]
+    elif require_approval:
+        outcome.status = "held"
+        outcome.reasons.append("awaiting approval: the item requires it")
+    else:
+        outcome.status = "reviewed"
 
 
 def _block_reasons(blocks: list[Block]) -> list[str]:

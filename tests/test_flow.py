@@ -49,9 +49,12 @@ def test_mixed_manifest_is_processed_and_reported(produce, storage, s3_server):
         "screen",
         "plan",
         "generate",
+        "review",
         "report",
     }
-    assert {i.status for i in report.items} == {"generated"}
+    # No OpenCLIP weights are configured: the review fails closed, every item waits for a person.
+    assert {i.status for i in report.items} == {"held"}
+    assert "no OpenCLIP weights configured" in report.items[0].reasons[-1]
     plan = json.loads(storage.get_bytes(report.items[0].plan_key))
     assert report.items[0].plan_key == f"work/{report.run_id}/orion/plan.json"
     assert plan["item_id"] == "orion" and plan["shots"][0]["seed"] == 1
@@ -93,7 +96,7 @@ def test_blocked_items_are_reported_with_their_reasons_and_never_planned(produce
     assert report.status == "succeeded"
     items = {i.id: i for i in report.items}
     assert [i.id for i in report.items] == [row["id"] for row in BLOCKED]
-    assert {i for i, o in items.items() if o.status == "generated"} == {"safe", "allowlisted"}
+    assert {i for i, o in items.items() if o.status == "held"} == {"safe", "allowlisted"}
     blocks = {
         i: [(b.field, b.term, b.category, b.matched) for b in o.blocked] for i, o in items.items()
     }
@@ -111,9 +114,9 @@ def test_blocked_items_are_reported_with_their_reasons_and_never_planned(produce
 
     for item_id, outcome in items.items():
         plan_key = f"work/{report.run_id}/{item_id}/plan.json"
-        assert storage.exists(plan_key) == (outcome.status == "generated"), item_id
-        assert (outcome.plan_key is not None) == (outcome.status == "generated")
-        assert bool(outcome.clips) == (outcome.status == "generated")
+        assert storage.exists(plan_key) == (outcome.status == "held"), item_id
+        assert (outcome.plan_key is not None) == (outcome.status == "held")
+        assert bool(outcome.clips) == (outcome.status == "held")
     stored = json.loads(storage.get_bytes(report.key))
     title = next(i for i in stored["items"] if i["id"] == "title")
     assert title["status"] == "blocked"
@@ -168,7 +171,7 @@ def test_clips_are_generated_stored_by_content_hash_and_reused_on_rerun(produce,
     report = produce("incoming/story.json")
     assert report.status == "succeeded"
     story, one = report.items
-    assert (story.status, one.status) == ("generated", "generated")
+    assert (story.status, one.status) == ("held", "held")
     assert [c.shot for c in story.clips] == [1, 2] and len(one.clips) == 1
     for clip in [*story.clips, *one.clips]:
         assert clip.key == f"work/clips/{clip.hash}/clip.mp4" and not clip.cached
@@ -220,7 +223,7 @@ def test_a_failed_shot_fails_its_item_not_the_run(produce, storage, monkeypatch)
     report = produce("incoming/partial.json")
     assert report.status == "succeeded"
     fine, broken = report.items
-    assert fine.status == "generated"
+    assert fine.status == "held"
     assert broken.status == "failed" and not broken.clips
     assert "MissingWeights" in broken.reasons[0] and "WANFLOW_MODEL_T2V" in broken.reasons[0]
 
@@ -308,7 +311,7 @@ def test_wanflow_run_on_embedded_defaults(tmp_path, model_dir):
     assert "starting a local S3 server" in result.stderr
     assert "report: s3://wanflow/reports/" in result.stdout
     assert "cowherd-weaver" in result.stdout and "standard, 3 shots, ~" in result.stdout
-    assert "4 generated" in result.stdout
+    assert "4 held" in result.stdout
     (copy,) = (tmp_path / "out").glob("*.json")
     report = json.loads(copy.read_text())
     assert report["status"] == "succeeded"
@@ -329,3 +332,61 @@ def test_wanflow_run_on_embedded_defaults(tmp_path, model_dir):
         assert store.exists("processed/constellations.csv")
         run_id = copy.stem
         assert next(o.key for o in store.list("reports/")).endswith(f"{run_id}.json")
+
+
+@pytest.fixture(scope="session")
+def clip_checkpoint(tmp_path_factory):
+    """Random OpenCLIP ViT-S-32 weights as a checkpoint file: the scores mean nothing, the
+    wiring from settings to verdicts is what the flow tests exercise."""
+    from safetensors.torch import save_file
+
+    from moderation.zeroshot import ZeroShotClassifier
+
+    model = ZeroShotClassifier.random_weights(model="ViT-S-32")
+    model.load()
+    path = tmp_path_factory.mktemp("clip") / "vit-s-32.safetensors"
+    save_file({k: v.contiguous() for k, v in model.module.state_dict().items()}, str(path))
+    return path
+
+
+REVIEWED = [
+    {"id": "clean", "prompt": "星空", "seed": 1},
+    {"id": "needs-sign-off", "prompt": "月亮", "seed": 2, "require_approval": True},
+]
+
+
+def test_review_passes_holds_and_blocks_by_the_policy(
+    produce, storage, monkeypatch, clip_checkpoint
+):
+    import urllib.request
+
+    from wanflow.settings import get_settings
+
+    monkeypatch.setenv("WANFLOW_CLIP_MODEL", "ViT-S-32")
+    monkeypatch.setenv("WANFLOW_CLIP_WEIGHTS", str(clip_checkpoint))
+    # Thresholds no random score reaches: every classifier ran and found nothing.
+    lenient = {c: {"review": 1.0, "block": 1.0} for c in ("violence", "gore", "blood")}
+    lenient |= {c: {"review": 1.0, "block": 1.0} for c in ("weapons", "sexual", "nudity")}
+    monkeypatch.setenv("WANFLOW_REVIEW_THRESHOLDS", json.dumps(lenient))
+    get_settings.cache_clear()
+    storage.put_bytes("incoming/reviewed.json", json.dumps(REVIEWED).encode())
+    report = produce("incoming/reviewed.json")
+    clean, signoff = report.items
+    assert (clean.status, signoff.status) == ("reviewed", "held")
+    assert clean.review.decision == "pass" and clean.review.failures == []
+    assert set(clean.review.scores) >= {"violence", "gore", "blood", "weapons"}
+    assert signoff.reasons == ["awaiting approval: the item requires it"]
+    for key in (clean.review.sheet_key, clean.review.thumbnail_key, clean.review.review_key):
+        assert storage.exists(key)
+    with urllib.request.urlopen(clean.review.sheet_url, timeout=10) as response:
+        assert response.read(3) == b"\xff\xd8\xff"  # a JPEG, fetched with the presigned link
+
+    # A block threshold every score reaches: the item is blocked with the evidence.
+    strict = lenient | {"violence": {"review": 0.0, "block": 0.0}}
+    monkeypatch.setenv("WANFLOW_REVIEW_THRESHOLDS", json.dumps(strict))
+    get_settings.cache_clear()
+    storage.put_bytes("incoming/strict.json", json.dumps(REVIEWED[:1]).encode())
+    (blocked,) = produce("incoming/strict.json").items
+    assert blocked.status == "blocked" and blocked.review.decision == "block"
+    assert blocked.reasons[0].startswith("review: violence ")
+    assert blocked.review.flagged_frames > 0

@@ -15,7 +15,15 @@ from wanflow.ingest import IngestSummary, Rejection
 
 RunStatus = Literal["running", "succeeded", "failed", "skipped"]
 ItemStatus = Literal[
-    "accepted", "planned", "generated", "rejected", "blocked", "failed", "held", "published"
+    "accepted",
+    "planned",
+    "generated",
+    "reviewed",
+    "rejected",
+    "blocked",
+    "failed",
+    "held",
+    "published",
 ]
 
 
@@ -51,6 +59,20 @@ class Clip(BaseModel):
     render_s: float
 
 
+class Review(BaseModel):
+    """The visual review of an item's clips (the full verdict is in work/<run>/<item>/)."""
+
+    decision: Literal["pass", "review", "block"]
+    reasons: list[str] = Field(default_factory=list)
+    scores: dict[str, float] = Field(default_factory=dict, description="worst per category")
+    flagged_frames: int = 0
+    failures: list[str] = Field(default_factory=list)
+    sheet_key: str | None = None
+    sheet_url: str | None = Field(None, description="presigned contact sheet for reviewers")
+    thumbnail_key: str | None = None
+    review_key: str | None = None
+
+
 class ItemOutcome(BaseModel):
     id: str
     title: str | None = None
@@ -62,6 +84,7 @@ class ItemOutcome(BaseModel):
     estimate_s: float | None = Field(None, description="estimated GPU seconds")
     plan_key: str | None = None
     clips: list[Clip] = Field(default_factory=list)
+    review: Review | None = None
     warnings: list[str] = Field(default_factory=list)
 
 
