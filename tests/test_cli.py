@@ -38,6 +38,8 @@ def test_help_everywhere():
         ["storage", "ls"],
         ["expand"],
         ["screen"],
+        ["generate"],
+        ["review"],
     ):
         result = wanflow(*args, "--help")
         assert result.returncode == 0, result.stderr
@@ -273,3 +275,25 @@ def test_screen_names_the_bad_line_of_a_list_and_exits_2(tmp_path):
     assert result.stdout == ""
     missing = wanflow("screen", "--blacklist", str(tmp_path / "nope.txt"), "text")
     assert missing.returncode == 2 and "nope.txt" in missing.stderr
+
+
+def test_review_a_local_video(tmp_path):
+    import numpy as np
+
+    from generation.video import write_mp4
+
+    video = tmp_path / "clip.mp4"
+    frames = np.zeros((32, 48, 64, 3), np.uint8)
+    frames[16:] = (200, 40, 40)  # a cut at 1 s
+    write_mp4(frames, video, 16)
+    sheet = tmp_path / "sheet.jpg"
+    result = wanflow("review", str(video), "--json", "--sheet", str(sheet))
+    payload = json.loads(result.stdout)
+    # No OpenCLIP weights here: the review fails closed and asks for a person.
+    assert result.returncode == 1 and payload["verdict"] == "review"
+    assert any("no OpenCLIP weights configured" in f for f in payload["failures"])
+    assert payload["frames"] >= 3 and "nudity" not in payload["scores"]  # nothing detected
+    assert sheet.read_bytes()[:3] == b"\xff\xd8\xff"
+    unreadable = tmp_path / "not-a-video.mp4"
+    unreadable.write_text("hello")
+    assert wanflow("review", str(unreadable)).returncode == 2

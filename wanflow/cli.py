@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wanflow import __version__, cli_generate, cli_prompts, keys
+from wanflow import __version__, cli_generate, cli_prompts, cli_review, keys
 from wanflow.console import err, out
 from wanflow.console import fail as _fail
 from wanflow.console import load_settings as _settings
@@ -178,6 +178,7 @@ def submit(
 app.command()(cli_prompts.expand)
 app.command()(cli_prompts.screen)
 app.command()(cli_generate.generate)
+app.command()(cli_review.review)
 
 
 # --- storage ---------------------------------------------------------------------------------
