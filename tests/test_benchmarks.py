@@ -91,3 +91,23 @@ def test_cpu_run_writes_rows_for_every_component(tmp_path):
             assert row["flops"] == expected
             assert row["s_per_step"] == 2 * row["seconds"]
             assert finite_positive(row["clip_seconds"])
+
+
+def test_the_review_benchmark_runs_and_prints_every_classifier(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "benchmarks" / "review.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--seconds", "2", "--repeats", "1"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    for label in ("NudeNet 320n", "open_nsfw", "OpenCLIP ViT-B-32", "OpenCLIP ViT-S-32"):
+        assert label in result.stdout
+    assert "s per minute" in result.stdout.splitlines()[-1]
