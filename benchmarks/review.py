@@ -24,7 +24,7 @@ if __name__ == "__main__":  # benchmarks/ must not shadow the project's packages
 def synthetic_clip(path: Path, seconds: float, fps: int = 16) -> Path:
     import numpy as np
 
-    from generation.video import write_mp4
+    from wanflow.video import write_mp4
 
     frames = int(seconds * fps) // 4 * 4 + 1
     y, x = np.mgrid[0:720, 0:1280]

@@ -30,8 +30,8 @@ import ffmpeg
 import numpy as np
 from PIL import Image
 
-from generation.video import VideoError, ffmpeg_exe
 from moderation.signals import Frame, FrameReason
+from wanflow.video import VideoError, ffmpeg_exe
 
 __all__ = ["VideoError", "as_uint8", "frames_from_array", "sample_frames"]
 
@@ -265,7 +265,7 @@ def sample_frames(
     frame's position in the order the decoder outputs frames (presentation order); ``time_s`` is
     measured from the first frame. Images are full size: 200 frames of 720p hold about 550 MB.
 
-    Raises ``generation.video.VideoError`` when ``path`` is missing, is not a video, has no
+    Raises ``wanflow.video.VideoError`` when ``path`` is missing, is not a video, has no
     decodable video frames, or is damaged inside its media data; ``ValueError`` for bad options.
     """
     _check_options(rate, scene_threshold, max_frames)

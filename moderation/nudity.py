@@ -288,5 +288,6 @@ def nudity_classifiers(
     """
     classifiers: list[Classifier] = [NudeNetClassifier(model_path, input_size=input_size)]
     if second_opinion:
-        classifiers.append(OpenNsfwClassifier())
+        # Its own category: a whole-picture probability is calibrated unlike CLIP's "sexual".
+        classifiers.append(OpenNsfwClassifier(category="nsfw"))
     return classifiers

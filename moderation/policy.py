@@ -38,6 +38,7 @@ class Threshold(BaseModel):
 DEFAULT_THRESHOLDS: dict[str, Threshold] = {
     "nudity": Threshold(review=0.35, block=0.7),
     "sexual": Threshold(review=0.35, block=0.8),
+    "nsfw": Threshold(review=0.5, block=0.9),  # open_nsfw: flat frames already score ~0.2
     "violence": Threshold(review=0.4, block=0.85),
     "gore": Threshold(review=0.35, block=0.8),
     "blood": Threshold(review=0.4, block=0.9),
@@ -66,7 +67,11 @@ class Verdict(BaseModel):
     failures: list[str] = Field(default_factory=list, description="classifiers that failed")
 
     def top_scores(self) -> dict[str, float]:
-        return {e.category: e.score for e in self.evidence}
+        """The worst score per category (an item's evidence holds one entry per clip)."""
+        top: dict[str, float] = {}
+        for e in self.evidence:
+            top[e.category] = max(e.score, top.get(e.category, 0.0))
+        return top
 
 
 class Policy(BaseModel):

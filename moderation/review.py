@@ -7,7 +7,7 @@ never counts as a clean one.
 
 from __future__ import annotations
 
-import concurrent.futures
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -39,19 +39,35 @@ def classify(
     seconds: dict[str, float] = {}
     for classifier in classifiers:
         start = time.perf_counter()
-        # A worker thread bounds the wait; a classifier stuck in native code keeps its thread,
-        # but the review goes on without it (and says so).
-        pool = concurrent.futures.ThreadPoolExecutor(max_workers=1)
-        try:
-            scores += pool.submit(classifier.score, frames).result(timeout=timeout_s)
-        except concurrent.futures.TimeoutError:
-            failures[classifier.name] = f"timed out after {timeout_s:g} s"
-        except Exception as exc:  # any failure is a failure to vouch for the clip
-            failures[classifier.name] = f"{type(exc).__name__}: {exc}"
-        finally:
-            pool.shutdown(wait=False, cancel_futures=True)
-            seconds[classifier.name] = round(time.perf_counter() - start, 3)
+        outcome = _run_with_limit(classifier, frames, timeout_s)
+        if isinstance(outcome, list):
+            scores += outcome
+        else:
+            failures[classifier.name] = outcome
+        seconds[classifier.name] = round(time.perf_counter() - start, 3)
     return scores, failures, seconds
+
+
+def _run_with_limit(classifier: Classifier, frames: list[Frame], timeout_s: float):
+    """The classifier's scores, or why there are none. A daemon thread bounds the wait: one
+    stuck in native code keeps running, but never holds the process open at exit."""
+    box: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            box["scores"] = classifier.score(frames)
+        except Exception as exc:  # any failure is a failure to vouch for the clip
+            box["error"] = f"{type(exc).__name__}: {exc}"
+
+    thread = threading.Thread(target=run, name=f"review-{classifier.name}", daemon=True)
+    thread.start()
+    thread.join(timeout_s)
+    if thread.is_alive():
+        return f"timed out after {timeout_s:g} s"
+    if "error" in box:
+        return str(box["error"])
+    scores = box.get("scores")
+    return scores if isinstance(scores, list) else f"returned {type(scores).__name__}, not scores"
 
 
 def review_frames(

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from generation.video import _commit, _temp_beside
 from moderation.frames import as_uint8
 from moderation.signals import Frame
+from wanflow.video import commit_file, temp_beside
 
 __all__ = ["contact_sheet", "save_jpeg", "thumbnail"]
 
@@ -209,16 +209,16 @@ def thumbnail(frames: list[Frame], *, width: int = 640) -> Image.Image:
 
 
 def save_jpeg(image: Image.Image | np.ndarray, path: Path, quality: int = 88) -> Path:
-    """Written beside ``path`` and renamed into place (``generation.video``'s own temp-and-fsync
+    """Written beside ``path`` and renamed into place (``wanflow.video``'s own temp-and-fsync
     helpers), so a review UI polling the folder never serves half a JPEG."""
     if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
         raise ValueError(f"quality must be an integer 1–100, got {quality!r}")
     pil = _to_pil(image)
     path = Path(path)
-    tmp = _temp_beside(path)
+    tmp = temp_beside(path)
     try:
         pil.save(tmp, format="JPEG", quality=quality, optimize=True)
-        _commit(tmp, path)
+        commit_file(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path

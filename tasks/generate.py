@@ -36,7 +36,7 @@ from wanflow.settings import get_settings
 )
 def generate_clip(job: ClipJob) -> ClipRecord:
     """Render ``job`` unless its clip is already in the bucket; returns where it is."""
-    from generation.video import write_mp4, write_png
+    from wanflow.video import write_mp4, write_png
 
     settings, store, logger = get_settings(), storage(), get_run_logger()
     spec = resolve_model(job.model, settings)

@@ -1,7 +1,8 @@
 """The review task: every clip of an item sampled, classified and judged; sheets for people.
 
 The classifiers load once per process. Their failures are data (the policy sends the item to a
-person), so the task itself fails only when storage does.
+person); the task itself fails on storage faults and unreadable clips, and the flow then stops
+the item as failed, never passed.
 """
 
 from __future__ import annotations
@@ -100,11 +101,11 @@ def review_item(run_id: str, item_id: str, title: str | None, clips: list[Clip])
             review = review_clip_file(local, settings)
             verdicts.append(review.verdict)
             offset = clip.shot * 1_000_000
+            labels = review.flagged_frames()
             frames += [replace(f, index=f.index + offset) for f in review.frames]
-            flagged |= {i + offset: label for i, label in review.flagged_frames().items()}
-            sheet = contact_sheet(
-                review.frames, flagged=review.flagged_frames(), title=f"{item_id} shot {clip.shot}"
-            )
+            flagged |= {i + offset: label for i, label in labels.items()}
+            title_of_clip = f"{item_id} shot {clip.shot}"
+            sheet = contact_sheet(review.frames, flagged=labels, title=title_of_clip)
             key = keys.work_key(run_id, item_id, f"shot-{clip.shot}-sheet.jpg")
             store.put_file(key, save_jpeg(sheet, Path(tmp) / f"sheet-{clip.shot}.jpg"))
             clip_sheets[clip.shot] = key

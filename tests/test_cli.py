@@ -280,7 +280,7 @@ def test_screen_names_the_bad_line_of_a_list_and_exits_2(tmp_path):
 def test_review_a_local_video(tmp_path):
     import numpy as np
 
-    from generation.video import write_mp4
+    from wanflow.video import write_mp4
 
     video = tmp_path / "clip.mp4"
     frames = np.zeros((32, 48, 64, 3), np.uint8)

@@ -165,7 +165,7 @@ STORY = [
 
 
 def test_clips_are_generated_stored_by_content_hash_and_reused_on_rerun(produce, storage):
-    from generation.video import probe, read_frames
+    from wanflow.video import probe, read_frames
 
     storage.put_bytes("incoming/story.json", json.dumps(STORY, ensure_ascii=False).encode())
     report = produce("incoming/story.json")

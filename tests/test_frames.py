@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from generation.video import VideoError, to_uint8, write_mp4
 from moderation.frames import as_uint8, frames_from_array, sample_frames
 from moderation.signals import Frame
+from wanflow.video import VideoError, to_uint8, write_mp4
 
 FPS, F, H, W, CUT = 16, 48, 48, 64, 20  # 3 s; a hard cut at frame 20 (1.25 s)
 

@@ -175,7 +175,7 @@ def test_a_model_directory_is_recognised_by_its_layout(settings):
 
 
 def test_cli_generate_writes_an_h264_clip_and_its_last_frame(settings, tmp_path):
-    from generation.video import probe
+    from wanflow.video import probe
 
     out = tmp_path / "clip.mp4"
     env = {"WANFLOW_MODEL_DIR": str(settings.model_dir), "WANFLOW_DEVICE": "cpu"}

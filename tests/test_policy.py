@@ -97,3 +97,8 @@ def test_deployment_overrides_merge_over_the_defaults():
     assert policy.thresholds["violence"] == DEFAULT_THRESHOLDS["violence"]
     with pytest.raises(ValueError, match=r"WANFLOW_REVIEW_THRESHOLDS\['gore'\]"):
         policy_from({"gore": {"review": 0.9, "block": 0.1}})
+
+
+def test_an_items_scores_are_its_worst_clips():
+    item = combine([POLICY.judge([score("nudity", 0.6)]), POLICY.judge([score("nudity", 0.1)])])
+    assert item.decision == "review" and item.top_scores() == {"nudity": 0.6}

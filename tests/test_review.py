@@ -72,3 +72,15 @@ def test_a_classifier_that_times_out_sends_the_clip_to_a_person():
 def test_no_frames_or_no_classifiers_is_never_a_pass():
     assert review_frames([], [Fixed("a", "nudity", 0.0)], Policy()).verdict.decision == "review"
     assert review_frames(FRAMES, [], Policy()).verdict.decision == "review"
+
+
+def test_a_classifier_that_returns_no_scores_is_a_failure():
+    class Silent:
+        name = "silent"
+
+        def score(self, frames):
+            return None
+
+    review = review_frames(FRAMES, [Silent()], Policy())
+    assert review.verdict.decision == "review"
+    assert review.verdict.failures == ["silent: returned NoneType, not scores"]

@@ -1,4 +1,4 @@
-"""generation.video: exact frame counts and rates, faithful colours, atomic writes, clear errors."""
+"""wanflow.video: exact frame counts and rates, faithful colours, atomic writes, clear errors."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from generation import video
-from generation.video import (
+from wanflow import video
+from wanflow.video import (
     VideoError,
     ffmpeg_exe,
     probe,

@@ -41,7 +41,7 @@ def generate(
     from generation.models import MissingWeights
     from generation.presets import PresetError
     from generation.render import Renderer, ShotRequest
-    from generation.video import write_mp4, write_png
+    from wanflow.video import write_mp4, write_png
 
     settings = load_settings()
     try:

@@ -20,8 +20,8 @@ def review(
 ) -> None:
     """Sample frames, run the classifiers, and print the verdict, the highest score per
     category and the flagged timestamps. Exit 0 pass, 1 review, 3 block, 2 unreadable video."""
-    from generation.video import VideoError
     from tasks.review import review_clip_file
+    from wanflow.video import VideoError
 
     settings = load_settings()
     try:

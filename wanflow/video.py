@@ -68,13 +68,13 @@ def to_uint8(frames: object) -> np.ndarray:
     return out
 
 
-def _temp_beside(path: Path) -> Path:
+def temp_beside(path: Path) -> Path:
     """Same directory, so ``os.replace`` is an atomic rename; hidden and unique, so concurrent
     writers and directory listings never pick it up."""
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.part")
 
 
-def _commit(tmp: Path, path: Path) -> None:
+def commit_file(tmp: Path, path: Path) -> None:
     """fsync before rename: otherwise a power cut can leave an empty file under the final name."""
     with open(tmp, "rb") as fh:
         os.fsync(fh.fileno())
@@ -105,7 +105,7 @@ def write_mp4(
         raise ValueError(f"crf must be 0–51 for 8-bit x264, got {crf!r}")
     rate = Fraction(fps).limit_denominator(1001)  # 24000/1001 survives the trip through float
     path = Path(path)
-    tmp = _temp_beside(path)
+    tmp = temp_beside(path)
     # Exact frames: raw input has no timestamps, so -framerate stamps frame i at i/fps; the encoder
     # inherits that rate, and fps_mode passthrough forbids the muxer to dup or drop frames to meet
     # any other rate. Colour: scale converts with the BT.709 matrix and the output options tag it
@@ -147,7 +147,7 @@ def write_mp4(
         written = _count_packets(tmp)
         if written != count:
             raise VideoError(f"ffmpeg wrote {written} frames to {path}, expected {count}")
-        _commit(tmp, path)
+        commit_file(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
@@ -160,10 +160,10 @@ def write_png(frame: object, path: Path) -> Path:
         raise ValueError(f"a frame must be (H, W, 3), got shape {x.shape}")
     image = Image.fromarray(to_uint8(x[None])[0])
     path = Path(path)
-    tmp = _temp_beside(path)
+    tmp = temp_beside(path)
     try:
         image.save(tmp, format="PNG")
-        _commit(tmp, path)
+        commit_file(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
     return path
