@@ -192,7 +192,7 @@ def _apply_review(outcome: ItemOutcome, reviewed: ItemReview, require_approval: 
         sheet_key=reviewed.sheet_key,
         sheet_url=reviewed.sheet_url,
         thumbnail_key=reviewed.thumbnail_key,
-        review_key=keys.work_key(reviewed.run_id, outcome.id, "review.json"),
+        review_key=reviewed.review_key,
     )
     if verdict.decision == "block":
         outcome.status = "blocked"

@@ -17,6 +17,7 @@ from pydantic import BaseModel, Field
 from generation.adapters import effective_cache
 from generation.models import ModelSpec
 from generation.plan import ShotPlan
+from generation.presets import GenerationParams
 from generation.render import ShotRequest
 from wanflow import keys
 
@@ -120,19 +121,12 @@ def jobs_for(
             item_id=plan.item_id,
             shot=shot.index,
             model=p.model,
-            request=ShotRequest(
+            request=request_for(
+                p,
                 prompt=shot.prompt,
                 negative_prompt=shot.negative_prompt,
                 seed=shot.seed,
-                width=p.width,
-                height=p.height,
                 num_frames=shot.num_frames,
-                fps=p.fps,
-                steps=p.steps,
-                guidance=p.guidance,
-                guidance_2=p.guidance_2,
-                shift=p.shift,
-                lora=p.lora,
                 cache=cache,
             ),
             image_key=plan.image,
@@ -140,3 +134,30 @@ def jobs_for(
         )
         for shot in plan.shots
     ]
+
+
+def request_for(
+    params: GenerationParams,
+    *,
+    prompt: str,
+    negative_prompt: str,
+    seed: int,
+    num_frames: int,
+    cache: str | None,
+) -> ShotRequest:
+    """A shot's request: its own words, seed and length, the preset's sampling values."""
+    return ShotRequest(
+        prompt=prompt,
+        negative_prompt=negative_prompt,
+        seed=seed,
+        width=params.width,
+        height=params.height,
+        num_frames=num_frames,
+        fps=params.fps,
+        steps=params.steps,
+        guidance=params.guidance,
+        guidance_2=params.guidance_2,
+        shift=params.shift,
+        lora=params.lora,
+        cache=cache,
+    )

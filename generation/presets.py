@@ -150,9 +150,8 @@ class Presets:
         preset = self.presets.get(key)
         if preset is not None:
             model = self.models[preset.i2v if has_image else preset.t2v]
-            size_class, steps = preset.size, preset.steps
         elif key in self.models:
-            model, size_class, steps = self.models[key], None, None
+            model = self.models[key]
             if has_image and not model.accepts_image():
                 raise PresetError(
                     f"{model.name} makes video from text only, but the item has an image; "
@@ -165,25 +164,7 @@ class Presets:
                 )
         else:
             raise PresetError(f"unknown preset {name!r}; accepted: {', '.join(self.accepted())}")
-        width, height = model.size(size_class, orientation)
-        return GenerationParams(
-            preset=key,
-            model=model.name,
-            repo=model.repo,
-            task=model.task,
-            width=width,
-            height=height,
-            fps=model.fps,
-            max_frames=model.frames,
-            steps=steps or model.steps,
-            guidance=_first(preset and preset.guidance, model.guidance),
-            guidance_2=_first(preset and preset.guidance, model.guidance_2),
-            boundary_ratio=model.boundary_ratio,
-            shift=model.shift,
-            solver=model.solver,
-            lora=preset.lora if preset else None,
-            cache=preset.cache if preset else None,
-        )
+        return params_of(model, key, preset, orientation)
 
     def _text_models(self) -> list[str]:
         return [m for m in self.models if self.models[m].accepts_text_only()]
@@ -197,6 +178,36 @@ class Presets:
         except PresetError as exc:
             return [("preset", str(exc))]
         return []
+
+
+def params_of(
+    model: Model,
+    name: str,
+    preset: Preset | None = None,
+    orientation: Orientation = "landscape",
+) -> GenerationParams:
+    """``model``'s official values at the largest size of its class, as ``preset`` (if any)
+    narrows them; ``name`` is what the parameters are recorded as."""
+    size_class, steps = (preset.size, preset.steps) if preset else (None, None)
+    width, height = model.size(size_class, orientation)
+    return GenerationParams(
+        preset=name,
+        model=model.name,
+        repo=model.repo,
+        task=model.task,
+        width=width,
+        height=height,
+        fps=model.fps,
+        max_frames=model.frames,
+        steps=steps or model.steps,
+        guidance=_first(preset and preset.guidance, model.guidance),
+        guidance_2=_first(preset and preset.guidance, model.guidance_2),
+        boundary_ratio=model.boundary_ratio,
+        shift=model.shift,
+        solver=model.solver,
+        lora=preset.lora if preset else None,
+        cache=preset.cache if preset else None,
+    )
 
 
 def _first(override, default):

@@ -29,12 +29,12 @@ from wanflow.settings import Settings, get_settings
 class ItemReview(BaseModel):
     """An item's verdict and where reviewers find its pictures."""
 
-    run_id: str
     item_id: str
     verdict: Verdict
     sheet_key: str | None = None
     sheet_url: str | None = None
     thumbnail_key: str | None = None
+    review_key: str | None = None
     clip_sheets: dict[int, str] = Field(default_factory=dict, description="shot → sheet key")
     seconds: float = 0.0
 
@@ -110,9 +110,7 @@ def review_item(run_id: str, item_id: str, title: str | None, clips: list[Clip])
             store.put_file(key, save_jpeg(sheet, Path(tmp) / f"sheet-{clip.shot}.jpg"))
             clip_sheets[clip.shot] = key
         verdict = combine(verdicts)
-        result = ItemReview(
-            run_id=run_id, item_id=item_id, verdict=verdict, clip_sheets=clip_sheets
-        )
+        result = ItemReview(item_id=item_id, verdict=verdict, clip_sheets=clip_sheets)
         if frames:
             sheet = contact_sheet(frames, flagged=flagged, title=title or item_id)
             result.sheet_key = keys.work_key(run_id, item_id, "sheet.jpg")
@@ -123,7 +121,7 @@ def review_item(run_id: str, item_id: str, title: str | None, clips: list[Clip])
                 result.thumbnail_key, save_jpeg(thumbnail(frames), Path(tmp) / "thumbnail.jpg")
             )
     result.seconds = round(time.perf_counter() - start, 3)
-    review_key = keys.work_key(run_id, item_id, "review.json")
-    store.put_bytes(review_key, result.model_dump_json(indent=2).encode())
+    result.review_key = keys.work_key(run_id, item_id, "review.json")
+    store.put_bytes(result.review_key, result.model_dump_json(indent=2).encode())
     logger.info("%s: %s (%s)", item_id, verdict.decision, "; ".join(verdict.reasons) or "clean")
     return result

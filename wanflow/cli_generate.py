@@ -37,10 +37,12 @@ def generate(
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Generate one clip: MP4 (H.264, yuv420p, the model's fps) and its last frame as PNG."""
+    from generation.adapters import effective_cache
+    from generation.clips import request_for
     from generation.formula import WAN_NEGATIVE_PROMPT, seed_for
     from generation.models import MissingWeights
     from generation.presets import PresetError
-    from generation.render import Renderer, ShotRequest
+    from generation.render import Renderer
     from wanflow.video import write_mp4, write_png
 
     settings = load_settings()
@@ -48,30 +50,23 @@ def generate(
         spec, params = _model_and_preset(model, preset, image is not None, settings)
     except (MissingWeights, PresetError) as exc:
         raise fail(str(exc), 2) from exc
-    width, height = params["size"]
     if size:
         try:
             width, height = (int(n) for n in size.lower().split("x"))
         except ValueError:
             raise fail(f"--size {size!r}: use WIDTHxHEIGHT, e.g. 832x480", 2) from None
-    num_frames = frames or params["frames"]
+        params = params.model_copy(update={"width": width, "height": height})
+    if steps:
+        params = params.model_copy(update={"steps": steps})
     try:
-        request = ShotRequest(
+        request = request_for(
+            params,
             prompt=prompt,
             negative_prompt=WAN_NEGATIVE_PROMPT if negative is None else negative,
             seed=seed if seed is not None else seed_for(prompt),
-            width=width,
-            height=height,
-            num_frames=num_frames,
-            fps=params["fps"],
-            steps=steps or params["steps"],
-            guidance=params["guidance"],
-            guidance_2=params["guidance_2"],
-            shift=params["shift"],
-            lora=params["lora"],
-            cache=params["cache"],
-            image=image,
-        )
+            num_frames=frames or params.max_frames,
+            cache=effective_cache(params.cache, settings.fast_cache),
+        ).model_copy(update={"image": image})
         renderer = Renderer(settings)
         err.print(
             f"{spec.name} on {renderer.device}: {request.width}x{request.height}, "
@@ -118,43 +113,12 @@ def generate(
 def _model_and_preset(model: str | None, preset: str | None, has_image: bool, settings):
     """The weights and the sampling values: a preset's values (its model, unless --model names
     other weights), else the model's official ones."""
-    from generation.adapters import effective_cache
     from generation.models import TINY, TINY_STAND_IN, resolve_model
-    from generation.presets import default_presets
+    from generation.presets import default_presets, params_of
 
-    presets = default_presets()
     if preset is not None or model is None:
-        params = presets.resolve(preset or settings.default_preset, has_image=has_image)
-        name = params.model
-        if model == TINY:
-            name = TINY_STAND_IN[params.model]
-        elif model is not None:
-            name = model
-        spec = resolve_model(name, settings)
-        values = {
-            "size": (params.width, params.height),
-            "frames": params.max_frames,
-            "fps": params.fps,
-            "steps": params.steps,
-            "guidance": params.guidance,
-            "guidance_2": params.guidance_2,
-            "shift": params.shift,
-            "lora": params.lora,
-            "cache": effective_cache(params.cache, settings.fast_cache),
-        }
-        return spec, values
+        params = default_presets().resolve(preset or settings.default_preset, has_image=has_image)
+        name = TINY_STAND_IN[params.model] if model == TINY else (model or params.model)
+        return resolve_model(name, settings), params
     spec = resolve_model(model, settings)
-    d = spec.defaults
-    landscape = [s for s in d.sizes if s[0] >= s[1]]
-    values = {
-        "size": max(landscape, key=lambda s: s[0] * s[1]),
-        "frames": d.frames,
-        "fps": d.fps,
-        "steps": d.steps,
-        "guidance": d.guidance,
-        "guidance_2": d.guidance_2,
-        "shift": d.shift,
-        "lora": None,
-        "cache": None,
-    }
-    return spec, values
+    return spec, params_of(spec.defaults, spec.name)
