@@ -112,7 +112,26 @@ def _check_rules(rules: Mapping[str, LabelRule | tuple[str, float]]) -> dict[str
     return checked
 
 
-class NudeNetClassifier:
+class _LazyModel:
+    """A model built once, on first use, by whichever thread gets there first; importing this
+    module stays cheap and a model that is never asked for is never loaded."""
+
+    def __init__(self) -> None:
+        self._model: Any = None
+        self._lock = threading.Lock()
+
+    def _build(self) -> Any:
+        raise NotImplementedError
+
+    def _load(self) -> Any:
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    self._model = self._build()
+        return self._model
+
+
+class NudeNetClassifier(_LazyModel):
     """NudeNet's body-part detector, one frame at a time, labels folded into categories.
 
     ``model_path`` selects a larger detector (e.g. NudeNet's 640m export) instead of the bundled
@@ -136,17 +155,7 @@ class NudeNetClassifier:
         self.model_path = Path(model_path) if model_path is not None else None
         self.input_size = input_size
         self.label_rules = _check_rules(DEFAULT_LABEL_RULES if label_rules is None else label_rules)
-        self._detector: Any = None
-        self._lock = threading.Lock()
-
-    def _load(self) -> Any:
-        """The detector, built once on first use so that importing this module stays cheap."""
-        if self._detector is not None:
-            return self._detector
-        with self._lock:
-            if self._detector is None:
-                self._detector = self._build()
-        return self._detector
+        _LazyModel.__init__(self)
 
     def _build(self) -> Any:
         where = str(self.model_path) if self.model_path else "the bundled 320n.onnx"
@@ -216,7 +225,7 @@ def _bundled_open_nsfw() -> Path | None:
     return Path(str(resource)) if resource.is_file() else None
 
 
-class OpenNsfwClassifier:
+class OpenNsfwClassifier(_LazyModel):
     """Yahoo's open_nsfw: one P(NSFW) per frame, a whole-image second opinion to NudeNet.
 
     It was trained on pornographic versus safe images, not on body parts, so it reports under
@@ -238,16 +247,7 @@ class OpenNsfwClassifier:
             raise ValueError("empty category")
         self.model_path = Path(model_path) if model_path is not None else None
         self.category = category
-        self._model: Any = None
-        self._lock = threading.Lock()
-
-    def _load(self) -> Any:
-        if self._model is not None:
-            return self._model
-        with self._lock:
-            if self._model is None:
-                self._model = self._build()
-        return self._model
+        _LazyModel.__init__(self)
 
     def _build(self) -> Any:
         path = self.model_path
