@@ -1,7 +1,7 @@
 """``produce_manifest``: one manifest from ``incoming/`` to a run report, stage by stage.
 
-claim → config → ingest → expand → screen → plan → generate → review → report. Later stages
-(narrate, approve, compose, publish) join this same flow before report.
+claim → config → ingest → expand → screen → plan → generate → review → approve → report. Later
+stages (narrate, compose, publish) join this same flow before report.
 """
 
 from __future__ import annotations
@@ -13,10 +13,13 @@ from datetime import UTC, datetime
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
+from flows.approve import Answer, audit_entries, wait_for_decisions
 from flows.generate_shots import ShotFailure, generate_shots
 from generation.catalogue import Catalogue
 from generation.clips import jobs_for
 from moderation import Screener
+from moderation.approval import AuditEntry, PendingItem
+from tasks.approve import append_audit
 from tasks.manifest import claim_manifest, finish_manifest, ingest_manifest, write_report
 from tasks.prompts import (
     catalogue_for,
@@ -31,7 +34,15 @@ from tasks.review import ItemReview, review_item
 from wanflow import keys
 from wanflow.ingest import Ingested
 from wanflow.readers import ManifestError
-from wanflow.report import Block, Clip, ItemOutcome, Review, RunReport, new_run_id
+from wanflow.report import (
+    Approval,
+    Block,
+    Clip,
+    ItemOutcome,
+    Review,
+    RunReport,
+    new_run_id,
+)
 from wanflow.settings import get_settings
 
 
@@ -45,6 +56,16 @@ def _incoming_key(manifest_key: str) -> str:
             )
         return keys.check_key(manifest_key, "manifest key")
     return keys.manifest_key(keys.INCOMING, manifest_key)
+
+
+def _started() -> datetime:
+    """When the flow run first started: a suspended run re-runs from the top after resuming,
+    and must find the same run id, work keys and report as before."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    start = context.flow_run.start_time if context and context.flow_run else None
+    return start.astimezone(UTC) if start else datetime.now(UTC)
 
 
 @contextmanager
@@ -61,7 +82,7 @@ def produce_manifest(manifest_key: str) -> RunReport:
     """Claim a manifest, ingest it, report on every row, and file it as processed or failed."""
     logger = get_run_logger()
     source = _incoming_key(manifest_key)
-    started = datetime.now(UTC)
+    started = _started()
     run_id = new_run_id(started, flow_run.get_id())
     report = RunReport(
         run_id=run_id,
@@ -179,6 +200,9 @@ def _item_stages(
                 continue
             _apply_review(outcome, reviewed, items[outcome.id].require_approval)
 
+    with _stage(report, "approve"):
+        _approve(report, items)
+
 
 def _apply_review(outcome: ItemOutcome, reviewed: ItemReview, require_approval: bool) -> None:
     """Block, hold for a person, or pass; nothing that is not a clean pass goes further alone."""
@@ -205,6 +229,140 @@ def _apply_review(outcome: ItemOutcome, reviewed: ItemReview, require_approval: 
         outcome.reasons.append("awaiting approval: the item requires it")
     else:
         outcome.status = "reviewed"
+
+
+def _approve(report: RunReport, items: dict) -> None:
+    """Log the automatic decisions, then ask people about the held items (or approve them all
+    where the operator said so) and log their answers; what nobody decides stays held."""
+    settings = get_settings()
+    base = {"run_id": report.run_id, "flow_run_id": report.flow_run_id, "manifest": report.manifest}
+    day = report.started_at.astimezone(UTC).date()
+    append_audit(report.run_id, day, _automatic_entries(report, base))
+    held = [o for o in report.items if o.status == "held"]
+    if not held:
+        return
+    if settings.auto_approve:
+        answers, undecided = [_auto_answer(held)], []
+    elif settings.approval_timeout_s <= 0:
+        answers, undecided = [], [o.id for o in held]
+    else:
+        write_report(report)  # the bucket shows the run waiting, and why, while it waits
+        pending = [_pending(o, items[o.id].prompt) for o in held]
+        suspend = settings.approval_suspend and _can_suspend()
+        answers, undecided = wait_for_decisions(
+            report.run_id,
+            report.manifest,
+            pending,
+            settings.approval_timeout_s,
+            settings.approval_poll_s,
+            suspend=suspend,
+        )
+    entries = audit_entries(answers, undecided, base, settings.approval_timeout_s)
+    append_audit(report.run_id, day, entries)
+    outcomes = {o.id: o for o in held}
+    for entry in entries:
+        _apply_decision(outcomes[entry.item_id], entry)
+
+
+def _apply_decision(outcome: ItemOutcome, entry: AuditEntry) -> None:
+    outcome.approval = Approval(
+        decision=entry.decision, actor=entry.actor, at=entry.at, comment=entry.comment
+    )
+    note = f": {entry.comment}" if entry.comment else ""
+    if entry.decision == "approve":
+        outcome.status = "approved"
+        outcome.reasons = [r for r in outcome.reasons if not r.startswith("awaiting ")]
+        outcome.reasons.append(f"approved by {entry.actor}{note}")
+    elif entry.decision == "reject":
+        outcome.status = "rejected"
+        outcome.reasons.append(f"rejected by {entry.actor}{note}")
+    else:
+        outcome.reasons += entry.reasons
+
+
+def _automatic_entries(report: RunReport, base: dict) -> list[AuditEntry]:
+    """Screening blocks and the review policy's verdicts, as audit entries."""
+    entries = []
+    for o in report.items:
+        if o.blocked:
+            entries.append(
+                AuditEntry(
+                    key=f"screen:{o.id}",
+                    item_id=o.id,
+                    stage="screen",
+                    decision="block",
+                    actor="wanflow/screen",
+                    automatic=True,
+                    reasons=o.reasons,
+                    **base,
+                )
+            )
+        if o.review:
+            entries.append(
+                AuditEntry(
+                    key=f"review:{o.id}",
+                    item_id=o.id,
+                    stage="review",
+                    decision=o.review.decision,
+                    actor="wanflow/review-policy",
+                    automatic=True,
+                    reasons=o.review.reasons + o.review.failures
+                    or [f"clean: {len(o.clips)} clip(s) reviewed"],
+                    **base,
+                )
+            )
+            if o.review.decision == "pass" and o.status == "held":
+                entries.append(
+                    AuditEntry(
+                        key=f"review:{o.id}:require-approval",
+                        item_id=o.id,
+                        stage="review",
+                        decision="hold",
+                        actor="wanflow/manifest",
+                        automatic=True,
+                        reasons=["the item requires approval"],
+                        **base,
+                    )
+                )
+    return entries
+
+
+def _pending(outcome: ItemOutcome, prompt: str) -> PendingItem:
+    review = outcome.review
+    return PendingItem(
+        id=outcome.id,
+        title=outcome.title,
+        prompt=prompt,
+        verdict="review" if review is None or review.decision != "pass" else "pass",
+        reasons=[r for r in outcome.reasons if r.startswith("awaiting ")],
+        scores=review.scores if review else {},
+        sheet_url=review.sheet_url if review else None,
+    )
+
+
+def _auto_answer(held: list[ItemOutcome]) -> Answer:
+    return Answer(
+        choices={o.id: "approve" for o in held},
+        reviewer="wanflow/auto-approve",
+        comment="WANFLOW_AUTO_APPROVE is set",
+        automatic=True,
+    )
+
+
+def _can_suspend() -> bool:
+    """A suspended run is re-run from the top by a worker: it needs a deployment, and results
+    persisted so that the stages before are not run again."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None or context.flow_run.deployment_id is None:
+        return False
+    if not context.persist_result:
+        get_run_logger().warning(
+            "results are not persisted: pausing (holding this process) instead of suspending"
+        )
+        return False
+    return True
 
 
 def _block_reasons(blocks: list[Block]) -> list[str]:

@@ -7,13 +7,13 @@ the item as failed, never passed.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
 
 from prefect import task
-from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, Field
 
@@ -84,7 +84,29 @@ def review_clip_file(path: Path, settings: Settings) -> ClipReview:
     )
 
 
-@task(name="review-item", timeout_seconds=3600, cache_policy=NO_CACHE, **_RETRIES)
+def _review_key(context, parameters: dict) -> str:
+    """The same clips of the same item in the same run under the same review settings: a run
+    re-run from the top after a suspension reuses the verdict (where results are persisted)
+    instead of reviewing again; timings and the clips' cache flags do not matter."""
+    settings = get_settings()
+    review = settings.model_dump_json(include=_REVIEW_SETTINGS)
+    clips = ",".join(c.hash for c in parameters["clips"])
+    text = f"{parameters['run_id']}|{parameters['item_id']}|{clips}|{review}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+_REVIEW_SETTINGS = {
+    "review_rate",
+    "review_scene_threshold",
+    "nudenet_model",
+    "nudenet_second_opinion",
+    "clip_model",
+    "clip_weights",
+    "review_thresholds",
+}
+
+
+@task(name="review-item", timeout_seconds=3600, cache_key_fn=_review_key, **_RETRIES)
 def review_item(run_id: str, item_id: str, title: str | None, clips: list[Clip]) -> ItemReview:
     """Review each clip, combine the verdicts, and upload contact sheets and a thumbnail."""
     import time

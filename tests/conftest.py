@@ -89,6 +89,9 @@ def wanflow_env(s3_server, storage, model_dir, monkeypatch, tmp_path):
         "WANFLOW_S3_BUCKET": storage.bucket,
         "WANFLOW_S3_BACKOFF_S": "0.05",
         "WANFLOW_OUTPUT_DIR": str(tmp_path / "out"),
+        # Held items are held at once; the approval tests set a timeout of their own.
+        "WANFLOW_APPROVAL_TIMEOUT_S": "0",
+        "WANFLOW_APPROVAL_POLL_S": "1",
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)

@@ -50,11 +50,15 @@ def test_mixed_manifest_is_processed_and_reported(produce, storage, s3_server):
         "plan",
         "generate",
         "review",
+        "approve",
         "report",
     }
     # No OpenCLIP weights are configured: the review fails closed, every item waits for a person.
     assert {i.status for i in report.items} == {"held"}
-    assert "no OpenCLIP weights configured" in report.items[0].reasons[-1]
+    assert "no OpenCLIP weights configured" in report.items[0].reasons[-2]
+    assert report.items[0].reasons[-1] == (
+        "no wait for a reviewer (approval timeout 0): held, not published"
+    )
     plan = json.loads(storage.get_bytes(report.items[0].plan_key))
     assert report.items[0].plan_key == f"work/{report.run_id}/orion/plan.json"
     assert plan["item_id"] == "orion" and plan["shots"][0]["seed"] == 1
@@ -309,6 +313,7 @@ def test_wanflow_run_on_embedded_defaults(tmp_path, model_dir):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "starting a local S3 server" in result.stderr
+    assert "no Prefect server configured (PREFECT_API_URL): items that need a" in result.stderr
     assert "report: s3://wanflow/reports/" in result.stdout
     assert "cowherd-weaver" in result.stdout and "standard, 3 shots, ~" in result.stdout
     assert "4 held" in result.stdout
@@ -375,7 +380,8 @@ def test_review_passes_holds_and_blocks_by_the_policy(
     assert (clean.status, signoff.status) == ("reviewed", "held")
     assert clean.review.decision == "pass" and clean.review.failures == []
     assert set(clean.review.scores) >= {"violence", "gore", "blood", "weapons"}
-    assert signoff.reasons == ["awaiting approval: the item requires it"]
+    assert signoff.reasons[0] == "awaiting approval: the item requires it"
+    assert signoff.approval.decision == "hold"
     for key in (clean.review.sheet_key, clean.review.thumbnail_key, clean.review.review_key):
         assert storage.exists(key)
     with urllib.request.urlopen(clean.review.sheet_url, timeout=10) as response:

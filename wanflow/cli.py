@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wanflow import __version__, cli_generate, cli_prompts, cli_review, keys
+from wanflow import __version__, cli_approvals, cli_generate, cli_prompts, cli_review, keys
 from wanflow.console import err, out
 from wanflow.console import fail as _fail
 from wanflow.console import load_settings as _settings
@@ -28,6 +28,7 @@ app = typer.Typer(
 )
 storage_app = typer.Typer(help="The S3 bucket: a local server, listings.", no_args_is_help=True)
 app.add_typer(storage_app, name="storage")
+app.add_typer(cli_approvals.app, name="approvals")
 
 
 class _Stop(Exception):
@@ -286,6 +287,22 @@ def run(
     out_dir: Annotated[
         Path | None, typer.Option("--out", help="Where to copy the run report.")
     ] = None,
+    auto_approve: Annotated[
+        bool,
+        typer.Option(
+            "--auto-approve",
+            help="Approve every item held for a person (logged as such); blocked items stay "
+            "blocked.",
+        ),
+    ] = False,
+    approval_timeout: Annotated[
+        float | None,
+        typer.Option(
+            "--approval-timeout",
+            help="Seconds held items wait for a reviewer. Default: the setting when "
+            "PREFECT_API_URL names a server reviewers can reach, else 0 (held at once).",
+        ),
+    ] = None,
 ) -> None:
     """Upload a local manifest and run produce_manifest in process (embedded defaults)."""
     if not file.is_file():
@@ -293,6 +310,7 @@ def run(
     # An ephemeral Prefect server can take longer than Prefect's 20 s default to start.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    _approval_options(_settings(), auto_approve, approval_timeout)
     from wanflow.storage import StorageError
 
     with ExitStack() as stack:
@@ -319,6 +337,25 @@ def run(
         _print_report(report, store.uri(report.key) if written else "(none)", local_copy)
     if report.status != "succeeded":
         raise typer.Exit(1)
+
+
+def _approval_options(settings: Settings, auto_approve: bool, timeout: float | None) -> None:
+    """Without a Prefect server of its own the run's API lives and dies with this process, so
+    no reviewer can reach it: held items are held at once unless a timeout is asked for."""
+    from prefect.settings import PREFECT_API_URL
+
+    if auto_approve:
+        os.environ["WANFLOW_AUTO_APPROVE"] = "true"
+    if timeout is not None:
+        os.environ["WANFLOW_APPROVAL_TIMEOUT_S"] = str(timeout)
+    elif not PREFECT_API_URL.value() and "approval_timeout_s" not in settings.model_fields_set:
+        os.environ["WANFLOW_APPROVAL_TIMEOUT_S"] = "0"
+        if not auto_approve:
+            err.print(
+                "no Prefect server configured (PREFECT_API_URL): items that need a reviewer "
+                "are held, not waited for (--auto-approve approves them)"
+            )
+    get_settings.cache_clear()
 
 
 def _print_report(report, uri: str, local_copy: Path) -> None:

@@ -102,6 +102,11 @@ def report_key(run_id: str, day: date) -> str:
     return join(REPORTS, day.isoformat(), f"{run_id}.json")
 
 
+def audit_key(run_id: str, day: date) -> str:
+    """The run's audit log (JSON Lines): every decision about its items, automatic or human."""
+    return join(REPORTS, "audit", day.isoformat(), f"{report_key(run_id, day).rsplit('/', 1)[1]}l")
+
+
 def work_key(run_id: str, item_id: str, name: str) -> str:
     return join(WORK, check_part(run_id, "run id"), check_part(item_id, "item id"), name)
 

@@ -19,6 +19,7 @@ ItemStatus = Literal[
     "planned",
     "generated",
     "reviewed",
+    "approved",
     "rejected",
     "blocked",
     "failed",
@@ -73,6 +74,15 @@ class Review(BaseModel):
     review_key: str | None = None
 
 
+class Approval(BaseModel):
+    """A person's decision on a held item, or the timeout that left it held."""
+
+    decision: Literal["approve", "reject", "hold"]
+    actor: str
+    at: datetime
+    comment: str = ""
+
+
 class ItemOutcome(BaseModel):
     id: str
     title: str | None = None
@@ -85,6 +95,7 @@ class ItemOutcome(BaseModel):
     plan_key: str | None = None
     clips: list[Clip] = Field(default_factory=list)
     review: Review | None = None
+    approval: Approval | None = None
     warnings: list[str] = Field(default_factory=list)
 
 

@@ -164,6 +164,27 @@ class Settings(BaseSettings):
         600.0, gt=0, description="longest a classifier may take on one clip"
     )
 
+    # --- human approval ---------------------------------------------------------------------
+    approval_timeout_s: float = Field(
+        24 * 3600,
+        ge=0,
+        description="how long held items wait for a reviewer; then they stay held, unpublished "
+        "(0: do not wait)",
+    )
+    approval_poll_s: float = Field(
+        10.0, ge=1, description="how often a paused run checks for a decision"
+    )
+    approval_suspend: bool = Field(
+        True,
+        description="deployed runs with persisted results suspend while waiting (no process "
+        "held) instead of pausing",
+    )
+    auto_approve: bool = Field(
+        False,
+        description="approve every held item without asking (local demos); blocked items "
+        "stay blocked",
+    )
+
     # --- runs -------------------------------------------------------------------------------
     output_dir: Path = Field(Path("wanflow-output"), description="`wanflow run` local copies")
 

@@ -1,0 +1,208 @@
+"""The approval wait: a Prefect form per pause, answered in the UI or with ``wanflow approvals``.
+
+A run in process pauses (``pause_flow_run``) and polls; a deployed run with persisted results
+suspends (``suspend_flow_run``), holds no process, and re-runs from the top when resumed, so
+that everything here is keyed to be replayed: the pause keys are ``approval-<round>``, the
+deadline is the one stored with the first pause, and the audit keys repeat.
+
+Items a reviewer leaves undecided wait again, in a new round, until the deadline; then they are
+held. Prefect fails a run whose pause times out; the flow catches that and goes on.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from prefect import get_client
+from prefect.context import FlowRunContext
+from prefect.exceptions import FlowPauseTimeout
+from prefect.flow_runs import pause_flow_run, suspend_flow_run
+from prefect.input import RunInput
+from prefect.input.actions import create_flow_run_input, read_flow_run_input
+from prefect.logging import get_run_logger
+from prefect.states import Running
+from pydantic import BaseModel, Field, create_model
+
+from moderation.approval import (
+    RECORD_SUFFIX,
+    ApprovalRequest,
+    AuditEntry,
+    Choice,
+    PendingItem,
+    describe,
+)
+
+
+class ApprovalForm(RunInput):
+    """The fields every approval form has; one choice field per item is added to it."""
+
+    reviewer: str = Field("", description="your name or e-mail, for the audit log")
+    comment: str = Field("", description="why; recorded with every decision in this form")
+
+
+class Answer(BaseModel):
+    choices: dict[str, Choice]
+    reviewer: str = ""
+    comment: str = ""
+    automatic: bool = False
+
+
+def form_for(request: ApprovalRequest) -> type[ApprovalForm]:
+    """A form with a choice per item, keyed by item id (ids are not Python names: aliases)."""
+    fields: dict[str, Any] = {}
+    for n, item in enumerate(request.items):
+        title = f"{item.id}: {item.title}" if item.title else item.id
+        fields[f"item_{n}"] = (
+            Choice,
+            Field(
+                "undecided",
+                alias=item.id,
+                title=title,
+                description=f"verdict {item.verdict}: {'; '.join(item.reasons) or '-'}",
+            ),
+        )
+    form = create_model("ApprovalForm", __base__=ApprovalForm, **fields)
+    return form.with_initial_data(description=describe(request))
+
+
+def record_key(pause_key: str) -> str:
+    return f"{RECORD_SUFFIX}-{pause_key}"
+
+
+def stored_request(flow_run_id: Any, pause_key: str) -> ApprovalRequest | None:
+    value = read_flow_run_input(record_key(pause_key), flow_run_id=flow_run_id)
+    return ApprovalRequest.model_validate(value) if value else None
+
+
+def wait_for_decisions(
+    run_id: str,
+    manifest: str,
+    items: list[PendingItem],
+    timeout_s: float,
+    poll_s: float,
+    suspend: bool,
+) -> tuple[list[Answer], list[str]]:
+    """Ask until every item is decided or the deadline passes: the answers, and the ids still
+    undecided (held)."""
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None:
+        raise RuntimeError("approval needs a flow run")
+    flow_run_id = context.flow_run.id
+    logger = get_run_logger()
+    first = stored_request(flow_run_id, "approval-1")  # a re-run after a suspension
+    deadline = first.deadline if first else datetime.now(UTC) + timedelta(seconds=timeout_s)
+    answers: list[Answer] = []
+    pending = list(items)
+    round_ = 0
+    while pending:
+        round_ += 1
+        remaining = (deadline - datetime.now(UTC)).total_seconds()
+        if remaining <= 0:
+            break
+        key = f"approval-{round_}"
+        request = stored_request(flow_run_id, key)  # set: this round is being replayed
+        if request is None:
+            request = ApprovalRequest(
+                run_id=run_id,
+                flow_run_id=str(flow_run_id),
+                manifest=manifest,
+                round=round_,
+                deadline=deadline,
+                items=pending,
+            )
+            create_flow_run_input(
+                record_key(key), request.model_dump(mode="json"), flow_run_id=flow_run_id
+            )
+        form = form_for(request)
+        logger.info(
+            "waiting until %s UTC for a decision on %s: the Prefect UI, or `wanflow approvals "
+            "decide %s --approve ID... --reject ID...`",
+            f"{deadline:%Y-%m-%d %H:%M:%S}",
+            ", ".join(request.ids),
+            flow_run_id,
+        )
+        seconds = max(1, int(remaining))
+        try:
+            if suspend:
+                reply = suspend_flow_run(wait_for_input=form, timeout=seconds, key=key)
+            else:
+                poll = max(1, int(min(poll_s, seconds)))
+                reply = pause_flow_run(
+                    wait_for_input=form, timeout=seconds, poll_interval=poll, key=key
+                )
+        except FlowPauseTimeout:
+            reply = _late_reply(form, flow_run_id, key)
+            _carry_on(flow_run_id)
+            if reply is None:
+                break
+        answer = _answer(reply, request)
+        answers.append(answer)
+        pending = [i for i in request.items if answer.choices.get(i.id) == "undecided"]
+    return answers, [i.id for i in pending]
+
+
+def _answer(reply: ApprovalForm, request: ApprovalRequest) -> Answer:
+    data = reply.model_dump(by_alias=True)
+    return Answer(
+        choices={i.id: data.get(i.id, "undecided") for i in request.items},
+        reviewer=reply.reviewer.strip(),
+        comment=reply.comment.strip(),
+    )
+
+
+def _late_reply(form: type[ApprovalForm], flow_run_id: Any, key: str) -> ApprovalForm | None:
+    """A reply that landed between the last poll and the timeout still counts."""
+    value = read_flow_run_input(f"paused-{key}-response", flow_run_id=flow_run_id)
+    return form(**value) if value else None
+
+
+def _carry_on(flow_run_id: Any) -> None:
+    """Prefect leaves a timed-out pause in place and would fail the run at its end: the run
+    goes on (the items are held), so it is marked running again."""
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(
+            flow_run_id, Running(message="approval timed out; undecided items held"), force=True
+        )
+
+
+def audit_entries(
+    answers: list[Answer], held: list[str], base: dict[str, Any], timeout_s: float
+) -> list[AuditEntry]:
+    """The answers as audit entries, one per decided item, plus one per item left held."""
+    entries = []
+    for round_, answer in enumerate(answers, start=1):
+        for item_id, choice in answer.choices.items():
+            if choice == "undecided":
+                continue
+            entries.append(
+                AuditEntry(
+                    key=f"approval:{item_id}:{round_}",
+                    item_id=item_id,
+                    stage="approval",
+                    decision=choice,
+                    actor=answer.reviewer or "unnamed reviewer",
+                    automatic=answer.automatic,
+                    comment=answer.comment,
+                    **base,
+                )
+            )
+    why = (
+        f"no decision within {timeout_s:g} s: held, not published"
+        if timeout_s > 0
+        else "no wait for a reviewer (approval timeout 0): held, not published"
+    )
+    for item_id in held:
+        entries.append(
+            AuditEntry(
+                key=f"approval:{item_id}:timeout",
+                item_id=item_id,
+                stage="approval",
+                decision="hold",
+                actor="wanflow/approval-timeout",
+                automatic=True,
+                reasons=[why],
+                **base,
+            )
+        )
+    return entries

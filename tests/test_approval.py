@@ -1,0 +1,342 @@
+"""Human approval: the request and form, the CLI, and the round trip through a real Prefect API."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from pydantic import ValidationError
+
+from flows.approve import form_for
+from moderation.approval import (
+    ApprovalRequest,
+    DecisionError,
+    PendingItem,
+    check_decision,
+    describe,
+)
+from tests.conftest import WANFLOW
+
+REQUEST = ApprovalRequest(
+    run_id="20261123T000000Z-abcd",
+    flow_run_id="8f1c2d3e-0000-4000-8000-000000000001",
+    manifest="stars.json",
+    deadline=datetime(2026, 11, 24, 2, 0, tzinfo=UTC),
+    items=[
+        PendingItem(
+            id="orion-hunt",
+            title="猎户 | 出猎",
+            prompt="猎人在星空下追逐\n第二行",
+            verdict="review",
+            reasons=["awaiting human review: violence 0.41 ≥ 0.35 at 2.0 s"],
+            scores={"violence": 0.41, "nudity": 0.02},
+            sheet_url="http://s3.local/wanflow/work/r/orion-hunt/sheet.jpg?X-Amz-Signature=1",
+        ),
+        PendingItem(id="big_dipper-2", prompt="北斗" * 200, verdict="pass"),
+    ],
+)
+
+
+def test_the_description_lists_each_item_with_what_a_reviewer_needs():
+    text = describe(REQUEST)
+    assert "2 item(s) of `stars.json` await a decision" in text
+    assert "### `orion-hunt` — 猎户 \\| 出猎" in text  # a pipe would break the markdown
+    assert "> 猎人在星空下追逐 第二行" in text
+    assert "**verdict:** review — awaiting human review: violence 0.41" in text
+    assert "**scores:** violence 0.41, nudity 0.02" in text
+    assert "[open](http://s3.local/wanflow/work/r/orion-hunt/sheet.jpg?X-Amz-Signature=1)" in text
+    assert "2026-11-24 02:00 UTC" in text
+    assert f"wanflow approvals decide {REQUEST.flow_run_id}" in text
+    assert "北斗" * 119 + "北…" in text and "北斗" * 121 not in text  # long prompts are cut
+
+
+def test_the_form_has_a_choice_per_item_keyed_by_its_id():
+    form = form_for(REQUEST)
+    schema = form.model_json_schema(by_alias=True)
+    assert set(schema["properties"]) == {"orion-hunt", "big_dipper-2", "reviewer", "comment"}
+    choice = schema["properties"]["orion-hunt"]
+    assert choice["enum"] == ["approve", "reject", "undecided"]
+    assert choice["default"] == "undecided"
+    assert choice["title"] == "orion-hunt: 猎户 | 出猎"
+    answer = form(**{"orion-hunt": "approve", "reviewer": "ann"})
+    assert answer.model_dump(by_alias=True)["big_dipper-2"] == "undecided"
+    with pytest.raises(ValidationError):
+        form(**{"orion-hunt": "maybe"})
+    with pytest.raises(ValidationError):
+        form(**{"not-an-item": "approve"})
+    assert form._description == describe(REQUEST)
+
+
+def test_a_decision_must_fit_the_request():
+    ids = REQUEST.ids
+    assert check_decision(ids, ["orion-hunt"], ["big_dipper-2", "big_dipper-2"]) == {
+        "orion-hunt": "approve",
+        "big_dipper-2": "reject",
+    }
+    with pytest.raises(DecisionError, match="nothing to decide"):
+        check_decision(ids, [], [])
+    with pytest.raises(DecisionError, match="approved and rejected at once: orion-hunt"):
+        check_decision(ids, ["orion-hunt"], ["orion-hunt"])
+    with pytest.raises(DecisionError, match=r"not waiting for a decision: vega; waiting: orion"):
+        check_decision(ids, ["vega"], [])
+
+
+def test_the_cli_needs_the_server_the_runs_report_to(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
+    env["PREFECT_HOME"] = str(tmp_path)
+    for args in (["list"], ["decide", REQUEST.flow_run_id, "--approve", "x"]):
+        result = subprocess.run(
+            [WANFLOW, "approvals", *args], capture_output=True, text=True, env=env, timeout=60
+        )
+        assert result.returncode == 2, result.stderr
+        assert "set PREFECT_API_URL" in result.stderr
+
+
+# --- against a real Prefect API -----------------------------------------------------------------
+
+ITEMS = [
+    {"id": "vega", "title": "织女", "prompt": "织女星在夏夜闪烁", "seed": 1},
+    {"id": "altair", "title": "牛郎", "prompt": "牛郎星穿过银河", "seed": 2},
+    {"id": "deneb", "prompt": "天鹅座的尾巴", "seed": 3},
+]
+
+
+def _cli(*args: str, api_url: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PREFECT_API_URL=api_url)
+    return subprocess.run(
+        [WANFLOW, "approvals", *args], capture_output=True, text=True, env=env, timeout=120
+    )
+
+
+def _wait_listed(api_url: str, ids: list[str], flow: threading.Thread, within_s=240) -> dict:
+    """The run as ``wanflow approvals list --json`` shows it once it waits for ``ids``."""
+    deadline = time.monotonic() + within_s
+    while time.monotonic() < deadline and flow.is_alive():
+        listed = _cli("list", "--json", api_url=api_url)
+        assert listed.returncode == 0, listed.stderr
+        for run in json.loads(listed.stdout):
+            if [i["id"] for i in run["items"]] == ids:
+                return run
+        time.sleep(1)
+    raise AssertionError(f"no run waited for {ids} (flow thread alive: {flow.is_alive()})")
+
+
+@pytest.fixture
+def approving(prefect_api, wanflow_env, monkeypatch):
+    """The flow in a thread, waiting up to ``timeout`` s for a decision; the test is the
+    reviewer, in other processes."""
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.produce_manifest import produce_manifest
+    from wanflow.settings import get_settings
+
+    def start(key: str, timeout: float) -> tuple[threading.Thread, dict]:
+        monkeypatch.setenv("WANFLOW_APPROVAL_TIMEOUT_S", str(timeout))
+        get_settings.cache_clear()
+        result: dict = {}
+
+        def run() -> None:
+            try:
+                result["report"] = produce_manifest(manifest_key=key)
+            except BaseException as exc:  # surfaced by the test
+                result["error"] = exc
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread, result
+
+    return start, PREFECT_API_URL.value()
+
+
+@pytest.mark.slow
+def test_approval_round_trip_through_the_cli(approving, storage):
+    from tasks.approve import read_audit
+
+    start, api_url = approving
+    storage.put_bytes("incoming/summer.json", json.dumps(ITEMS).encode())
+    thread, result = start("incoming/summer.json", timeout=300)
+
+    run = _wait_listed(api_url, ["vega", "altair", "deneb"], thread)
+    assert run["round"] == 1 and run["manifest"] == "summer.json"
+    assert all(i["verdict"] == "review" and i["sheet_url"] for i in run["items"])
+    assert any("no OpenCLIP weights" in r for r in run["items"][0]["reasons"])
+    flow_run_id = run["flow_run_id"]
+    table = _cli("list", api_url=api_url)
+    assert flow_run_id in table.stdout and "altair" in table.stdout
+
+    # A decision that does not fit is refused here, and the run keeps waiting.
+    typo = _cli("decide", flow_run_id, "--approve", "vegaa", api_url=api_url)
+    assert typo.returncode == 2 and "not waiting for a decision: vegaa" in typo.stderr
+
+    first = _cli(
+        "decide", flow_run_id, "--approve", "vega", "--reject", "altair",
+        "--comment", "altair shows a weapon", "--reviewer", "ann@studio", api_url=api_url,
+    )  # fmt: skip
+    assert first.returncode == 0, first.stderr
+    assert "approved: vega" in first.stdout and "rejected: altair" in first.stdout
+    assert "still waiting: deneb" in first.stdout
+
+    second = _wait_listed(api_url, ["deneb"], thread)  # undecided items wait again
+    assert second["round"] == 2 and second["flow_run_id"] == flow_run_id
+    done = _cli("decide", flow_run_id, "--reject", "deneb", "--reviewer", "bo", api_url=api_url)
+    assert done.returncode == 0, done.stderr
+
+    thread.join(timeout=240)
+    assert not thread.is_alive() and "error" not in result, result
+    report = result["report"]
+    assert report.status == "succeeded"
+    vega, altair, deneb = report.items
+    assert (vega.status, altair.status, deneb.status) == ("approved", "rejected", "rejected")
+    assert vega.approval.actor == "ann@studio" and vega.reasons == [
+        "approved by ann@studio: altair shows a weapon"
+    ]
+    assert altair.reasons[-1] == "rejected by ann@studio: altair shows a weapon"
+    assert deneb.approval.actor == "bo"
+    assert not list(storage.list("published/"))
+
+    audit = read_audit(report.run_id, report.started_at.date())
+    automatic = [(e.item_id, e.stage, e.decision) for e in audit if e.automatic]
+    assert automatic == [(i, "review", "review") for i in ("vega", "altair", "deneb")]
+    human = [(e.item_id, e.decision, e.actor, e.comment) for e in audit if not e.automatic]
+    assert human == [
+        ("vega", "approve", "ann@studio", "altair shows a weapon"),
+        ("altair", "reject", "ann@studio", "altair shows a weapon"),
+        ("deneb", "reject", "bo", ""),
+    ]
+    assert all(e.flow_run_id == flow_run_id for e in audit)
+
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(flow_run_id).state.is_completed()
+
+
+@pytest.mark.slow
+def test_undecided_items_are_held_when_the_wait_times_out(approving, storage):
+    from tasks.approve import read_audit
+
+    start, _ = approving
+    storage.put_bytes("incoming/late.json", json.dumps(ITEMS[:1]).encode())
+    thread, result = start("incoming/late.json", timeout=3)
+    thread.join(timeout=300)
+    assert "error" not in result, result
+    report = result["report"]
+    assert report.status == "succeeded" and report.manifest_key == "processed/late.json"
+    (vega,) = report.items
+    assert vega.status == "held" and vega.approval.decision == "hold"
+    assert vega.reasons[-1] == "no decision within 3 s: held, not published"
+    assert vega.approval.actor == "wanflow/approval-timeout"
+    stored = json.loads(storage.get_bytes(report.key))
+    assert stored["items"][0]["status"] == "held"
+    audit = read_audit(report.run_id, report.started_at.date())
+    assert [(e.stage, e.decision) for e in audit] == [("review", "review"), ("approval", "hold")]
+
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:  # Prefect's failed pause did not fail the run
+        assert client.read_flow_run(report.flow_run_id).state.is_completed()
+
+
+@pytest.mark.slow
+def test_auto_approve_approves_held_items_and_logs_it(approving, storage, monkeypatch):
+    from tasks.approve import read_audit
+
+    monkeypatch.setenv("WANFLOW_AUTO_APPROVE", "true")
+    start, _ = approving
+    storage.put_bytes("incoming/auto.json", json.dumps(ITEMS[:1]).encode())
+    thread, result = start("incoming/auto.json", timeout=3600)
+    thread.join(timeout=300)
+    (vega,) = result["report"].items
+    assert vega.status == "approved" and vega.approval.actor == "wanflow/auto-approve"
+    report = result["report"]
+    (entry,) = [
+        e for e in read_audit(report.run_id, report.started_at.date()) if e.stage == "approval"
+    ]
+    assert entry.automatic and entry.decision == "approve"
+    assert entry.at - report.started_at < timedelta(minutes=10)
+
+
+@pytest.mark.slow
+def test_a_deployed_run_suspends_while_waiting_and_resumes_from_the_top(
+    prefect_api, wanflow_env, storage, monkeypatch
+):
+    """No process is held while a deployed run waits; resumed, it re-runs from the top and finds
+    its claim, clips and verdicts again instead of redoing them."""
+    import asyncio
+
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterId,
+        FlowRunFilterParentFlowRunId,
+    )
+    from prefect.deployments import run_deployment
+    from prefect.runner import Runner
+    from prefect.settings import PREFECT_API_URL
+
+    from flows.produce_manifest import produce_manifest
+    from tasks.approve import read_audit
+    from tests.conftest import ROOT
+
+    monkeypatch.chdir(ROOT)  # the deployment's entrypoint is relative to the repository
+    monkeypatch.setenv("WANFLOW_APPROVAL_TIMEOUT_S", "900")
+    monkeypatch.setenv("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "true")
+    api_url = PREFECT_API_URL.value()
+    storage.put_bytes("incoming/deployed.json", json.dumps(ITEMS[:2]).encode())
+    produce_manifest.to_deployment(name="approval-test").apply()
+    flow_run = run_deployment(
+        "produce-manifest/approval-test",
+        parameters={"manifest_key": "incoming/deployed.json"},
+        timeout=0,
+    )
+    asyncio.run(Runner().execute_flow_run(flow_run.id))  # returns: the run is suspended
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(flow_run.id).state
+    assert state.name == "Suspended" and state.is_paused()
+    (interim,) = [o.key for o in storage.list("reports/") if o.key.endswith(".json")]
+    assert json.loads(storage.get_bytes(interim))["status"] == "running"
+
+    listed = _cli("list", "--json", api_url=api_url)
+    (run,) = json.loads(listed.stdout)
+    assert run["flow_run_id"] == str(flow_run.id) and run["state"] == "Suspended"
+    decided = _cli(
+        "decide", str(flow_run.id), "--approve", "vega", "--reject", "altair",
+        "--reviewer", "cy", api_url=api_url,
+    )  # fmt: skip
+    assert decided.returncode == 0, decided.stderr
+    asyncio.run(Runner().execute_flow_run(flow_run.id))  # a worker picks the resumed run up
+
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(flow_run.id).state.is_completed()
+        children = client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run.id])
+            )
+        )
+        ids = [flow_run.id, *(child.id for child in children)]  # generate-shots is a subflow
+        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))
+    # Re-run from the top: the generation subflow ran once (its result was found again) and
+    # the verdicts came from the cache; no shot was made twice.
+    assert len(children) == 1
+    generated = [t.state.name for t in tasks if t.name.startswith("generate-clip")]
+    assert generated == ["Completed", "Completed"]
+    reviews = sorted(t.state.name for t in tasks if t.name.startswith("review-item"))
+    assert reviews == ["Cached", "Cached", "Completed", "Completed"]
+    (key,) = [o.key for o in storage.list("reports/") if o.key.endswith(".json")]
+    assert key == interim  # the same run id after the re-run
+    report = json.loads(storage.get_bytes(key))
+    assert report["status"] == "succeeded"
+    assert [i["status"] for i in report["items"]] == ["approved", "rejected"]
+    run_id = report["run_id"]
+    audit = read_audit(run_id, datetime.fromisoformat(report["started_at"]).date())
+    assert [(e.item_id, e.decision, e.actor) for e in audit] == [
+        ("vega", "review", "wanflow/review-policy"),
+        ("altair", "review", "wanflow/review-policy"),
+        ("vega", "approve", "cy"),
+        ("altair", "reject", "cy"),
+    ]

@@ -1,0 +1,185 @@
+"""``wanflow approvals``: the runs waiting for a reviewer, and deciding them from a shell.
+
+Both talk to the Prefect server the runs report to (``PREFECT_API_URL``). Decisions are checked
+against what the run asked for before it is resumed; the flow then logs them in its audit log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+import socket
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from wanflow.console import err, fail, out
+
+app = typer.Typer(help="Runs waiting for a reviewer: list them, decide them.", no_args_is_help=True)
+
+_DECIDE_USAGE = (
+    "wanflow approvals decide FLOW_RUN_ID [--approve ID ...] [--reject ID ...] "
+    "[--comment TEXT] [--reviewer NAME]"
+)
+
+
+def _api() -> None:
+    """An ephemeral API would be a new, empty server: refuse instead of listing nothing."""
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        raise fail(
+            "set PREFECT_API_URL to the Prefect server the runs report to "
+            "(e.g. http://prefect.internal:4200/api)",
+            2,
+        )
+
+
+def _waiting() -> list[tuple[Any, Any]]:
+    """(flow run, approval request) for every paused or suspended run that asks Wanflow's
+    question."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    from flows.approve import stored_request
+
+    paused = FlowRunFilter(
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+    )
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=paused)
+    found = []
+    for run in runs:
+        key = run.state.state_details.pause_key if run.state else None
+        request = stored_request(run.id, key) if key else None
+        if request is not None:
+            found.append((run, request))
+    return found
+
+
+@app.command("list")
+def list_(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """The runs waiting for a decision, with each item's verdict, scores and contact sheet."""
+    _api()
+    waiting = _waiting()
+    if as_json:
+        payload = [
+            {"flow_run_id": str(run.id), "state": run.state.name, **request.model_dump(mode="json")}
+            for run, request in waiting
+        ]
+        print(json.dumps(payload, indent=2, ensure_ascii=False))
+        return
+    if not waiting:
+        err.print("no run is waiting for a decision")
+        return
+    for run, request in waiting:
+        table = Table(
+            title=f"{run.id} ({run.state.name}): {request.manifest}, round {request.round}, "
+            f"until {request.deadline:%Y-%m-%d %H:%M} UTC",
+            title_justify="left",
+        )
+        for column in ("item", "title", "verdict", "why", "scores", "contact sheet"):
+            table.add_column(column, overflow="fold")
+        for item in request.items:
+            scores = ", ".join(f"{c} {s:.2f}" for c, s in sorted(item.scores.items()))
+            table.add_row(
+                item.id,
+                item.title or "",
+                item.verdict,
+                "; ".join(item.reasons),
+                scores,
+                item.sheet_url or "",
+            )
+        out.print(table)
+
+
+@app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)
+def decide(ctx: typer.Context) -> None:
+    """Approve or reject items of a waiting run, and resume it.
+
+    wanflow approvals decide FLOW_RUN_ID [--approve ID ...] [--reject ID ...] [--comment TEXT]
+    [--reviewer NAME]. Items not named keep waiting. Exit 0: the run was resumed; 2: the
+    decision does not fit the run (unknown item, run not waiting); 1: the server refused.
+    """
+    from uuid import UUID
+
+    from prefect.exceptions import ObjectNotFound
+    from prefect.flow_runs import resume_flow_run
+
+    from flows.approve import stored_request
+    from moderation.approval import DecisionError, check_decision
+
+    args = _decide_parser().parse_args(ctx.args)
+    _api()
+    try:
+        flow_run_id = UUID(args.flow_run_id)
+    except ValueError as exc:
+        raise fail(f"{args.flow_run_id!r} is not a flow run id", 2) from exc
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        try:
+            run = client.read_flow_run(flow_run_id)
+        except ObjectNotFound as exc:
+            raise fail(f"no flow run {flow_run_id}", 2) from exc
+    state = run.state
+    if state is None or not state.is_paused() or not state.state_details.pause_key:
+        raise fail(f"flow run {flow_run_id} is not waiting for a decision ({state.name})", 2)
+    request = stored_request(flow_run_id, state.state_details.pause_key)
+    if request is None:
+        raise fail(f"flow run {flow_run_id} is paused, but not for a Wanflow approval", 2)
+    try:
+        choices = check_decision(request.ids, args.approve, args.reject)
+    except DecisionError as exc:
+        raise fail(str(exc), 2) from exc
+    reviewer = args.reviewer or os.environ.get("WANFLOW_REVIEWER") or _whoami()
+    run_input = {**choices, "reviewer": reviewer, "comment": args.comment}
+    try:
+        resume_flow_run(flow_run_id, run_input=run_input)
+    except RuntimeError as exc:  # the server validates the input against the form too
+        raise fail(f"the server refused the decision: {exc}") from exc
+    for decision, done in (("approve", "approved"), ("reject", "rejected")):
+        named = [i for i, c in choices.items() if c == decision]
+        if named:
+            out.print(f"{done}: {', '.join(named)}", highlight=False)
+    waiting = [i for i in request.ids if i not in choices]
+    if waiting:
+        out.print(f"still waiting: {', '.join(waiting)}", highlight=False)
+    err.print(f"resumed {flow_run_id} as {reviewer}")
+
+
+def _decide_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wanflow approvals decide", usage=_DECIDE_USAGE)
+    parser.add_argument("flow_run_id", help="the waiting run (see `wanflow approvals list`)")
+    parser.add_argument(
+        "--approve", nargs="+", action="extend", default=[], metavar="ID", help="approve items"
+    )
+    parser.add_argument(
+        "--reject", nargs="+", action="extend", default=[], metavar="ID", help="reject items"
+    )
+    parser.add_argument("--comment", default="", help="why; logged with every decision")
+    parser.add_argument(
+        "--reviewer", default="", help="who decides (default: $WANFLOW_REVIEWER or user@host)"
+    )
+    return parser
+
+
+def _whoami() -> str:
+    try:
+        user = getpass.getuser()
+    except Exception:  # no login name in some containers
+        user = "unknown"
+    return f"{user}@{socket.gethostname()}"
