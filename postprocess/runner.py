@@ -1,0 +1,72 @@
+"""Every ffmpeg run of post-production goes through :func:`run`: the compiled command is logged,
+stderr is captured, and a failure raises :class:`FFmpegError` carrying ffmpeg's last words.
+
+The binary is imageio-ffmpeg's pinned static build (libx264, AAC, libass, xfade, loudnorm,
+sidechaincompress), or ``WANFLOW_FFMPEG`` / ``IMAGEIO_FFMPEG_EXE`` where an operator has a
+better one.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import time
+from pathlib import Path
+
+import ffmpeg
+
+from wanflow.video import VideoError
+from wanflow.video import ffmpeg_exe as _bundled
+
+log = logging.getLogger(__name__)
+STDERR_LINES = 20
+QUIET = ("-hide_banner", "-nostats", "-nostdin")
+
+
+class FFmpegError(VideoError):
+    """ffmpeg exited non-zero (or could not start); ``stderr`` holds the whole of what it said."""
+
+    def __init__(self, message: str, command: list[str], stderr: str = "") -> None:
+        super().__init__(message)
+        self.command = command
+        self.stderr = stderr
+
+
+def ffmpeg_exe() -> str:
+    """``WANFLOW_FFMPEG`` first (a setting), then imageio-ffmpeg (which honours
+    ``IMAGEIO_FFMPEG_EXE``)."""
+    return os.environ.get("WANFLOW_FFMPEG") or _bundled()
+
+
+def run(stream, what: str, *, input: bytes | None = None, loglevel: str = "error") -> str:
+    """Run a compiled ffmpeg-python graph; return stderr (filters such as loudnorm and ebur128
+    report there). ``what`` names the step in logs and errors."""
+    stream = stream.global_args(*QUIET, "-loglevel", loglevel)
+    command = [ffmpeg_exe(), *ffmpeg.get_args(stream)]
+    return run_args(command, what, input=input)
+
+
+def run_args(command: list[str], what: str, *, input: bytes | None = None) -> str:
+    """Run an ffmpeg command given as arguments (for the rare graph ffmpeg-python cannot say)."""
+    import subprocess
+
+    log.info("%s: %s", what, shlex.join(command))
+    start = time.perf_counter()
+    try:
+        done = subprocess.run(command, input=input, capture_output=True, check=False)
+    except OSError as exc:
+        raise FFmpegError(f"{what}: cannot run ffmpeg ({command[0]}): {exc}", command) from exc
+    stderr = done.stderr.decode(errors="replace")
+    if done.returncode != 0:
+        tail = "\n".join(stderr.splitlines()[-STDERR_LINES:])
+        raise FFmpegError(
+            f"{what}: ffmpeg exited {done.returncode}:\n{tail}", command, stderr=stderr
+        )
+    log.debug("%s: %.2f s", what, time.perf_counter() - start)
+    return stderr
+
+
+def path_arg(path: Path) -> str:
+    """A path ffmpeg reads as a file, never as a protocol or option (``-x.mp4``, ``a:b.mp4``)."""
+    return str(Path(path).resolve())
