@@ -55,6 +55,7 @@ class Evidence(BaseModel):
     frame: int
     source: str
     decision: Decision
+    shot: int | None = Field(None, description="which clip of the item, once combined")
 
 
 class Verdict(BaseModel):
@@ -134,6 +135,17 @@ class Policy(BaseModel):
 
 def _max(a: Decision, b: Decision) -> Decision:
     return a if _RANK[a] >= _RANK[b] else b
+
+
+def for_shot(verdict: Verdict, shot: int) -> Verdict:
+    """A clip's verdict as part of an item: times alone are ambiguous across shots."""
+    return Verdict(
+        decision=verdict.decision,
+        reasons=[f"shot {shot}: {r}" for r in verdict.reasons],
+        evidence=[e.model_copy(update={"shot": shot}) for e in verdict.evidence],
+        flagged=[e.model_copy(update={"shot": shot}) for e in verdict.flagged],
+        failures=verdict.failures,
+    )
 
 
 def combine(verdicts: list[Verdict]) -> Verdict:

@@ -17,7 +17,7 @@ from prefect import task
 from prefect.logging import get_run_logger
 from pydantic import BaseModel, Field
 
-from moderation.policy import Verdict, combine, policy_from
+from moderation.policy import Verdict, combine, for_shot, policy_from
 from moderation.review import ClipReview, review_frames
 from moderation.signals import Classifier
 from tasks.manifest import _RETRIES, storage
@@ -121,7 +121,7 @@ def review_item(run_id: str, item_id: str, title: str | None, clips: list[Clip])
         for clip in clips:
             local = store.download(clip.key, Path(tmp) / f"shot-{clip.shot}.mp4")
             review = review_clip_file(local, settings)
-            verdicts.append(review.verdict)
+            verdicts.append(for_shot(review.verdict, clip.shot))
             offset = clip.shot * 1_000_000
             labels = review.flagged_frames()
             frames += [replace(f, index=f.index + offset) for f in review.frames]

@@ -394,5 +394,5 @@ def test_review_passes_holds_and_blocks_by_the_policy(
     storage.put_bytes("incoming/strict.json", json.dumps(REVIEWED[:1]).encode())
     (blocked,) = produce("incoming/strict.json").items
     assert blocked.status == "blocked" and blocked.review.decision == "block"
-    assert blocked.reasons[0].startswith("review: violence ")
+    assert blocked.reasons[0].startswith("review: shot 1: violence ")
     assert blocked.review.flagged_frames > 0

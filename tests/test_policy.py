@@ -86,6 +86,14 @@ def test_an_items_verdict_is_its_strictest_clip():
     assert combine([]).decision == "review"  # nothing reviewed is not a pass
 
 
+def test_an_items_evidence_names_the_shot_it_came_from():
+    from moderation.policy import for_shot
+
+    item = combine([for_shot(POLICY.judge([score("violence", 0.5, 1.0, 16)]), 2)])
+    assert item.reasons[0].startswith("shot 2: violence 0.50 at 1.0 s")
+    assert [(e.shot, e.frame) for e in item.evidence + item.flagged] == [(2, 16), (2, 16)]
+
+
 def test_deployment_overrides_merge_over_the_defaults():
     from moderation.policy import DEFAULT_THRESHOLDS, policy_from
 
