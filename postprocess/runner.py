@@ -9,7 +9,6 @@ better one.
 from __future__ import annotations
 
 import logging
-import os
 import shlex
 import time
 from pathlib import Path
@@ -34,9 +33,11 @@ class FFmpegError(VideoError):
 
 
 def ffmpeg_exe() -> str:
-    """``WANFLOW_FFMPEG`` first (a setting), then imageio-ffmpeg (which honours
+    """The ``ffmpeg`` setting (``WANFLOW_FFMPEG``) first, then imageio-ffmpeg (which honours
     ``IMAGEIO_FFMPEG_EXE``)."""
-    return os.environ.get("WANFLOW_FFMPEG") or _bundled()
+    from wanflow.settings import get_settings
+
+    return get_settings().ffmpeg or _bundled()
 
 
 def run(stream, what: str, *, input: bytes | None = None, loglevel: str = "error") -> str:

@@ -185,6 +185,35 @@ class Settings(BaseSettings):
         "stay blocked",
     )
 
+    # --- post-production --------------------------------------------------------------------
+    ffmpeg: str | None = Field(
+        None, description="ffmpeg binary; unset: imageio-ffmpeg's (IMAGEIO_FFMPEG_EXE honoured)"
+    )
+    tts_engine: Literal["espeak", "piper"] = Field(
+        "espeak", description="narration engine; a language it cannot read goes to espeak-ng"
+    )
+    piper_voices: dict[str, Path] = Field(
+        default_factory=dict,
+        description='Piper voices per language, JSON: {"zh": "/voices/zh_CN-huayan-medium.onnx"}',
+    )
+    espeak_path: str | None = Field(None, description="espeak-ng binary; unset: found on PATH")
+    tts_rate: float = Field(1.0, ge=0.5, le=2.0, description="narration speed (1.0: the voice's)")
+    narration_padding_s: float = Field(
+        0.3, ge=0, le=5, description="silence before and after the narration of each shot"
+    )
+    transition_s: float = Field(0.5, ge=0, le=3, description="length of a transition between shots")
+    extend_policy: Literal["hold", "slow"] = Field(
+        "hold", description="a clip shorter than its narration: hold its last frame, or slow it"
+    )
+    burn_subtitles: bool = Field(False, description="also burn the subtitles into the picture")
+    font_dir: Path | None = Field(
+        None, description="fonts for burned-in subtitles; unset: fontconfig's CJK fonts"
+    )
+    target_lufs: float = Field(-16.0, ge=-40, le=-5, description="integrated loudness of the mix")
+    true_peak_db: float = Field(-1.5, ge=-9, le=0, description="true-peak ceiling of the mix")
+    video_crf: int = Field(20, ge=0, le=51, description="x264 quality of the final video")
+    video_preset: str = Field("veryfast", description="x264 preset of the final video")
+
     # --- runs -------------------------------------------------------------------------------
     output_dir: Path = Field(Path("wanflow-output"), description="`wanflow run` local copies")
 
