@@ -21,6 +21,7 @@ from wanflow.video import ffmpeg_exe as _bundled
 log = logging.getLogger(__name__)
 STDERR_LINES = 20
 QUIET = ("-hide_banner", "-nostats", "-nostdin")
+TIMEOUT_S = 3600.0  # no step of one item's post-production takes near this long
 
 
 class FFmpegError(VideoError):
@@ -40,22 +41,42 @@ def ffmpeg_exe() -> str:
     return get_settings().ffmpeg or _bundled()
 
 
-def run(stream, what: str, *, input: bytes | None = None, loglevel: str = "error") -> str:
+def run(
+    stream,
+    what: str,
+    *,
+    input: bytes | None = None,
+    loglevel: str = "error",
+    timeout_s: float | None = TIMEOUT_S,
+) -> str:
     """Run a compiled ffmpeg-python graph; return stderr (filters such as loudnorm and ebur128
     report there). ``what`` names the step in logs and errors."""
     stream = stream.global_args(*QUIET, "-loglevel", loglevel)
     command = [ffmpeg_exe(), *ffmpeg.get_args(stream)]
-    return run_args(command, what, input=input)
+    return run_args(command, what, input=input, timeout_s=timeout_s)
 
 
-def run_args(command: list[str], what: str, *, input: bytes | None = None) -> str:
+def run_args(
+    command: list[str],
+    what: str,
+    *,
+    input: bytes | None = None,
+    timeout_s: float | None = TIMEOUT_S,
+) -> str:
     """Run an ffmpeg command given as arguments (for the rare graph ffmpeg-python cannot say)."""
     import subprocess
 
     log.info("%s: %s", what, shlex.join(command))
     start = time.perf_counter()
     try:
-        done = subprocess.run(command, input=input, capture_output=True, check=False)
+        done = subprocess.run(
+            command, input=input, capture_output=True, check=False, timeout=timeout_s
+        )
+    except subprocess.TimeoutExpired as exc:  # some damaged inputs make ffmpeg spin forever
+        stderr = (exc.stderr or b"").decode(errors="replace")
+        raise FFmpegError(
+            f"{what}: ffmpeg ran past {timeout_s:g} s and was killed", command, stderr=stderr
+        ) from exc
     except OSError as exc:
         raise FFmpegError(f"{what}: cannot run ffmpeg ({command[0]}): {exc}", command) from exc
     stderr = done.stderr.decode(errors="replace")
