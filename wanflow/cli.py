@@ -14,7 +14,15 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wanflow import __version__, cli_approvals, cli_generate, cli_prompts, cli_review, keys
+from wanflow import (
+    __version__,
+    cli_approvals,
+    cli_compose,
+    cli_generate,
+    cli_prompts,
+    cli_review,
+    keys,
+)
 from wanflow.console import err, out
 from wanflow.console import fail as _fail
 from wanflow.console import load_settings as _settings
@@ -180,6 +188,10 @@ app.command()(cli_prompts.expand)
 app.command()(cli_prompts.screen)
 app.command()(cli_generate.generate)
 app.command()(cli_review.review)
+app.command(
+    context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    add_help_option=False,
+)(cli_compose.compose)
 
 
 # --- storage ---------------------------------------------------------------------------------

@@ -1,0 +1,217 @@
+"""A story's clips and narration → one finished video, as the seed articles' 后期处理 describes:
+narration (TTS), shots held or slowed to fit it, transitions, music ducked under the voice,
+subtitles (soft, optionally burned), loudness, thumbnail and poster, and a check of the result.
+
+The narration is spoken first, because its durations decide how long each shot lasts; the
+subtitles and the mix then use the very same times, read off the joined picture track.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from postprocess.assemble import join, normalise
+from postprocess.checks import OutputReport, check_output
+from postprocess.mix import MixReport, mix
+from postprocess.mux import mux, poster, thumbnail
+from postprocess.subtitles import cues_for, to_srt, to_vtt
+from postprocess.text import language_runs, split_sentences, spoken
+from postprocess.timing import extension
+from postprocess.tts import Engine, Utterance, narrate
+from wanflow.video import probe
+
+SENTENCE_GAP_S = 0.15  # a breath between sentences of one shot
+
+
+@dataclass
+class Options:
+    """How to finish a story (the flow fills it from settings and the item)."""
+
+    lang: str = "zh"
+    voice: str | None = None
+    rate: float = 1.0
+    padding_s: float = 0.3
+    transition_s: float = 0.5
+    policy: str = "hold"
+    music: Path | None = None
+    burn_subtitles: bool = False
+    font: Path | None = None
+    target_lufs: float = -16.0
+    true_peak_db: float = -1.5
+    crf: int = 20
+    preset: str = "veryfast"
+
+
+@dataclass
+class Spoken:
+    """One sentence of a shot: shown as written, spoken as one or more language runs."""
+
+    shot: int
+    text: str
+    utterances: list[Utterance] = field(default_factory=list)
+
+    @property
+    def duration_s(self) -> float:
+        return sum(u.duration_s for u in self.utterances)
+
+
+@dataclass
+class Composed:
+    video: Path
+    srt: Path
+    vtt: Path
+    thumbnail: Path
+    poster: Path
+    duration_s: float
+    shot_starts_s: list[float]
+    mix: MixReport
+    check: OutputReport
+    sentences: int
+
+
+def speak(
+    narration: Sequence[str | None], engines: Sequence[Engine], work: Path, options: Options
+) -> list[list[Spoken]]:
+    """Each shot's narration as spoken sentences; mixed-language sentences go run by run to the
+    engine that reads each language."""
+    shots: list[list[Spoken]] = []
+    pieces: list[tuple[str, str]] = []
+    owners: list[Spoken] = []
+    for index, text in enumerate(narration):
+        sentences = [Spoken(index, s) for s in split_sentences(text or "", options.lang)]
+        for sentence in sentences:
+            for lang, run in language_runs(sentence.text, default=options.lang):
+                pieces.append((spoken(run, lang), lang))
+                owners.append(sentence)
+        shots.append(sentences)
+    for utterance in narrate(pieces, engines, work, voice=options.voice, rate=options.rate):
+        owners[utterance.index].utterances.append(utterance)
+    return [[s for s in sentences if s.utterances] for sentences in shots]
+
+
+def speech_s(sentences: list[Spoken]) -> float:
+    if not sentences:
+        return 0.0
+    return sum(s.duration_s for s in sentences) + SENTENCE_GAP_S * (len(sentences) - 1)
+
+
+def compose(
+    clips: Sequence[Path],
+    narration: Sequence[str | None],
+    transitions: Sequence[str | None],
+    out: Path,
+    engines: Sequence[Engine],
+    work: Path,
+    options: Options,
+) -> Composed:
+    """Finish one story. ``narration[i]`` is read over ``clips[i]``; ``transitions[i]`` leads
+    from clip ``i`` to ``i + 1``. Writes ``out`` (MP4) and, beside it, ``.srt``, ``.vtt``,
+    ``.jpg`` thumbnail and ``.poster.jpg``. Raises ValueError for inputs that do not fit."""
+    if not clips:
+        raise ValueError("nothing to compose: no clips")
+    if len(narration) != len(clips) or len(transitions) != len(clips) - 1:
+        raise ValueError(
+            f"{len(clips)} clip(s) need as many narration entries and {len(clips) - 1} "
+            f"transition(s); got {len(narration)} and {len(transitions)}"
+        )
+    work.mkdir(parents=True, exist_ok=True)
+    shots = speak(narration, engines, work / "narration", options)
+    first = probe(clips[0])
+    fps, width, height = first.fps, first.width, first.height
+
+    segments = []
+    for index, clip in enumerate(clips):
+        info = probe(clip)
+        needed = _needed_s(speech_s(shots[index]), options, index, transitions)
+        slow, hold = extension(info.duration_s, needed, round(fps), options.policy)
+        segments.append(
+            normalise(
+                clip,
+                work / f"shot-{index + 1}.mp4",
+                width=width,
+                height=height,
+                fps=fps,
+                hold_s=hold,
+                slow_factor=slow,
+            ).path
+        )
+    picture = join(
+        segments,
+        [t or "cut" for t in transitions],
+        work / "picture.mp4",
+        fps=fps,
+        transition_s=options.transition_s,
+        crf=options.crf,
+        preset=options.preset,
+    )
+
+    placed: list[tuple[Path, float]] = []
+    timed: list[tuple[str, float, float]] = []
+    for index, sentences in enumerate(shots):
+        incoming = picture.overlaps_s[index - 1] if index else 0.0
+        at = picture.starts_s[index] + max(options.padding_s, incoming)
+        for sentence in sentences:
+            start = at
+            for utterance in sentence.utterances:
+                placed.append((utterance.path, at))
+                at += utterance.duration_s
+            timed.append((sentence.text, start, at))
+            at += SENTENCE_GAP_S
+    audio = work / "mix.wav"
+    mixed = mix(
+        placed,
+        picture.total_s,
+        audio,
+        music=options.music,
+        target_lufs=options.target_lufs,
+        true_peak_db=options.true_peak_db,
+    )
+    cues = cues_for(timed, options.lang, end_s=picture.total_s)
+    srt, vtt = out.with_suffix(".srt"), out.with_suffix(".vtt")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    srt.write_text(to_srt(cues), encoding="utf-8")
+    vtt.write_text(to_vtt(cues), encoding="utf-8")
+    mux(
+        picture.path,
+        audio,
+        out,
+        subtitles_srt=srt if cues else None,
+        language=options.lang,
+        burn_subtitles=srt if options.burn_subtitles and cues else None,
+        font=options.font,
+        crf=options.crf,
+        preset=options.preset,
+    )
+    target = options.target_lufs if mixed.integrated_lufs is not None else None
+    report = check_output(out, expect_subtitles=bool(cues), target_lufs=target)
+    return Composed(
+        video=out,
+        srt=srt,
+        vtt=vtt,
+        thumbnail=thumbnail(out, out.with_suffix(".jpg")),
+        poster=poster(out, out.with_suffix(".poster.jpg")),
+        duration_s=picture.total_s,
+        shot_starts_s=picture.starts_s,
+        mix=mixed,
+        check=report,
+        sentences=len(timed),
+    )
+
+
+def _needed_s(
+    speech: float, options: Options, index: int, transitions: Sequence[str | None]
+) -> float:
+    """A narrated shot lasts its speech plus the padding (or the transition, the longer) at
+    each end, so that no word falls under a transition; a silent shot keeps its clip."""
+    if speech == 0:
+        return 0.0
+
+    def overlap(i: int) -> float:
+        inside = 0 <= i < len(transitions) and transitions[i] not in (None, "cut")
+        return options.transition_s if inside else 0.0
+
+    before = max(options.padding_s, overlap(index - 1))
+    after = max(options.padding_s, overlap(index))
+    return before + speech + after

@@ -1,0 +1,113 @@
+"""``wanflow compose``: finish local clips into a narrated, subtitled video, as the flow does."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+from pathlib import Path
+
+import typer
+
+from wanflow.console import err, fail, load_settings, out
+
+_USAGE = (
+    "wanflow compose --clips A.mp4 B.mp4 ... --narration TEXT|FILE [--bgm FILE] "
+    "[--transition NAME] [--burn-subtitles] [--json] --out FILE.mp4"
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wanflow compose", usage=_USAGE)
+    parser.add_argument("--clips", nargs="+", action="extend", required=True, type=Path)
+    parser.add_argument(
+        "--narration", default="", help="the text, or a file holding it; sentences are shared "
+        "out across the clips in order"
+    )  # fmt: skip
+    parser.add_argument("--bgm", type=Path, help="background music (ducked under the voice)")
+    parser.add_argument(
+        "--transition", default="dissolve", help="fade, dissolve, wipe, slide, circle or cut"
+    )
+    parser.add_argument("--burn-subtitles", action="store_true", help="also burn them in")
+    parser.add_argument("--lang", help="zh or en; default: from the narration")
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    parser.add_argument("--out", type=Path, required=True, help="the MP4 to write")
+    return parser
+
+
+def compose(ctx: typer.Context) -> None:
+    """Narrate, time, join, mix, subtitle and check local clips into one MP4 (with .srt, .vtt,
+    thumbnail and poster beside it). Run with -h for the options. Exit 2 on bad input."""
+    from postprocess.compose import Options
+    from postprocess.compose import compose as finish
+    from postprocess.text import split_sentences
+    from postprocess.tts import TTSError, engine_for
+    from wanflow.manifest import detect_language
+    from wanflow.video import VideoError
+
+    args = _parser().parse_args(ctx.args)
+    for clip in [*args.clips, *([args.bgm] if args.bgm else [])]:
+        if not clip.is_file():
+            raise fail(f"{clip} is not a file", 2)
+    text = args.narration
+    if text and Path(text).is_file():
+        text = Path(text).read_text(encoding="utf-8")
+    lang = args.lang or detect_language(text or "")
+    settings = load_settings()
+    sentences = split_sentences(text, lang) if text else []
+    count = len(args.clips)
+    shares = [
+        "".join(sentences[i * len(sentences) // count : (i + 1) * len(sentences) // count]) or None
+        for i in range(count)
+    ]
+    options = Options(
+        lang=lang,
+        rate=settings.tts_rate,
+        padding_s=settings.narration_padding_s,
+        transition_s=settings.transition_s,
+        policy=settings.extend_policy,
+        music=args.bgm,
+        burn_subtitles=args.burn_subtitles or settings.burn_subtitles,
+        font=settings.font_dir,
+        target_lufs=settings.target_lufs,
+        true_peak_db=settings.true_peak_db,
+        crf=settings.video_crf,
+        preset=settings.video_preset,
+    )
+    engines = [engine_for("espeak", espeak_path=settings.espeak_path)]
+    if settings.tts_engine == "piper":
+        engines.insert(0, engine_for("piper", piper_voices=settings.piper_voices))
+    with tempfile.TemporaryDirectory(prefix="wanflow-compose-") as work:
+        try:
+            result = finish(
+                args.clips,
+                shares,
+                [args.transition] * (count - 1),
+                args.out,
+                engines,
+                Path(work),
+                options,
+            )
+        except (ValueError, TTSError, VideoError, OSError) as exc:
+            raise fail(f"compose: {exc}", 2) from exc
+    payload = {
+        "video": str(result.video),
+        "subtitles": [str(result.srt), str(result.vtt)],
+        "thumbnail": str(result.thumbnail),
+        "poster": str(result.poster),
+        "duration_s": round(result.duration_s, 3),
+        "shot_starts_s": [round(s, 3) for s in result.shot_starts_s],
+        "sentences": result.sentences,
+        "loudness_lufs": result.mix.integrated_lufs,
+        "true_peak_db": result.mix.true_peak_db,
+        "normalization": result.mix.normalization_type,
+    }
+    if args.json:
+        print(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        out.print(
+            f"{result.video}: {result.duration_s:.2f} s, {result.sentences} sentence(s), "
+            f"{result.mix.integrated_lufs} LUFS ({result.mix.normalization_type})",
+            highlight=False,
+        )
+        err.print(f"subtitles {result.srt.name}, {result.vtt.name}; thumbnail, poster beside it")
