@@ -8,7 +8,9 @@ subtitles and the mix then use the very same times, read off the joined picture 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -69,6 +71,16 @@ class Composed:
     mix: MixReport
     check: OutputReport
     sentences: int
+    steps: dict[str, float] = field(default_factory=dict)  # seconds per step
+
+
+@contextmanager
+def _step(steps: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        steps[name] = steps.get(name, 0.0) + time.perf_counter() - start
 
 
 def speak(
@@ -117,7 +129,9 @@ def compose(
             f"transition(s); got {len(narration)} and {len(transitions)}"
         )
     work.mkdir(parents=True, exist_ok=True)
-    shots = speak(narration, engines, work / "narration", options)
+    steps: dict[str, float] = {}
+    with _step(steps, "narrate"):
+        shots = speak(narration, engines, work / "narration", options)
     first = probe(clips[0])
     fps, width, height = first.fps, first.width, first.height
 
@@ -126,8 +140,8 @@ def compose(
         info = probe(clip)
         needed = _needed_s(speech_s(shots[index]), options, index, transitions)
         slow, hold = extension(info.duration_s, needed, round(fps), options.policy)
-        segments.append(
-            normalise(
+        with _step(steps, "normalise"):
+            segment = normalise(
                 clip,
                 work / f"shot-{index + 1}.mp4",
                 width=width,
@@ -135,17 +149,18 @@ def compose(
                 fps=fps,
                 hold_s=hold,
                 slow_factor=slow,
-            ).path
+            )
+        segments.append(segment.path)
+    with _step(steps, "join"):
+        picture = join(
+            segments,
+            [t or "cut" for t in transitions],
+            work / "picture.mp4",
+            fps=fps,
+            transition_s=options.transition_s,
+            crf=options.crf,
+            preset=options.preset,
         )
-    picture = join(
-        segments,
-        [t or "cut" for t in transitions],
-        work / "picture.mp4",
-        fps=fps,
-        transition_s=options.transition_s,
-        crf=options.crf,
-        preset=options.preset,
-    )
 
     placed: list[tuple[Path, float]] = []
     timed: list[tuple[str, float, float]] = []
@@ -160,43 +175,50 @@ def compose(
             timed.append((sentence.text, start, at))
             at += SENTENCE_GAP_S
     audio = work / "mix.wav"
-    mixed = mix(
-        placed,
-        picture.total_s,
-        audio,
-        music=options.music,
-        target_lufs=options.target_lufs,
-        true_peak_db=options.true_peak_db,
-    )
+    with _step(steps, "mix"):
+        mixed = mix(
+            placed,
+            picture.total_s,
+            audio,
+            music=options.music,
+            target_lufs=options.target_lufs,
+            true_peak_db=options.true_peak_db,
+        )
     cues = cues_for(timed, options.lang, end_s=picture.total_s)
     srt, vtt = out.with_suffix(".srt"), out.with_suffix(".vtt")
     out.parent.mkdir(parents=True, exist_ok=True)
     srt.write_text(to_srt(cues), encoding="utf-8")
     vtt.write_text(to_vtt(cues), encoding="utf-8")
-    mux(
-        picture.path,
-        audio,
-        out,
-        subtitles_srt=srt if cues else None,
-        language=options.lang,
-        burn_subtitles=srt if options.burn_subtitles and cues else None,
-        font=options.font,
-        crf=options.crf,
-        preset=options.preset,
-    )
+    with _step(steps, "mux"):
+        mux(
+            picture.path,
+            audio,
+            out,
+            subtitles_srt=srt if cues else None,
+            language=options.lang,
+            burn_subtitles=srt if options.burn_subtitles and cues else None,
+            font=options.font,
+            crf=options.crf,
+            preset=options.preset,
+        )
     target = options.target_lufs if mixed.integrated_lufs is not None else None
-    report = check_output(out, expect_subtitles=bool(cues), target_lufs=target)
+    with _step(steps, "check"):
+        report = check_output(out, expect_subtitles=bool(cues), target_lufs=target)
+    with _step(steps, "thumbnail"):
+        thumb = thumbnail(out, out.with_suffix(".jpg"))
+        still = poster(out, out.with_suffix(".poster.jpg"))
     return Composed(
         video=out,
         srt=srt,
         vtt=vtt,
-        thumbnail=thumbnail(out, out.with_suffix(".jpg")),
-        poster=poster(out, out.with_suffix(".poster.jpg")),
+        thumbnail=thumb,
+        poster=still,
         duration_s=picture.total_s,
         shot_starts_s=picture.starts_s,
         mix=mixed,
         check=report,
         sentences=len(timed),
+        steps={name: round(seconds, 3) for name, seconds in steps.items()},
     )
 
 

@@ -111,3 +111,24 @@ def test_the_review_benchmark_runs_and_prints_every_classifier(tmp_path):
     for label in ("NudeNet 320n", "open_nsfw", "OpenCLIP ViT-B-32", "OpenCLIP ViT-S-32"):
         assert label in result.stdout
     assert "s per minute" in result.stdout.splitlines()[-1]
+
+
+def test_the_compose_benchmark_runs_and_prints_its_steps():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = Path(__file__).parents[1] / "benchmarks" / "compose.py"
+    result = subprocess.run(
+        [sys.executable, str(script), "--shots", "2", "--seconds", "2", "--size", "320x192"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stderr
+    for step in ("narrate", "normalise", "join", "mix", "mux", "check", "thumbnail"):
+        assert f"  {step} " in result.stdout
+    assert "(linear)" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("speed: ")
