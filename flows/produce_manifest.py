@@ -1,7 +1,7 @@
 """``produce_manifest``: one manifest from ``incoming/`` to a run report, stage by stage.
 
-claim → config → ingest → expand → screen → plan → generate → review → approve → report. Later
-stages (narrate, compose, publish) join this same flow before report.
+claim → config → ingest → expand → screen → plan → generate → review → approve → compose →
+report. Later stages (narrate before generate, publish after compose) join this same flow.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from generation.clips import jobs_for
 from moderation import Screener
 from moderation.approval import AuditEntry, PendingItem
 from tasks.approve import append_audit
+from tasks.compose import compose_item
 from tasks.manifest import claim_manifest, finish_manifest, ingest_manifest, write_report
 from tasks.prompts import (
     catalogue_for,
@@ -38,6 +39,7 @@ from wanflow.report import (
     Approval,
     Block,
     Clip,
+    Final,
     ItemOutcome,
     Review,
     RunReport,
@@ -202,6 +204,23 @@ def _item_stages(
 
     with _stage(report, "approve"):
         _approve(report, items)
+
+    with _stage(report, "compose"):
+        for outcome in outcomes.values():
+            if outcome.status not in ("reviewed", "approved") or outcome.id not in plans.ok:
+                continue
+            item = items[outcome.id]
+            moods = [m for m in (item.emotion, *item.tags) if m]
+            try:
+                done = compose_item(
+                    report.run_id, plans.ok[outcome.id], outcome.clips, item.bgm, moods
+                )
+            except Exception as exc:  # one item's failure is recorded; the others go on
+                outcome.status = "failed"
+                outcome.reasons.append(f"compose: {type(exc).__name__}: {exc}")
+                continue
+            outcome.final = Final.model_validate(done.model_dump())
+            outcome.status = "composed"
 
 
 def _apply_review(outcome: ItemOutcome, reviewed: ItemReview, require_approval: bool) -> None:

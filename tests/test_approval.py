@@ -191,7 +191,9 @@ def test_approval_round_trip_through_the_cli(approving, storage):
     report = result["report"]
     assert report.status == "succeeded"
     vega, altair, deneb = report.items
-    assert (vega.status, altair.status, deneb.status) == ("approved", "rejected", "rejected")
+    assert (vega.status, altair.status, deneb.status) == ("composed", "rejected", "rejected")
+    assert vega.approval.decision == "approve" and vega.final is not None  # approved, finished
+    assert altair.final is None and deneb.final is None
     assert vega.approval.actor == "ann@studio" and vega.reasons == [
         "approved by ann@studio: altair shows a weapon"
     ]
@@ -252,7 +254,7 @@ def test_auto_approve_approves_held_items_and_logs_it(approving, storage, monkey
     thread, result = start("incoming/auto.json", timeout=3600)
     thread.join(timeout=300)
     (vega,) = result["report"].items
-    assert vega.status == "approved" and vega.approval.actor == "wanflow/auto-approve"
+    assert vega.status == "composed" and vega.approval.actor == "wanflow/auto-approve"
     report = result["report"]
     (entry,) = [
         e for e in read_audit(report.run_id, report.started_at.date()) if e.stage == "approval"
@@ -331,7 +333,7 @@ def test_a_deployed_run_suspends_while_waiting_and_resumes_from_the_top(
     assert key == interim  # the same run id after the re-run
     report = json.loads(storage.get_bytes(key))
     assert report["status"] == "succeeded"
-    assert [i["status"] for i in report["items"]] == ["approved", "rejected"]
+    assert [i["status"] for i in report["items"]] == ["composed", "rejected"]
     run_id = report["run_id"]
     audit = read_audit(run_id, datetime.fromisoformat(report["started_at"]).date())
     assert [(e.item_id, e.decision, e.actor) for e in audit] == [

@@ -20,6 +20,7 @@ ItemStatus = Literal[
     "generated",
     "reviewed",
     "approved",
+    "composed",
     "rejected",
     "blocked",
     "failed",
@@ -83,6 +84,18 @@ class Approval(BaseModel):
     comment: str = ""
 
 
+class Final(BaseModel):
+    """The finished video and its companions in ``work/<run>/<item>/final/``."""
+
+    files: dict[str, str] = Field(description="file name → bucket key")
+    duration_s: float
+    loudness_lufs: float | None = None
+    true_peak_db: float | None = None
+    normalization: str = Field(description="loudnorm's mode: linear, dynamic, or none")
+    music: str | None = Field(None, description="the BGM library track used")
+    sentences: int = 0
+
+
 class ItemOutcome(BaseModel):
     id: str
     title: str | None = None
@@ -96,6 +109,7 @@ class ItemOutcome(BaseModel):
     clips: list[Clip] = Field(default_factory=list)
     review: Review | None = None
     approval: Approval | None = None
+    final: Final | None = None
     warnings: list[str] = Field(default_factory=list)
 
 

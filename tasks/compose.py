@@ -1,0 +1,123 @@
+"""The compose task: an approved item's clips, narration and music → its finished video in
+``work/<run>/<item>/final/`` (publication copies it from there).
+
+Music comes from the bucket's library (``config/bgm/index.toml``); a bad index fails the item
+with the index's own error, never silently drops the music.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tempfile
+from pathlib import Path
+
+from prefect import task
+from prefect.logging import get_run_logger
+from pydantic import BaseModel, Field
+
+from generation.plan import ShotPlan
+from tasks.manifest import _RETRIES, storage
+from wanflow import keys
+from wanflow.report import Clip
+from wanflow.settings import get_settings
+from wanflow.storage import ObjectNotFoundError
+
+FINAL = ("video.mp4", "subtitles.srt", "subtitles.vtt", "thumbnail.jpg", "poster.jpg")
+
+
+class Composed(BaseModel):
+    """Where an item's finished files are, and what the checks measured."""
+
+    item_id: str
+    files: dict[str, str] = Field(description="file name → bucket key")
+    duration_s: float
+    loudness_lufs: float | None
+    true_peak_db: float | None
+    normalization: str
+    music: str | None = Field(None, description="the library track's id")
+    sentences: int
+    steps: dict[str, float] = Field(default_factory=dict)
+
+
+def _compose_key(context, parameters: dict) -> str:
+    """Same run, item, clips and narration: the finished video is found again (a re-run after
+    a suspension does not compose twice where results are persisted)."""
+    plan: ShotPlan = parameters["plan"]
+    clips = ",".join(c.hash for c in parameters["clips"])
+    text = f"{parameters['run_id']}|{plan.model_dump_json()}|{clips}|{parameters['bgm']}"
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@task(name="compose-item", timeout_seconds=3600, cache_key_fn=_compose_key, **_RETRIES)
+def compose_item(
+    run_id: str, plan: ShotPlan, clips: list[Clip], bgm: str | None, moods: list[str]
+) -> Composed:
+    from postprocess.compose import Options, compose
+    from postprocess.music import INDEX_KEY, Library
+    from postprocess.tts import engine_for
+
+    settings, store, logger = get_settings(), storage(), get_run_logger()
+    ordered = sorted(clips, key=lambda c: c.shot)
+    shots = {shot.index: shot for shot in plan.shots}
+    with tempfile.TemporaryDirectory(prefix="wanflow-compose-") as tmp:
+        work = Path(tmp)
+        local = [store.download(c.key, work / f"clip-{c.shot}.mp4") for c in ordered]
+        track = None
+        try:
+            library = Library.parse(store.get_bytes(INDEX_KEY).decode("utf-8"), INDEX_KEY)
+        except ObjectNotFoundError:
+            library = None
+        if library is not None:
+            track = library.choose(bgm, moods, plan.seed)
+        music = store.download(track.key, work / "bgm" / Path(track.file).name) if track else None
+        engines = [engine_for("espeak", espeak_path=settings.espeak_path)]
+        if settings.tts_engine == "piper":
+            engines.insert(0, engine_for("piper", piper_voices=settings.piper_voices))
+        options = Options(
+            lang=plan.language,
+            rate=settings.tts_rate,
+            padding_s=settings.narration_padding_s,
+            transition_s=settings.transition_s,
+            policy=settings.extend_policy,
+            music=music,
+            burn_subtitles=settings.burn_subtitles,
+            font=settings.font_dir,
+            target_lufs=settings.target_lufs,
+            true_peak_db=settings.true_peak_db,
+            crf=settings.video_crf,
+            preset=settings.video_preset,
+        )
+        result = compose(
+            local,
+            [shots[c.shot].narration for c in ordered],
+            [shots[c.shot].transition for c in ordered[:-1]],
+            work / "final" / "video.mp4",
+            engines,
+            work / "work",
+            options,
+        )
+        paths = (result.video, result.srt, result.vtt, result.thumbnail, result.poster)
+        files = dict(zip(FINAL, paths, strict=True))
+        written = {}
+        for name, path in files.items():
+            key = keys.work_key(run_id, plan.item_id, f"final/{name}")
+            store.put_file(key, path)
+            written[name] = key
+    logger.info(
+        "%s: %.1f s composed, %s LUFS (%s)",
+        plan.item_id,
+        result.duration_s,
+        result.mix.integrated_lufs,
+        result.mix.normalization_type,
+    )
+    return Composed(
+        item_id=plan.item_id,
+        files=written,
+        duration_s=round(result.duration_s, 3),
+        loudness_lufs=result.mix.integrated_lufs,
+        true_peak_db=result.mix.true_peak_db,
+        normalization=result.mix.normalization_type,
+        music=track.id if track else None,
+        sentences=result.sentences,
+        steps=result.steps,
+    )
