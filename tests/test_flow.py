@@ -51,6 +51,7 @@ def test_mixed_manifest_is_processed_and_reported(produce, storage, s3_server):
         "generate",
         "review",
         "approve",
+        "compose",
         "report",
     }
     # No OpenCLIP weights are configured: the review fails closed, every item waits for a person.
