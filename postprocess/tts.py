@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import unicodedata
 import uuid
 import wave
 from abc import ABC, abstractmethod
@@ -21,6 +20,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import ClassVar
+
+from postprocess.text import speakable
 
 MIN_RATE, MAX_RATE = 0.5, 2.0
 ENGINES = ("espeak", "piper")
@@ -59,11 +60,6 @@ def language(code: str) -> str:
     if not primary:
         raise ValueError(f"{code!r} is not a language code (use zh, en, en-US, ...)")
     return _ALIASES.get(primary, primary)
-
-
-def speakable(text: str) -> bool:
-    """False for text of only punctuation, spaces and control characters (nothing to say)."""
-    return any(unicodedata.category(ch)[0] not in "PZC" for ch in text)
 
 
 def wav_info(path: Path) -> tuple[int, int]:
