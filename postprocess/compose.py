@@ -22,6 +22,7 @@ from postprocess.subtitles import cues_for, to_srt, to_vtt
 from postprocess.text import language_runs, split_sentences, spoken
 from postprocess.timing import extension
 from postprocess.tts import Engine, Utterance, narrate
+from wanflow.settings import Settings
 from wanflow.video import probe
 
 SENTENCE_GAP_S = 0.15  # a breath between sentences of one shot
@@ -44,6 +45,36 @@ class Options:
     true_peak_db: float = -1.5
     crf: int = 20
     preset: str = "veryfast"
+
+
+def options_from(
+    settings: Settings, *, lang: str, music: Path | None, burn: bool = False
+) -> Options:
+    """The deployment's post-production settings for one story (the flow and the CLI agree)."""
+    return Options(
+        lang=lang,
+        rate=settings.tts_rate,
+        padding_s=settings.narration_padding_s,
+        transition_s=settings.transition_s,
+        policy=settings.extend_policy,
+        music=music,
+        burn_subtitles=burn or settings.burn_subtitles,
+        font=settings.font_dir,
+        target_lufs=settings.target_lufs,
+        true_peak_db=settings.true_peak_db,
+        crf=settings.video_crf,
+        preset=settings.video_preset,
+    )
+
+
+def engines_from(settings: Settings) -> list[Engine]:
+    """Piper first when configured (it reads only its voices' languages), espeak-ng always."""
+    from postprocess.tts import engine_for
+
+    engines = [engine_for("espeak", espeak_path=settings.espeak_path)]
+    if settings.tts_engine == "piper":
+        engines.insert(0, engine_for("piper", piper_voices=settings.piper_voices))
+    return engines
 
 
 @dataclass

@@ -52,9 +52,8 @@ def _compose_key(context, parameters: dict) -> str:
 def compose_item(
     run_id: str, plan: ShotPlan, clips: list[Clip], bgm: str | None, moods: list[str]
 ) -> Composed:
-    from postprocess.compose import Options, compose
+    from postprocess.compose import compose, engines_from, options_from
     from postprocess.music import INDEX_KEY, Library
-    from postprocess.tts import engine_for
 
     settings, store, logger = get_settings(), storage(), get_run_logger()
     ordered = sorted(clips, key=lambda c: c.shot)
@@ -70,29 +69,13 @@ def compose_item(
         if library is not None:
             track = library.choose(bgm, moods, plan.seed)
         music = store.download(track.key, work / "bgm" / Path(track.file).name) if track else None
-        engines = [engine_for("espeak", espeak_path=settings.espeak_path)]
-        if settings.tts_engine == "piper":
-            engines.insert(0, engine_for("piper", piper_voices=settings.piper_voices))
-        options = Options(
-            lang=plan.language,
-            rate=settings.tts_rate,
-            padding_s=settings.narration_padding_s,
-            transition_s=settings.transition_s,
-            policy=settings.extend_policy,
-            music=music,
-            burn_subtitles=settings.burn_subtitles,
-            font=settings.font_dir,
-            target_lufs=settings.target_lufs,
-            true_peak_db=settings.true_peak_db,
-            crf=settings.video_crf,
-            preset=settings.video_preset,
-        )
+        options = options_from(settings, lang=plan.language, music=music)
         result = compose(
             local,
             [shots[c.shot].narration for c in ordered],
             [shots[c.shot].transition for c in ordered[:-1]],
             work / "final" / "video.mp4",
-            engines,
+            engines_from(settings),
             work / "work",
             options,
         )

@@ -38,10 +38,10 @@ def _parser() -> argparse.ArgumentParser:
 def compose(ctx: typer.Context) -> None:
     """Narrate, time, join, mix, subtitle and check local clips into one MP4 (with .srt, .vtt,
     thumbnail and poster beside it). Run with -h for the options. Exit 2 on bad input."""
-    from postprocess.compose import Options
     from postprocess.compose import compose as finish
+    from postprocess.compose import engines_from, options_from
     from postprocess.text import split_sentences
-    from postprocess.tts import TTSError, engine_for
+    from postprocess.tts import TTSError
     from wanflow.manifest import detect_language
     from wanflow.video import VideoError
 
@@ -60,23 +60,8 @@ def compose(ctx: typer.Context) -> None:
         "".join(sentences[i * len(sentences) // count : (i + 1) * len(sentences) // count]) or None
         for i in range(count)
     ]
-    options = Options(
-        lang=lang,
-        rate=settings.tts_rate,
-        padding_s=settings.narration_padding_s,
-        transition_s=settings.transition_s,
-        policy=settings.extend_policy,
-        music=args.bgm,
-        burn_subtitles=args.burn_subtitles or settings.burn_subtitles,
-        font=settings.font_dir,
-        target_lufs=settings.target_lufs,
-        true_peak_db=settings.true_peak_db,
-        crf=settings.video_crf,
-        preset=settings.video_preset,
-    )
-    engines = [engine_for("espeak", espeak_path=settings.espeak_path)]
-    if settings.tts_engine == "piper":
-        engines.insert(0, engine_for("piper", piper_voices=settings.piper_voices))
+    options = options_from(settings, lang=lang, music=args.bgm, burn=args.burn_subtitles)
+    engines = engines_from(settings)
     with tempfile.TemporaryDirectory(prefix="wanflow-compose-") as work:
         try:
             result = finish(
