@@ -9,7 +9,7 @@ subtitles and the mix then use the very same times, read off the joined picture 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +33,7 @@ class Options:
     """How to finish a story (the flow fills it from settings and the item)."""
 
     lang: str = "zh"
-    voice: str | None = None
+    voice: str | Mapping[str, str] | None = None  # one voice, or one per language
     rate: float = 1.0
     padding_s: float = 0.3
     transition_s: float = 0.5
@@ -48,12 +48,19 @@ class Options:
 
 
 def options_from(
-    settings: Settings, *, lang: str, music: Path | None, burn: bool = False
+    settings: Settings,
+    *,
+    lang: str,
+    music: Path | None,
+    burn: bool = False,
+    voice: Voice | None = None,
 ) -> Options:
-    """The deployment's post-production settings for one story (the flow and the CLI agree)."""
+    """The deployment's post-production settings for one story (the flow and the CLI agree);
+    ``voice`` is the item's (:func:`voice_for`)."""
     return Options(
         lang=lang,
-        rate=settings.tts_rate,
+        voice=voice.voices if voice else None,
+        rate=voice.rate if voice else settings.tts_rate,
         padding_s=settings.narration_padding_s,
         transition_s=settings.transition_s,
         policy=settings.extend_policy,
@@ -67,14 +74,61 @@ def options_from(
     )
 
 
-def engines_from(settings: Settings) -> list[Engine]:
-    """Piper first when configured (it reads only its voices' languages), espeak-ng always."""
+def engines_from(settings: Settings, engine: str | None = None) -> list[Engine]:
+    """Piper first when configured (it reads only its voices' languages), espeak-ng always;
+    ``engine`` (an item's choice) overrides the setting."""
     from postprocess.tts import engine_for
 
     engines = [engine_for("espeak", espeak_path=settings.espeak_path)]
-    if settings.tts_engine == "piper":
+    if (engine or settings.tts_engine) == "piper":
         engines.insert(0, engine_for("piper", piper_voices=settings.piper_voices))
     return engines
+
+
+@dataclass(frozen=True)
+class Voice:
+    """An item's narration voice, resolved against the deployment: the engines to try in
+    order, the voice per language they get, and the rate."""
+
+    engines: list[Engine]
+    voices: dict[str, str] | None
+    rate: float
+    label: str
+
+
+def voice_for(settings: Settings, spec: str | None, rate: float | None, lang: str) -> Voice:
+    """Resolve an item's ``voice`` (see :mod:`wanflow.voice`) and ``speech_rate``.
+
+    The named voice is the item's language's; other languages in a mixed sentence keep their
+    engine's default. Raises TTSError when a named Piper voice is not installed.
+    """
+    from postprocess.tts import TTSError, engine_for, language
+    from wanflow.voice import parse_voice
+
+    parsed = parse_voice(spec) if spec else None
+    engine = (parsed.engine if parsed else None) or settings.tts_engine
+    name = parsed.name if parsed else None
+    chosen_rate = settings.tts_rate if rate is None else rate
+    if engine == "espeak":
+        engines = [engine_for("espeak", espeak_path=settings.espeak_path)]
+        voices = {language(lang): name} if name else None
+    elif name is None:
+        engines = engines_from(settings, "piper")
+        voices = None
+    else:
+        folder = settings.piper_voice_dir
+        path = folder / f"{name}.onnx" if folder else None
+        if path is None or not path.is_file():
+            where = f"in {folder}" if folder else "(WANFLOW_PIPER_VOICE_DIR is not set)"
+            raise TTSError(f"Piper voice {name!r} is not installed {where}")
+        piper = {**settings.piper_voices, language(lang): path}
+        engines = [
+            engine_for("piper", piper_voices=piper),
+            engine_for("espeak", espeak_path=settings.espeak_path),
+        ]
+        voices = None  # the item's language maps to the named file above
+    label = f"{engine}:{name}" if name else engine
+    return Voice(engines, voices, chosen_rate, label)
 
 
 @dataclass

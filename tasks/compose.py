@@ -17,8 +17,9 @@ from pydantic import BaseModel, Field
 
 from generation.plan import ShotPlan
 from tasks.manifest import _RETRIES, storage
+from tasks.narrate import NARRATION_DIR
 from wanflow import keys
-from wanflow.report import Clip
+from wanflow.report import Clip, Narration
 from wanflow.settings import get_settings
 from wanflow.storage import ObjectNotFoundError
 
@@ -44,15 +45,36 @@ def _compose_key(context, parameters: dict) -> str:
     a suspension does not compose twice where results are persisted)."""
     plan: ShotPlan = parameters["plan"]
     clips = ",".join(c.hash for c in parameters["clips"])
-    text = f"{parameters['run_id']}|{plan.model_dump_json()}|{clips}|{parameters['bgm']}"
+    narration = parameters.get("narration")
+    spoken = narration.model_dump_json() if narration else ""
+    text = "|".join(
+        (
+            parameters["run_id"],
+            plan.model_dump_json(),
+            clips,
+            str(parameters["bgm"]),
+            spoken,
+            str(parameters.get("voice")),
+            str(parameters.get("rate")),
+        )
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
 @task(name="compose-item", timeout_seconds=3600, cache_key_fn=_compose_key, **_RETRIES)
 def compose_item(
-    run_id: str, plan: ShotPlan, clips: list[Clip], bgm: str | None, moods: list[str]
+    run_id: str,
+    plan: ShotPlan,
+    clips: list[Clip],
+    bgm: str | None,
+    moods: list[str],
+    narration: Narration | None = None,
+    voice: str | None = None,
+    rate: float | None = None,
 ) -> Composed:
-    from postprocess.compose import compose, engines_from, options_from
+    """Finish one item. ``narration`` is what the narrate stage spoke: its WAVs are laid on the
+    timeline as they are (the shots were timed by them); without it, compose speaks."""
+    from postprocess.compose import compose, options_from, voice_for
     from postprocess.music import INDEX_KEY, Library
 
     settings, store, logger = get_settings(), storage(), get_run_logger()
@@ -60,6 +82,8 @@ def compose_item(
     shots = {shot.index: shot for shot in plan.shots}
     with tempfile.TemporaryDirectory(prefix="wanflow-compose-") as tmp:
         work = Path(tmp)
+        for name, key in (narration.files if narration else {}).items():
+            store.download(key, work / "work" / NARRATION_DIR / name)
         local = [store.download(c.key, work / f"clip-{c.shot}.mp4") for c in ordered]
         track = None
         try:
@@ -69,13 +93,14 @@ def compose_item(
         if library is not None:
             track = library.choose(bgm, moods, plan.seed)
         music = store.download(track.key, work / "bgm" / Path(track.file).name) if track else None
-        options = options_from(settings, lang=plan.language, music=music)
+        chosen = voice_for(settings, voice, rate, plan.language)
+        options = options_from(settings, lang=plan.language, music=music, voice=chosen)
         result = compose(
             local,
             [shots[c.shot].narration for c in ordered],
             [shots[c.shot].transition for c in ordered[:-1]],
             work / "final" / "video.mp4",
-            engines_from(settings),
+            chosen.engines,
             work / "work",
             options,
         )

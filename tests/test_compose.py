@@ -138,3 +138,27 @@ def test_wanflow_compose_cli(tmp_path, music):
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert missing.returncode == 2 and "nope.mp4 is not a file" in missing.stderr
+
+
+def test_wanflow_compose_cli_voice_and_rate(tmp_path):
+    clips = _clips(tmp_path, count=1)
+
+    def run(*extra: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [WANFLOW, "compose", "--clips", str(clips[0]), "--narration",
+             "The hunter rises over the winter hills at night.",
+             "--json", "--out", str(tmp_path / "v.mp4"), *extra],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+
+    slow, fast = run("--voice", "espeak:en-gb", "--rate", "70%"), run("--rate", "1.6")
+    assert slow.returncode == 0 and fast.returncode == 0, slow.stderr + fast.stderr
+    # Same clip: the slower voice needs the longer video (the shot is held to fit the speech).
+    assert json.loads(slow.stdout)["duration_s"] > json.loads(fast.stdout)["duration_s"]
+    for extra, message in (
+        (("--voice", "piper:nobody"), "Piper voice 'nobody' is not installed"),
+        (("--rate", "3"), "rate 3.0 is out of range"),
+        (("--voice", "piper:../x"), "never by a path"),
+    ):
+        refused = run(*extra)
+        assert refused.returncode == 2 and message in refused.stderr, refused.stderr

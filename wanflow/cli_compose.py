@@ -13,7 +13,7 @@ from wanflow.console import err, fail, load_settings, out
 
 _USAGE = (
     "wanflow compose --clips A.mp4 B.mp4 ... --narration TEXT|FILE [--bgm FILE] "
-    "[--transition NAME] [--burn-subtitles] [--json] --out FILE.mp4"
+    "[--transition NAME] [--voice SPEC] [--rate R] [--burn-subtitles] [--json] --out FILE.mp4"
 )
 
 
@@ -30,6 +30,10 @@ def _parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--burn-subtitles", action="store_true", help="also burn them in")
     parser.add_argument("--lang", help="zh or en; default: from the narration")
+    parser.add_argument(
+        "--voice", help="espeak, piper, espeak:VOICE or piper:NAME (as a manifest's voice column)"
+    )
+    parser.add_argument("--rate", help="speech rate, 0.5 to 2 (1.2, 120%%); default the setting")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.add_argument("--out", type=Path, required=True, help="the MP4 to write")
     return parser
@@ -39,11 +43,12 @@ def compose(ctx: typer.Context) -> None:
     """Narrate, time, join, mix, subtitle and check local clips into one MP4 (with .srt, .vtt,
     thumbnail and poster beside it). Run with -h for the options. Exit 2 on bad input."""
     from postprocess.compose import compose as finish
-    from postprocess.compose import engines_from, options_from
+    from postprocess.compose import options_from, voice_for
     from postprocess.text import split_sentences
-    from postprocess.tts import TTSError
+    from postprocess.tts import TTSError, check_rate
     from wanflow.manifest import detect_language
     from wanflow.video import VideoError
+    from wanflow.voice import parse_rate
 
     args = _parser().parse_args(ctx.args)
     for clip in [*args.clips, *([args.bgm] if args.bgm else [])]:
@@ -60,8 +65,17 @@ def compose(ctx: typer.Context) -> None:
         "".join(sentences[i * len(sentences) // count : (i + 1) * len(sentences) // count]) or None
         for i in range(count)
     ]
-    options = options_from(settings, lang=lang, music=args.bgm, burn=args.burn_subtitles)
-    engines = engines_from(settings)
+    try:
+        rate = parse_rate(args.rate) if args.rate else None
+        if rate is not None:
+            check_rate(rate)
+        voice = voice_for(settings, args.voice, rate, lang)
+    except (ValueError, TTSError) as exc:
+        raise fail(f"compose: {exc}", 2) from exc
+    options = options_from(
+        settings, lang=lang, music=args.bgm, burn=args.burn_subtitles, voice=voice
+    )
+    engines = voice.engines
     with tempfile.TemporaryDirectory(prefix="wanflow-compose-") as work:
         try:
             result = finish(

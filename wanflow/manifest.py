@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from wanflow import keys
+from wanflow.voice import parse_rate, parse_voice
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 MAX_PROMPT = 2000
@@ -70,6 +71,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "image": ("image", "imagekey", "referenceimage", "参考图", "参考图片", "图片", "首帧"),
     "language": ("language", "lang", "语言"),
     "voice": ("voice", "speaker", "音色", "配音", "声音"),
+    "speech_rate": ("speechrate", "rate", "ttsrate", "voicerate", "语速", "朗读速度"),
     "bgm": ("bgm", "music", "backgroundmusic", "背景音乐", "配乐", "音乐"),
     "require_approval": (
         "requireapproval",
@@ -224,6 +226,18 @@ def _parse_language(value: Any) -> Any:
     raise ValueError(f"{value!r} is not a language (use zh, en, or another BCP-47 code)")
 
 
+def _check_voice(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return str(parse_voice(str(value)))
+
+
+def _parse_rate(value: Any) -> Any:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    return parse_rate(value)
+
+
 def detect_language(text: str) -> str:
     """``zh`` when the text has any CJK ideograph, else ``en``: enough to pick a TTS voice."""
     for ch in text:
@@ -272,7 +286,10 @@ class Item(BaseModel):
     negative_prompt: str | None = Field(None, max_length=MAX_PROMPT)
     image: Annotated[str | None, BeforeValidator(_check_image_key)] = None
     language: Annotated[str | None, BeforeValidator(_parse_language)] = None
-    voice: Text | None = None
+    voice: Annotated[str | None, BeforeValidator(_check_voice)] = Field(None, max_length=120)
+    speech_rate: Annotated[float | None, BeforeValidator(_parse_rate)] = Field(
+        None, ge=0.5, le=2.0, description="narration speed; 1.0 is the voice's own"
+    )
     bgm: Text | None = None
     require_approval: Bool = False
     tags: Annotated[list[Annotated[str, Field(max_length=64)]], BeforeValidator(_parse_tags)] = (
