@@ -13,6 +13,7 @@ from pydantic import BaseModel
 
 from generation.clips import ClipJob, ClipRecord
 from generation.models import resolve_model
+from tasks.artifacts import Progress
 from tasks.generate import generate_clip
 from wanflow.settings import get_settings
 
@@ -29,6 +30,7 @@ def generate_shots(jobs: list[ClipJob]) -> list[ClipRecord | ShotFailure]:
     logger, settings = get_run_logger(), get_settings()
     results: list[ClipRecord | ShotFailure] = []
     previous: dict[str, ClipRecord | ShotFailure] = {}
+    progress = Progress(len(jobs), f"generating {len(jobs)} shot(s)")
     for job in jobs:
         before = previous.get(job.item_id)
         if isinstance(before, ShotFailure):
@@ -37,6 +39,7 @@ def generate_shots(jobs: list[ClipJob]) -> list[ClipRecord | ShotFailure]:
             )
             results.append(failure)
             previous[job.item_id] = before  # keep the first failure as the cause
+            progress.advance(f"({job.item_id} shot {job.shot} skipped)")
             continue
         if before is not None and job.continue_story and _takes_image(job.model, settings):
             job = job.model_copy(update={"image_key": before.last_frame_key})
@@ -48,6 +51,7 @@ def generate_shots(jobs: list[ClipJob]) -> list[ClipRecord | ShotFailure]:
             outcome = ShotFailure(item_id=job.item_id, shot=job.shot, error=error)
         results.append(outcome)
         previous[job.item_id] = outcome
+        progress.advance(f"({job.item_id} shot {job.shot})")
     return results
 
 

@@ -1,7 +1,8 @@
 """``produce_manifest``: one manifest from ``incoming/`` to a run report, stage by stage.
 
-claim → config → ingest → expand → screen → plan → generate → review → approve → compose →
-report. Later stages (narrate before generate, publish after compose) join this same flow.
+claim → config → ingest → expand → screen → plan → narrate → generate → review → approve →
+compose → publish → report (then the callback and the Prefect artifacts). Narration is spoken
+before generation because its length sets each shot's frame count.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from prefect.runtime import flow_run
 from flows.approve import Answer, audit_entries, wait_for_decisions
 from flows.generate_shots import ShotFailure, generate_shots
 from generation.catalogue import Catalogue
-from generation.clips import jobs_for
+from generation.clips import ClipRecord, jobs_for
 from moderation import Screener
 from moderation.approval import AuditEntry, PendingItem
 from tasks.approve import append_audit
+from tasks.artifacts import report_artifacts
 from tasks.compose import compose_item
 from tasks.manifest import claim_manifest, finish_manifest, ingest_manifest, write_report
+from tasks.narrate import narrate_item, retime
 from tasks.prompts import (
     catalogue_for,
     expand_prompts,
@@ -31,9 +34,11 @@ from tasks.prompts import (
     screener_for,
     write_plans,
 )
+from tasks.publish import publish_item, published_files, send_callback
 from tasks.review import ItemReview, review_item
 from wanflow import keys
 from wanflow.ingest import Ingested
+from wanflow.publication import fingerprint, metadata, sources
 from wanflow.readers import ManifestError
 from wanflow.report import (
     Approval,
@@ -43,6 +48,7 @@ from wanflow.report import (
     ItemOutcome,
     Review,
     RunReport,
+    callback_payload,
     new_run_id,
 )
 from wanflow.settings import get_settings
@@ -103,6 +109,7 @@ def produce_manifest(manifest_key: str) -> RunReport:
         report.finished_at = datetime.now(UTC)
         return report
 
+    callback_url: str | None = None
     try:
         with _stage(report, "config"):  # first: a bad operator file fails before any work
             config = read_operator_config()
@@ -110,6 +117,8 @@ def produce_manifest(manifest_key: str) -> RunReport:
         with _stage(report, "ingest"):
             ingested = ingest_manifest(claim.key, catalogue)
         report.ingest = ingested.summary
+        if ingested.summary.options.callback_url:
+            callback_url = str(ingested.summary.options.callback_url)
         report.items = [
             ItemOutcome(id=i.id, title=i.title, status="accepted") for i in ingested.items
         ]
@@ -127,19 +136,30 @@ def produce_manifest(manifest_key: str) -> RunReport:
         report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
         try:
             _file_and_report(report, claim.key)
+            _announce(report, callback_url)
         except Exception as secondary:  # keep the original error; the manifest stays claimed
             logger.error("could not file %s as failed: %s", claim.key, secondary)
         raise
     _file_and_report(report, claim.key)
+    _announce(report, callback_url)
     logger.info("%s %s; report at %s", report.manifest, report.status, report.key)
     return report
+
+
+def _announce(report: RunReport, callback_url: str | None) -> None:
+    """The run has ended: tell the manifest's callback (and record how that went in the
+    report), then show the outcome as Prefect artifacts."""
+    if callback_url:
+        report.callback = send_callback(callback_url, callback_payload(report))
+        write_report(report)
+    report_artifacts(report)
 
 
 def _item_stages(
     report: RunReport, ingested: Ingested, catalogue: Catalogue, screener: Screener
 ) -> None:
-    """expand → screen → plan → generate → review, item by item: every accepted item ends
-    reviewed, held for a person, blocked or failed."""
+    """expand → screen → plan → narrate → generate → review → approve → compose, item by
+    item: every accepted item ends composed, held for a person, rejected, blocked or failed."""
     outcomes = {item.id: item for item in report.items}
     with _stage(report, "expand"):
         expanded = expand_prompts(ingested.items, catalogue)
@@ -158,9 +178,26 @@ def _item_stages(
     with _stage(report, "plan"):
         budget = ingested.summary.options.time_budget_s
         plans = plan_shots(allowed, catalogue, budget)
-        written = write_plans(report.run_id, list(plans.ok.values()))
     for item_id, reason in plans.failed.items():
         outcomes[item_id].status, outcomes[item_id].reasons = "failed", [reason]
+    items = {item.id: item for item in ingested.items}
+
+    with _stage(report, "narrate"):
+        settings = get_settings()
+        for item_id, plan in list(plans.ok.items()):
+            if not any(shot.narration for shot in plan.shots):
+                continue
+            item = items[item_id]
+            try:
+                narration = narrate_item(report.run_id, plan, item.voice, item.speech_rate)
+            except Exception as exc:  # a voice that cannot speak fails its item only
+                outcomes[item_id].status = "failed"
+                outcomes[item_id].reasons = [f"narrate: {type(exc).__name__}: {exc}"]
+                del plans.ok[item_id]
+                continue
+            outcomes[item_id].narration = narration
+            plans.ok[item_id] = retime(plan, narration, settings)
+        written = write_plans(report.run_id, list(plans.ok.values()))
     for item_id, plan in plans.ok.items():
         outcome = outcomes[item_id]
         outcome.status, outcome.plan_key = "planned", written[item_id]
@@ -169,7 +206,6 @@ def _item_stages(
         outcome.warnings = plan.warnings
 
     with _stage(report, "generate"):
-        settings = get_settings()
         jobs = [
             job
             for plan in plans.ok.values()
@@ -177,7 +213,7 @@ def _item_stages(
                 plan, continue_story=settings.continue_story, fast_cache=settings.fast_cache
             )
         ]
-        results = generate_shots(jobs) if jobs else []
+        results = _render(jobs) if jobs else []
     for result in results:
         outcome = outcomes[result.item_id]
         if isinstance(result, ShotFailure):
@@ -190,7 +226,6 @@ def _item_stages(
             outcome.status = "generated"
 
     with _stage(report, "review"):
-        items = {item.id: item for item in ingested.items}
         for outcome in outcomes.values():
             if outcome.status != "generated":
                 continue
@@ -213,7 +248,14 @@ def _item_stages(
             moods = [m for m in (item.emotion, *item.tags) if m]
             try:
                 done = compose_item(
-                    report.run_id, plans.ok[outcome.id], outcome.clips, item.bgm, moods
+                    report.run_id,
+                    plans.ok[outcome.id],
+                    outcome.clips,
+                    item.bgm,
+                    moods,
+                    narration=outcome.narration,
+                    voice=item.voice,
+                    rate=item.speech_rate,
                 )
             except Exception as exc:  # one item's failure is recorded; the others go on
                 outcome.status = "failed"
@@ -221,6 +263,58 @@ def _item_stages(
                 continue
             outcome.final = Final.model_validate(done.model_dump())
             outcome.status = "composed"
+
+    with _stage(report, "publish"):
+        day = report.started_at.astimezone(UTC).date()
+        for outcome in outcomes.values():
+            if outcome.status != "composed":
+                continue
+            try:
+                found = sources(outcome)  # refuses anything unreviewed or unapproved
+                plan = plans.ok[outcome.id].model_dump(mode="json")
+                print_ = fingerprint(report.manifest, outcome, plan)
+                files = published_files(day, outcome.id, list(found))
+                document = metadata(
+                    report, outcome, items[outcome.id], plan, files, datetime.now(UTC), print_
+                )
+                outcome.published = publish_item(day, outcome.id, found, document)
+            except Exception as exc:  # one item's failure is recorded; the others go on
+                outcome.status = "failed"
+                outcome.reasons.append(f"publish: {type(exc).__name__}: {exc}")
+                continue
+            outcome.status = "published"
+
+
+def _render(jobs: list) -> list:
+    """The GPU stage: in this process, or as a run of the generate-shots deployment on the GPU
+    pool (``WANFLOW_GPU_DEPLOYMENT``), one batch per manifest so the model loads once."""
+    settings = get_settings()
+    if not settings.gpu_deployment:
+        return generate_shots(jobs)
+    from prefect.deployments import run_deployment
+
+    run = run_deployment(
+        settings.gpu_deployment,
+        parameters={"jobs": [job.model_dump(mode="json") for job in jobs]},
+        timeout=None,  # wait: the GPU pool may be busy with other manifests' batches
+        as_subflow=True,
+    )
+    state = run.state
+    if state is None or not state.is_completed():
+        name = state.name if state else "unknown"
+        raise RuntimeError(f"{settings.gpu_deployment} run {run.id} ended {name}")
+    results = state.result()
+    return [_as_result(r) for r in results]
+
+
+def _as_result(value):
+    """Results come back as models when the worker's result serializer kept the types, as
+    dicts from a JSON serializer."""
+    if isinstance(value, ClipRecord | ShotFailure):
+        return value
+    if "error" in value:
+        return ShotFailure.model_validate(value)
+    return ClipRecord.model_validate(value)
 
 
 def _apply_review(outcome: ItemOutcome, reviewed: ItemReview, require_approval: bool) -> None:

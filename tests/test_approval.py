@@ -191,7 +191,7 @@ def test_approval_round_trip_through_the_cli(approving, storage):
     report = result["report"]
     assert report.status == "succeeded"
     vega, altair, deneb = report.items
-    assert (vega.status, altair.status, deneb.status) == ("composed", "rejected", "rejected")
+    assert (vega.status, altair.status, deneb.status) == ("published", "rejected", "rejected")
     assert vega.approval.decision == "approve" and vega.final is not None  # approved, finished
     assert altair.final is None and deneb.final is None
     assert vega.approval.actor == "ann@studio" and vega.reasons == [
@@ -199,7 +199,12 @@ def test_approval_round_trip_through_the_cli(approving, storage):
     ]
     assert altair.reasons[-1] == "rejected by ann@studio: altair shows a weapon"
     assert deneb.approval.actor == "bo"
-    assert not list(storage.list("published/"))
+    # Only the approved item is published; the rejected ones never reach published/.
+    day = report.started_at.date().isoformat()
+    assert {o.key.split("/")[2] for o in storage.list("published/")} == {"vega"}
+    assert vega.published.prefix == f"published/{day}/vega/"
+    meta = json.loads(storage.get_bytes(vega.published.files["metadata.json"]))
+    assert meta["approval"]["actor"] == "ann@studio" and meta["approval"]["decision"] == "approve"
 
     audit = read_audit(report.run_id, report.started_at.date())
     automatic = [(e.item_id, e.stage, e.decision) for e in audit if e.automatic]
@@ -254,7 +259,7 @@ def test_auto_approve_approves_held_items_and_logs_it(approving, storage, monkey
     thread, result = start("incoming/auto.json", timeout=3600)
     thread.join(timeout=300)
     (vega,) = result["report"].items
-    assert vega.status == "composed" and vega.approval.actor == "wanflow/auto-approve"
+    assert vega.status == "published" and vega.approval.actor == "wanflow/auto-approve"
     report = result["report"]
     (entry,) = [
         e for e in read_audit(report.run_id, report.started_at.date()) if e.stage == "approval"
@@ -333,7 +338,7 @@ def test_a_deployed_run_suspends_while_waiting_and_resumes_from_the_top(
     assert key == interim  # the same run id after the re-run
     report = json.loads(storage.get_bytes(key))
     assert report["status"] == "succeeded"
-    assert [i["status"] for i in report["items"]] == ["composed", "rejected"]
+    assert [i["status"] for i in report["items"]] == ["published", "rejected"]
     run_id = report["run_id"]
     audit = read_audit(run_id, datetime.fromisoformat(report["started_at"]).date())
     assert [(e.item_id, e.decision, e.actor) for e in audit] == [

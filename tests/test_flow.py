@@ -6,13 +6,16 @@ import json
 import os
 import re
 import subprocess
+import threading
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import EXAMPLES, WANFLOW, make_storage
+from wanflow.callback import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from wanflow.localserver import LocalS3Server
 from wanflow.settings import Settings
+from wanflow.video import probe
 
 pytestmark = pytest.mark.slow
 
@@ -48,10 +51,12 @@ def test_mixed_manifest_is_processed_and_reported(produce, storage, s3_server):
         "expand",
         "screen",
         "plan",
+        "narrate",
         "generate",
         "review",
         "approve",
         "compose",
+        "publish",
         "report",
     }
     # No OpenCLIP weights are configured: the review fails closed, every item waits for a person.
@@ -304,29 +309,33 @@ def test_wanflow_run_on_embedded_defaults(tmp_path, model_dir):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("WANFLOW_", "PREFECT_"))}
     env["PREFECT_HOME"] = str(tmp_path / "prefect")
     env |= demo_model_env() | {"WANFLOW_MODEL_DIR": str(model_dir)}  # built once per session
+    out = tmp_path / "out"
     result = subprocess.run(
-        [WANFLOW, "run", str(EXAMPLES / "constellations.csv"), "--out", str(tmp_path / "out")],
-        capture_output=True,
-        text=True,
-        timeout=400,
-        cwd=tmp_path,
-        env=env,
-    )
+        [WANFLOW, "run", str(EXAMPLES / "constellations.csv"), "--auto-approve", "--out",
+         str(out)],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path, env=env,
+    )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "starting a local S3 server" in result.stderr
-    assert "no Prefect server configured (PREFECT_API_URL): items that need a" in result.stderr
     assert "report: s3://wanflow/reports/" in result.stdout
     assert "cowherd-weaver" in result.stdout and "standard, 3 shots, ~" in result.stdout
-    assert "4 held" in result.stdout
-    (copy,) = (tmp_path / "out").glob("*.json")
+    assert "4 published" in result.stdout
+    (copy,) = out.glob("*.json")
     report = json.loads(copy.read_text())
     assert report["status"] == "succeeded"
-    assert [i["id"] for i in report["items"]] == [
-        "orion-hunt",
-        "scorpius-rise",
-        "cowherd-weaver",
-        "big-dipper",
-    ]
+    ids = ["orion-hunt", "scorpius-rise", "cowherd-weaver", "big-dipper"]
+    assert [i["id"] for i in report["items"]] == ids
+    # Every item through every stage, copied out under the bucket's names, and playable.
+    for item_id in ids:
+        folder = out / item_id
+        assert f"{item_id}: {folder}/" in result.stdout.replace("\n", "")
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "contact_sheet.jpg", "metadata.json", "subtitles.srt", "subtitles.vtt",
+            "thumbnail.jpg", "video.mp4"]  # fmt: skip
+        info = probe(folder / "video.mp4")
+        assert info.frames > 0 and info.duration_s > 2
+        assert " --> " in (folder / "subtitles.srt").read_text(encoding="utf-8")
+        assert json.loads((folder / "metadata.json").read_text())["item_id"] == item_id
     # The local server kept its data: restarted on it, the bucket holds the report and manifest.
     defaults = Settings()
     with LocalS3Server(
@@ -361,6 +370,34 @@ REVIEWED = [
 ]
 
 
+class _Hook:
+    """A local HTTP receiver for the run's callback."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[tuple[dict, bytes]] = []
+        hook = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                hook.requests.append((dict(self.headers), body))
+                self.send_response(204)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/done"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def _bgm_library(storage, tmp_path) -> None:
     """A one-track music library in the bucket, as an operator keeps it."""
     import ffmpeg
@@ -392,11 +429,15 @@ def test_review_passes_holds_and_blocks_by_the_policy(
     monkeypatch.setenv("WANFLOW_REVIEW_THRESHOLDS", json.dumps(lenient))
     get_settings.cache_clear()
     _bgm_library(storage, tmp_path)
-    storage.put_bytes("incoming/reviewed.json", json.dumps(REVIEWED).encode())
+    hook = _Hook()
+    monkeypatch.setenv("WANFLOW_CALLBACK_SECRET", "hook-key")
+    get_settings.cache_clear()
+    manifest = {"callback_url": hook.url, "items": REVIEWED}
+    storage.put_bytes("incoming/reviewed.json", json.dumps(manifest).encode())
     report = produce("incoming/reviewed.json")
     clean, signoff = report.items
-    assert (clean.status, signoff.status) == ("composed", "held")
-    assert signoff.final is None  # held: not finished, never published
+    assert (clean.status, signoff.status) == ("published", "held")
+    assert signoff.final is None and signoff.published is None  # held: never published
     assert set(clean.final.files) == {
         "video.mp4", "subtitles.srt", "subtitles.vtt", "thumbnail.jpg", "poster.jpg"
     }  # fmt: skip
@@ -411,6 +452,46 @@ def test_review_passes_holds_and_blocks_by_the_policy(
     assert signoff.approval.decision == "hold"
     for key in (clean.review.sheet_key, clean.review.thumbnail_key, clean.review.review_key):
         assert storage.exists(key)
+
+    # Published: data first, metadata.json last; only the clean item.
+    day = report.started_at.date().isoformat()
+    prefix = f"published/{day}/clean/"
+    published = {o.key: o for o in storage.list("published/")}
+    assert set(published) == {prefix + n for n in (
+        "video.mp4", "subtitles.srt", "subtitles.vtt", "thumbnail.jpg", "contact_sheet.jpg",
+        "metadata.json")}  # fmt: skip
+    meta_at = published[prefix + "metadata.json"].last_modified
+    assert all(o.last_modified <= meta_at for o in published.values())
+    meta = json.loads(storage.get_bytes(prefix + "metadata.json"))
+    assert meta["prompts"]["original"] == "星空" and meta["seed"] == 1
+    assert "星空" in meta["prompts"]["expanded"][0]  # the keyword expanded
+    assert meta["model"]["name"] == clean.clips[0].model and meta["preset"] == clean.preset
+    assert meta["plan"]["shots"][0]["num_frames"] == clean.clips[0].frames
+    assert meta["review"]["decision"] == "pass" and meta["approval"] is None
+    assert meta["gpu_seconds"] > 0 and meta["versions"]["wanflow"]
+    assert meta["timings"]["speech_s"] == clean.narration.speech_s
+    with urllib.request.urlopen(clean.published.urls["video.mp4"], timeout=10) as response:
+        assert response.read(12)[4:8] == b"ftyp"  # an MP4, fetched with the presigned link
+
+    # The callback: one signed POST after the report was written, recorded in the report.
+    assert report.callback.delivered and report.callback.attempts == 1
+    ((headers, body),) = hook.requests
+    assert verify("hook-key", headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
+    sent = json.loads(body)
+    assert sent["report"] == report.key and storage.exists(sent["report"])
+    assert [(i["id"], i["status"]) for i in sent["items"]] == [
+        ("clean", "published"), ("needs-sign-off", "held")]  # fmt: skip
+    assert json.loads(storage.get_bytes(report.key))["callback"]["delivered"] is True
+
+    # The same manifest again: nothing is published twice; the publication is reused.
+    storage.put_bytes("incoming/reviewed.json", json.dumps(manifest).encode())
+    again = produce("incoming/reviewed.json")
+    assert again.items[0].status == "published" and again.items[0].published.reused
+    assert {o.key: o.etag for o in storage.list("published/")} == {
+        k: o.etag for k, o in published.items()
+    }
+    hook.close()
+
     with urllib.request.urlopen(clean.review.sheet_url, timeout=10) as response:
         assert response.read(3) == b"\xff\xd8\xff"  # a JPEG, fetched with the presigned link
 

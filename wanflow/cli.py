@@ -297,7 +297,20 @@ def _endpoint(settings: Settings):
 def run(
     file: Annotated[Path, typer.Argument(help="Local manifest to run end to end.")],
     out_dir: Annotated[
-        Path | None, typer.Option("--out", help="Where to copy the run report.")
+        Path | None,
+        typer.Option(
+            "--out",
+            help="Where to copy the run report and each published item's files "
+            "(DIR/<item-id>/video.mp4, …). Default: WANFLOW_OUTPUT_DIR.",
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Model for every task (t2v, i2v, ti2v), e.g. tiny for the offline stand-in; "
+            "default: the WANFLOW_MODEL_* settings.",
+        ),
     ] = None,
     auto_approve: Annotated[
         bool,
@@ -322,6 +335,10 @@ def run(
     # An ephemeral Prefect server can take longer than Prefect's 20 s default to start.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    if model:
+        for task in ("T2V", "I2V", "TI2V"):
+            os.environ[f"WANFLOW_MODEL_{task}"] = model
+        get_settings.cache_clear()
     _approval_options(_settings(), auto_approve, approval_timeout)
     from wanflow.storage import StorageError
 
@@ -345,10 +362,26 @@ def run(
         target.mkdir(parents=True, exist_ok=True)
         local_copy = target / f"{report.run_id}.json"
         local_copy.write_text(report.model_dump_json(indent=2))
+        copies = _copy_published(report, store, target)
         written = report.status != "skipped"
         _print_report(report, store.uri(report.key) if written else "(none)", local_copy)
+        for item_id, folder in copies.items():
+            out.print(f"{item_id}: {folder}/", highlight=False, soft_wrap=True)
     if report.status != "succeeded":
         raise typer.Exit(1)
+
+
+def _copy_published(report, store, target: Path) -> dict[str, Path]:
+    """Each published item's files into ``target/<item-id>/``, named as in the bucket."""
+    copies = {}
+    for item in report.items:
+        if item.published is None:
+            continue
+        folder = target / item.id
+        for name, key in item.published.files.items():
+            store.download(key, folder / name)
+        copies[item.id] = folder
+    return copies
 
 
 def _approval_options(settings: Settings, auto_approve: bool, timeout: float | None) -> None:

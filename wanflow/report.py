@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from wanflow import __version__, keys
+from wanflow.callback import CallbackResult
 from wanflow.ingest import IngestSummary, Rejection
 
 RunStatus = Literal["running", "succeeded", "failed", "skipped"]
@@ -84,6 +85,20 @@ class Approval(BaseModel):
     comment: str = ""
 
 
+class Narration(BaseModel):
+    """An item's narration, spoken before generation so that it sets each shot's length.
+
+    The WAVs are in ``work/<run>/<item>/narration/``; compose lays exactly these files on the
+    timeline, so what was timed is what is heard.
+    """
+
+    voice: str = Field(description="engine, or engine:voice, as the item or settings chose")
+    rate: float
+    speech_s: list[float] = Field(description="seconds of speech per shot (0: silent shot)")
+    files: dict[str, str] = Field(default_factory=dict, description="file name → bucket key")
+    sentences: int = 0
+
+
 class Final(BaseModel):
     """The finished video and its companions in ``work/<run>/<item>/final/``."""
 
@@ -96,6 +111,17 @@ class Final(BaseModel):
     sentences: int = 0
 
 
+class Published(BaseModel):
+    """Where an item was published; ``metadata.json`` (written last) marks it complete."""
+
+    prefix: str
+    files: dict[str, str] = Field(description="file name → bucket key, metadata.json included")
+    urls: dict[str, str] = Field(default_factory=dict, description="presigned GET links")
+    fingerprint: str
+    reused: bool = Field(False, description="an earlier attempt had already published it")
+    at: datetime
+
+
 class ItemOutcome(BaseModel):
     id: str
     title: str | None = None
@@ -106,10 +132,12 @@ class ItemOutcome(BaseModel):
     shots: int | None = None
     estimate_s: float | None = Field(None, description="estimated GPU seconds")
     plan_key: str | None = None
+    narration: Narration | None = None
     clips: list[Clip] = Field(default_factory=list)
     review: Review | None = None
     approval: Approval | None = None
     final: Final | None = None
+    published: Published | None = None
     warnings: list[str] = Field(default_factory=list)
 
 
@@ -127,6 +155,7 @@ class RunReport(BaseModel):
     items: list[ItemOutcome] = Field(default_factory=list)
     stages: dict[str, float] = Field(default_factory=dict, description="seconds per stage")
     settings: dict[str, Any] = Field(default_factory=dict, description="masked settings")
+    callback: CallbackResult | None = None
     wanflow_version: str = __version__
 
     @property
@@ -149,3 +178,32 @@ class RunReport(BaseModel):
 def new_run_id(now: datetime, flow_run_id: str | None) -> str:
     suffix = (flow_run_id or "").replace("-", "")[:8] or now.strftime("%f")
     return f"{now.astimezone(UTC).strftime('%Y%m%dT%H%M%SZ')}-{suffix}"
+
+
+def callback_payload(report: RunReport) -> dict[str, Any]:
+    """What the manifest's callback_url receives when the run ends: enough to act on each item
+    (published links included) without reading the bucket; the full report is at ``report``."""
+    return {
+        "event": "run.finished",
+        "run_id": report.run_id,
+        "flow_run_id": report.flow_run_id,
+        "manifest": report.manifest,
+        "status": report.status,
+        "error": report.error,
+        "report": report.key,
+        "counts": report.counts(),
+        "items": [
+            {
+                "id": item.id,
+                "title": item.title,
+                "status": item.status,
+                "reasons": item.reasons,
+                "published": item.published.files if item.published else None,
+                "urls": item.published.urls if item.published else None,
+            }
+            for item in report.items
+        ],
+        "rejected": [r.model_dump(mode="json") for r in report.rejected],
+        "finished_at": report.finished_at.isoformat() if report.finished_at else None,
+        "wanflow_version": report.wanflow_version,
+    }

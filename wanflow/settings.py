@@ -196,6 +196,9 @@ class Settings(BaseSettings):
         default_factory=dict,
         description='Piper voices per language, JSON: {"zh": "/voices/zh_CN-huayan-medium.onnx"}',
     )
+    piper_voice_dir: Path | None = Field(
+        None, description="Piper voices (NAME.onnx + .onnx.json) manifests may name as piper:NAME"
+    )
     espeak_path: str | None = Field(None, description="espeak-ng binary; unset: found on PATH")
     tts_rate: float = Field(1.0, ge=0.5, le=2.0, description="narration speed (1.0: the voice's)")
     narration_padding_s: float = Field(
@@ -216,6 +219,27 @@ class Settings(BaseSettings):
 
     # --- runs -------------------------------------------------------------------------------
     output_dir: Path = Field(Path("wanflow-output"), description="`wanflow run` local copies")
+    republish: bool = Field(
+        False, description="a changed item may replace one already published under its id"
+    )
+    callback_secret: SecretStr | None = Field(
+        None, description="HMAC-SHA256 key signing a manifest's callback_url POST"
+    )
+    callback_timeout_s: float = Field(10.0, gt=0, le=120, description="one callback attempt")
+    callback_retries: int = Field(3, ge=0, le=10, description="callback attempts after the first")
+
+    # --- operations (deployments, work pools) -----------------------------------------------
+    schedule_cron: str = Field("0 2 * * *", description="daily-content's cron schedule")
+    schedule_timezone: str = Field("Asia/Shanghai", description="timezone of schedule_cron")
+    cpu_pool: str = Field("cpu", description="work pool of the CPU flows")
+    gpu_pool: str = Field("gpu", description="work pool of the generate-shots flow")
+    gpu_count: int = Field(1, ge=1, le=1024, description="GPUs: the `gpu` tag concurrency limit")
+    gpu_deployment: str | None = Field(
+        None,
+        description="FLOW/DEPLOYMENT that renders shots on the GPU pool (e.g. "
+        "generate-shots/generate-shots); unset: in the produce-manifest process",
+    )
+    watch_limit: int = Field(50, ge=1, le=10_000, description="manifests one watcher tick starts")
 
     @field_validator("s3_endpoint")
     @classmethod

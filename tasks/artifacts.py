@@ -1,0 +1,138 @@
+"""The run as Prefect artifacts: a table of items (status, reason, links) and a markdown summary
+with thumbnails, so an operator sees the outcome in the Prefect UI without opening the bucket.
+
+Artifact keys are per manifest (Prefect keeps each key's history), so the UI shows how the
+same manifest fared run after run.
+"""
+
+from __future__ import annotations
+
+import re
+from uuid import UUID
+
+from prefect.logging import get_run_logger
+
+from wanflow.report import ItemOutcome, RunReport
+
+
+def artifact_key(manifest: str, suffix: str) -> str:
+    """Prefect keys take lower-case letters, digits and dashes only."""
+    base = re.sub(r"[^a-z0-9]+", "-", manifest.lower()).strip("-") or "manifest"
+    return f"wanflow-{base[:60]}-{suffix}"
+
+
+def _link(outcome: ItemOutcome) -> str:
+    if outcome.published:
+        return outcome.published.urls.get("video.mp4", outcome.published.prefix)
+    if outcome.final:
+        return outcome.final.files.get("video.mp4", "")
+    if outcome.review and outcome.review.sheet_url:
+        return outcome.review.sheet_url
+    return ""
+
+
+def table(report: RunReport) -> list[dict[str, str]]:
+    rows = [
+        {
+            "item": o.id,
+            "title": o.title or "",
+            "status": o.status,
+            "reason": "; ".join(o.reasons) or "",
+            "link": _link(o),
+        }
+        for o in report.items
+    ]
+    if report.ingest:
+        rows += [
+            {
+                "item": r.id or f"row {r.row}",
+                "title": "",
+                "status": "rejected",
+                "reason": f"row {r.row}, {r.field}: {r.error}",
+                "link": "",
+            }
+            for r in report.ingest.rejected
+        ]
+    return rows
+
+
+def summary(report: RunReport) -> str:
+    counts = ", ".join(f"{n} {status}" for status, n in report.counts().items()) or "no items"
+    lines = [
+        f"# {report.manifest}: {report.status}",
+        "",
+        f"Run `{report.run_id}` — {counts}. Report: `{report.key}`.",
+    ]
+    if report.error:
+        lines += ["", f"**Error:** {report.error}"]
+    if report.stages:
+        stages = " · ".join(f"{name} {seconds:.1f} s" for name, seconds in report.stages.items())
+        lines += ["", f"Stages: {stages}"]
+    published = [o for o in report.items if o.published]
+    if published:
+        lines += ["", "## Published", ""]
+        for o in published:
+            urls = o.published.urls
+            thumb = urls.get("thumbnail.jpg")
+            picture = f"![{o.id}]({thumb}) " if thumb else ""
+            video = f"[video]({urls['video.mp4']})" if "video.mp4" in urls else ""
+            lines.append(f"- {picture}**{o.title or o.id}** — {video} `{o.published.prefix}`")
+    others = [o for o in report.items if not o.published]
+    if others:
+        lines += ["", "## Not published", ""]
+        lines += [f"- **{o.id}** ({o.status}): {'; '.join(o.reasons) or '—'}" for o in others]
+    return "\n".join(lines) + "\n"
+
+
+def report_artifacts(report: RunReport) -> list[UUID]:
+    """Create the table and the summary; an artifact failure is logged, never the run's."""
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    try:
+        return [
+            create_table_artifact(
+                table(report),
+                key=artifact_key(report.manifest, "items"),
+                description=f"{report.manifest}: every item and why it ended where it did",
+            ),
+            create_markdown_artifact(
+                summary(report),
+                key=artifact_key(report.manifest, "summary"),
+                description=f"{report.manifest}: run summary",
+            ),
+        ]
+    except Exception as exc:  # the UI's convenience must not fail a finished run
+        get_run_logger().warning("could not create the run's artifacts: %s", exc)
+        return []
+
+
+class Progress:
+    """A progress artifact for a long stage (generation): percent done, updated as jobs end."""
+
+    def __init__(self, total: int, description: str) -> None:
+        self.total, self.done, self.description = max(total, 1), 0, description
+        self.id: UUID | None = None
+        try:
+            from prefect.artifacts import create_progress_artifact
+
+            self.id = create_progress_artifact(0.0, description=description)
+        except Exception as exc:
+            get_run_logger().warning("no progress artifact: %s", exc)
+
+    def advance(self, note: str = "") -> None:
+        self.done += 1
+        if self.id is None:
+            return
+        from prefect.artifacts import update_progress_artifact
+
+        try:
+            update_progress_artifact(
+                self.id,
+                100.0 * self.done / self.total,
+                description=f"{self.description}: {self.done}/{self.total} {note}".strip(),
+            )
+        except Exception as exc:
+            get_run_logger().warning("progress artifact not updated: %s", exc)
+
+
+__all__ = ["Progress", "artifact_key", "report_artifacts", "summary", "table"]
