@@ -16,7 +16,7 @@ from collections import deque
 
 class FaultProxy:
     def __init__(self, target_port: int, plan: list[str]):
-        self.target = ("127.0.0.1", target_port)
+        self.target = ("127.0.0.1", target_port)  # may be changed: a server moved elsewhere
         self.plan = deque(plan)
         self.served: list[str] = []
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -68,7 +68,11 @@ class FaultProxy:
             )
             client.close()
             return
-        upstream = socket.create_connection(self.target)
+        try:
+            upstream = socket.create_connection(self.target)
+        except OSError:  # the server is down: the client sees the connection dropped
+            client.close()
+            return
         for src, dst in ((client, upstream), (upstream, client)):
             threading.Thread(target=self._pipe, args=(src, dst), daemon=True).start()
 

@@ -349,21 +349,6 @@ def test_wanflow_run_on_embedded_defaults(tmp_path, model_dir):
         assert next(o.key for o in store.list("reports/")).endswith(f"{run_id}.json")
 
 
-@pytest.fixture(scope="session")
-def clip_checkpoint(tmp_path_factory):
-    """Random OpenCLIP ViT-S-32 weights as a checkpoint file: the scores mean nothing, the
-    wiring from settings to verdicts is what the flow tests exercise."""
-    from safetensors.torch import save_file
-
-    from moderation.zeroshot import ZeroShotClassifier
-
-    model = ZeroShotClassifier.random_weights(model="ViT-S-32")
-    model.load()
-    path = tmp_path_factory.mktemp("clip") / "vit-s-32.safetensors"
-    save_file({k: v.contiguous() for k, v in model.module.state_dict().items()}, str(path))
-    return path
-
-
 REVIEWED = [
     {"id": "clean", "prompt": "星空", "seed": 1, "narration": "夜空中繁星闪烁。", "bgm": "夜曲"},
     {"id": "needs-sign-off", "prompt": "月亮", "seed": 2, "require_approval": True},

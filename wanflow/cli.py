@@ -21,6 +21,7 @@ from wanflow import (
     cli_generate,
     cli_prompts,
     cli_review,
+    cli_setup,
     keys,
 )
 from wanflow.console import err, out
@@ -188,6 +189,7 @@ app.command()(cli_prompts.expand)
 app.command()(cli_prompts.screen)
 app.command()(cli_generate.generate)
 app.command()(cli_review.review)
+app.command()(cli_setup.setup)
 app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     add_help_option=False,
