@@ -9,7 +9,7 @@ and reuses it; nothing is published twice.
 from __future__ import annotations
 
 import json
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from prefect import task
@@ -130,10 +130,6 @@ def send_callback(url: str, payload: dict[str, Any]) -> CallbackResult:
         logger.error("callback to %s failed after %d attempt(s): %s", url, result.attempts,
                      result.error)  # fmt: skip
     return result
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 __all__ = ["AlreadyPublished", "publish_item", "published_files", "send_callback"]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+import threading
 import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
@@ -142,3 +144,32 @@ def lenient_review(monkeypatch, clip_checkpoint) -> None:
     lenient = {c: {"review": 1.0, "block": 1.0} for c in categories}
     monkeypatch.setenv("WANFLOW_REVIEW_THRESHOLDS", json.dumps(lenient))
     get_settings.cache_clear()
+
+
+class HttpReceiver:
+    """A local HTTP endpoint (a callback's receiver) answering with ``statuses`` in turn, then
+    200; ``requests`` holds each request's headers and body."""
+
+    def __init__(self, statuses: list[int] | None = None) -> None:
+        self.statuses, self.requests = list(statuses or []), []
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                receiver.requests.append((dict(self.headers), body))
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -6,12 +6,11 @@ import json
 import os
 import re
 import subprocess
-import threading
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import EXAMPLES, WANFLOW, make_storage
+from tests.conftest import EXAMPLES, WANFLOW, HttpReceiver, make_storage
 from wanflow.callback import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify
 from wanflow.localserver import LocalS3Server
 from wanflow.settings import Settings
@@ -355,34 +354,6 @@ REVIEWED = [
 ]
 
 
-class _Hook:
-    """A local HTTP receiver for the run's callback."""
-
-    def __init__(self) -> None:
-        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-
-        self.requests: list[tuple[dict, bytes]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                hook.requests.append((dict(self.headers), body))
-                self.send_response(204)
-                self.end_headers()
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/done"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 def _bgm_library(storage, tmp_path) -> None:
     """A one-track music library in the bucket, as an operator keeps it."""
     import ffmpeg
@@ -414,7 +385,7 @@ def test_review_passes_holds_and_blocks_by_the_policy(
     monkeypatch.setenv("WANFLOW_REVIEW_THRESHOLDS", json.dumps(lenient))
     get_settings.cache_clear()
     _bgm_library(storage, tmp_path)
-    hook = _Hook()
+    hook = HttpReceiver()
     monkeypatch.setenv("WANFLOW_CALLBACK_SECRET", "hook-key")
     get_settings.cache_clear()
     manifest = {"callback_url": hook.url, "items": REVIEWED}

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
+from tests.conftest import HttpReceiver
 from wanflow.callback import SIGNATURE_HEADER, TIMESTAMP_HEADER, post, sign, verify
 from wanflow.publication import FILES, NotPublishable, fingerprint, sources
 from wanflow.report import Approval, Clip, Final, ItemOutcome, Narration, Review
@@ -81,40 +80,12 @@ def test_fingerprint_follows_what_decides_the_video():
     assert fingerprint("n.csv", _outcome(), plan) != base
 
 
-class _Receiver:
-    """A local HTTP endpoint answering with the given statuses in turn."""
-
-    def __init__(self, statuses: list[int]) -> None:
-        self.statuses, self.requests = list(statuses), []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self):
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                receiver.requests.append((dict(self.headers), body))
-                status = receiver.statuses.pop(0) if receiver.statuses else 200
-                self.send_response(status)
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
 @pytest.fixture
 def receiver():
     made = []
 
     def make(statuses):
-        made.append(_Receiver(statuses))
+        made.append(HttpReceiver(statuses))
         return made[-1]
 
     yield make
