@@ -132,3 +132,61 @@ def test_the_compose_benchmark_runs_and_prints_its_steps():
         assert f"  {step} " in result.stdout
     assert "(linear)" in result.stdout
     assert result.stdout.splitlines()[-1].startswith("speed: ")
+
+
+@pytest.mark.slow
+def test_the_pipeline_benchmark_measures_both_parts_and_accounts_for_every_second(tmp_path):
+    """Tiny sizes: 200 rows through the pre-GPU stages, 2 items through the whole flow."""
+    script = ROOT / "benchmarks" / "pipeline.py"
+    out = tmp_path / "figures.json"
+    result = subprocess.run(
+        [sys.executable, str(script), "--items", "2", "--scale", "200", "--json", str(out)],
+        cwd=tmp_path,  # not the repository root: the script must find its imports itself
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    lines = result.stdout.splitlines()
+
+    scale = figures["scale"]
+    assert list(scale["seconds"]) == ["config", "ingest", "expand", "screen", "plan"]
+    assert all(0 < s < 60 for s in scale["seconds"].values())
+    assert math.isclose(scale["total_s"], sum(scale["seconds"].values()))
+    assert 0 < scale["peak_bytes"] < 2**30 and scale["peak_reset"]
+    assert scale["valid"] + scale["rejected"] == 200
+    assert scale["rejected"] >= scale["planted"]["rejected"] > 0
+    assert scale["blocked"] >= scale["planted"]["blocked"] > 0
+    failed = scale["expand_failed"] + scale["plan_failed"]
+    assert scale["planned"] == scale["valid"] - scale["blocked"] - failed
+    assert scale["shots"] >= scale["planned"]
+    for name in scale["seconds"]:
+        assert any(line.startswith(f"  {name} ") for line in lines), name
+    assert f"scale: {'PASS' if scale['passed'] else 'FAIL'} (" in result.stdout
+
+    flow = figures["flow"]
+    assert flow["status"] == "succeeded" and flow["warm_up"]["status"] == "succeeded"
+    assert flow["shots"] == flow["clips"] == 2  # short items: one shot each, all rendered
+    assert sum(flow["statuses"].get(s, 0) for s in ("composed", "published")) == 2
+    assert flow["clip_render_s"] > 0
+    assert 0 < flow["work_s"] < flow["wall_s"]
+    assert math.isclose(flow["overhead_per_item_s"], (flow["wall_s"] - flow["work_s"]) / 2)
+    # Every second of the run is accounted for: work by stage, and overhead by task and flow.
+    staged = sum(s["work_s"] for s in flow["stages"]) + flow["outside_stages_work_s"]
+    assert math.isclose(staged, flow["work_s"], rel_tol=1e-9)
+    assert math.isclose(sum(t["work_s"] for t in flow["tasks"].values()), flow["work_s"])
+    assert all(t["work_s"] > 0 for t in flow["tasks"].values())  # every task's function timed
+    assert flow["outside_stages_work_s"] < 0.5 * flow["work_s"]  # work found in its stages
+    parts = [*flow["tasks"].values(), *flow["flows"].values()]
+    accounted = sum(p["engine_s"] + p["artifacts_s"] for p in parts)
+    assert abs(accounted - flow["overhead_s"]) < 0.05
+    assert all(p["engine_s"] > -0.01 for p in parts)
+    assert flow["tasks"]["generate-clip"]["runs"] == 2
+    assert len(flow["stages"]) >= 5
+    for stage in flow["stages"]:
+        assert 0 <= stage["work_s"] <= stage["wall_s"] + 0.01, stage
+        assert any(line.startswith(f"  {stage['stage']} ") for line in lines), stage
+    verdict = "PASS" if flow["passed"] else "FAIL"
+    assert lines[-1].startswith(f"overhead: {verdict} (")
