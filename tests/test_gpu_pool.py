@@ -1,0 +1,80 @@
+"""Shots rendered by the generate-shots deployment (the GPU pool), not in the manifest's process:
+produce-manifest starts one run per manifest with ``run_deployment`` and reads its results."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+
+import pytest
+
+from tests.conftest import ROOT  # at import time: importing it re-runs its environment reset
+
+pytestmark = pytest.mark.slow
+
+ITEMS = [
+    {"id": "lyra", "prompt": "天琴座", "seed": 5, "narration": "天琴座在夏夜升起。"},
+    {"id": "cygnus", "prompt": "天鹅座", "seed": 6},
+]
+
+
+def test_shots_go_to_the_gpu_deployment_in_one_batch(
+    prefect_api, wanflow_env, storage, monkeypatch
+):
+    from prefect import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+    from prefect.runner import Runner
+
+    from flows.generate_shots import generate_shots
+    from flows.produce_manifest import produce_manifest
+    from wanflow.settings import get_settings
+
+    monkeypatch.chdir(ROOT)  # the deployment's entrypoint is relative to the repository
+    monkeypatch.setenv("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "true")  # the worker's results
+    monkeypatch.setenv("WANFLOW_GPU_DEPLOYMENT", "generate-shots/gpu-test")
+    monkeypatch.setenv("WANFLOW_AUTO_APPROVE", "1")
+    get_settings.cache_clear()
+    deployment_id = generate_shots.to_deployment(name="gpu-test").apply()
+
+    executed: list = []
+    stop = threading.Event()
+
+    def worker() -> None:  # what a worker on the gpu pool does: pick up the scheduled run
+        async def poll() -> None:
+            async with get_client() as client:
+                while not stop.is_set():
+                    runs = await client.read_flow_runs(
+                        deployment_filter=DeploymentFilter(
+                            id=DeploymentFilterId(any_=[deployment_id])
+                        )
+                    )
+                    for run in runs:
+                        if run.id not in executed and run.state and run.state.is_scheduled():
+                            executed.append(run.id)
+                            await Runner().execute_flow_run(run.id)
+                    await asyncio.sleep(0.5)
+
+        asyncio.run(poll())
+
+    thread = threading.Thread(target=worker, daemon=True)
+    thread.start()
+    try:
+        storage.put_bytes("incoming/gpu.json", json.dumps(ITEMS).encode())
+        report = produce_manifest("incoming/gpu.json")
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    assert report.status == "succeeded", report.error
+    assert [i.status for i in report.items] == ["published", "published"]
+    assert len(executed) == 1  # one batch for the whole manifest: the model loaded once
+
+    async def read():
+        async with get_client() as client:
+            return await client.read_flow_run(executed[0])
+
+    run = asyncio.run(read())
+    assert run.state.is_completed() and run.parameters["jobs"][0]["item_id"] == "lyra"
+    assert run.parent_task_run_id is not None  # shown as a subflow of the manifest's run
+    clips = [c for i in report.items for c in i.clips]
+    assert len(clips) == sum(i.shots for i in report.items) and all(c.frames for c in clips)
