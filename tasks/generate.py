@@ -61,9 +61,15 @@ def generate_clip(job: ClipJob) -> ClipRecord:
             description=f"{job.item_id} shot {job.shot}: {spec.name}, {request.steps} steps",
         )
 
+        shown = [0.0]  # when the artifact was last updated (elapsed seconds)
+
         def progress(step: int, steps: int, elapsed: float) -> None:
-            if step == steps or step % max(1, steps // 20) == 0:  # ≤ 20 API calls per shot
+            # ≤ 20 API calls per shot, and at most one a second: on a fast GPU (or the tiny
+            # model) the calls would otherwise cost more than the steps they report.
+            due = step % max(1, steps // 20) == 0 and elapsed - shown[0] >= 1.0
+            if step == steps or due:
                 update_progress_artifact(artifact, progress=100.0 * step / steps)
+                shown[0] = elapsed
             if step == steps or step % max(1, steps // 5) == 0:
                 logger.info(
                     "%s shot %d: step %d/%d, %.2f s/step",

@@ -70,10 +70,26 @@ def test_shots_go_to_the_gpu_deployment_in_one_batch(
     assert len(executed) == 1  # one batch for the whole manifest: the model loaded once
 
     async def read():
-        async with get_client() as client:
-            return await client.read_flow_run(executed[0])
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterType
 
-    run = asyncio.run(read())
+        async with get_client() as client:
+            run = await client.read_flow_run(executed[0])
+            shown = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(type=ArtifactFilterType(any_=["table", "progress"]))
+            )
+            return run, shown
+
+    run, artifacts = asyncio.run(read())
+    # The run's outcome as artifacts: the item table, and progress that reached 100 %.
+    (items,) = [a for a in artifacts if a.key == "wanflow-gpu-json-items"]
+    rows = json.loads(items.data) if isinstance(items.data, str) else items.data
+    assert [(r["item"], r["status"]) for r in rows] == [
+        ("lyra", "published"),
+        ("cygnus", "published"),
+    ]
+    assert all(r["link"].startswith("http") for r in rows)  # presigned video links
+    progress = [a for a in artifacts if a.type == "progress"]
+    assert progress and all(a.data == 100.0 for a in progress)
     assert run.state.is_completed() and run.parameters["jobs"][0]["item_id"] == "lyra"
     assert run.parent_task_run_id is not None  # shown as a subflow of the manifest's run
     clips = [c for i in report.items for c in i.clips]
