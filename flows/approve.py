@@ -20,7 +20,7 @@ from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
 from prefect.input.actions import create_flow_run_input, read_flow_run_input
-from prefect.logging import get_run_logger
+from prefect.logging import get_logger, get_run_logger
 from prefect.states import Running
 from pydantic import BaseModel, Field, create_model
 
@@ -75,6 +75,59 @@ def stored_request(flow_run_id: Any, pause_key: str) -> ApprovalRequest | None:
     return ApprovalRequest.model_validate(value) if value else None
 
 
+SWEEP_GRACE_S = 3600
+TIMEOUT_REVIEWER = "wanflow/approval-timeout"
+
+
+def waiting_runs() -> list[tuple[Any, ApprovalRequest]]:
+    """(flow run, approval request) for every paused or suspended run that asks Wanflow's
+    question."""
+    from prefect.client.schemas.filters import (
+        FlowRunFilter,
+        FlowRunFilterState,
+        FlowRunFilterStateType,
+    )
+    from prefect.client.schemas.objects import StateType
+
+    paused = FlowRunFilter(
+        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+    )
+    with get_client(sync_client=True) as client:
+        runs = client.read_flow_runs(flow_run_filter=paused)
+    found = []
+    for run in runs:
+        key = run.state.state_details.pause_key if run.state else None
+        request = stored_request(run.id, key) if key else None
+        if request is not None:
+            found.append((run, request))
+    return found
+
+
+def resume_overdue(now: datetime | None = None) -> list[str]:
+    """Resume every *suspended* run whose approval deadline has passed, answering "undecided"
+    for each item: the run re-runs, finds the deadline gone and holds those items, logged.
+    Without this, Prefect would fail the run at its suspension timeout and leave its manifest
+    in processing/. (A paused run times out in its own process.)"""
+    from prefect.flow_runs import resume_flow_run
+
+    now = now or datetime.now(UTC)
+    resumed = []
+    for run, request in waiting_runs():
+        if run.state.name != "Suspended" or request.deadline > now:
+            continue
+        answer = {item_id: "undecided" for item_id in request.ids}
+        answer |= {"reviewer": TIMEOUT_REVIEWER, "comment": "the approval deadline passed"}
+        try:
+            resume_flow_run(run.id, run_input=answer)
+        except RuntimeError as exc:  # resumed meanwhile by a person, or refused: next tick
+            get_logger("wanflow.approve").warning(
+                "could not resume overdue run %s: %s", run.id, exc
+            )
+            continue
+        resumed.append(str(run.id))
+    return resumed
+
+
 def wait_for_decisions(
     run_id: str,
     manifest: str,
@@ -125,7 +178,11 @@ def wait_for_decisions(
         seconds = max(1, int(remaining))
         try:
             if suspend:
-                reply = suspend_flow_run(wait_for_input=form, timeout=seconds, key=key)
+                # Prefect fails a suspended run at its timeout; the watcher resumes overdue
+                # runs first (resume_overdue), so the run itself holds what nobody decided.
+                reply = suspend_flow_run(
+                    wait_for_input=form, timeout=seconds + SWEEP_GRACE_S, key=key
+                )
             else:
                 poll = max(1, int(min(poll_s, seconds)))
                 reply = pause_flow_run(

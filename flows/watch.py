@@ -40,6 +40,10 @@ class WatchSummary(BaseModel):
         "person to start (the log has the command)",
     )
     left: int = Field(0, description="manifests left for the next tick (beyond the limit)")
+    resumed: list[str] = Field(
+        default_factory=list,
+        description="suspended runs past their approval deadline, resumed to hold their items",
+    )
 
 
 class Produced(BaseModel):
@@ -79,6 +83,15 @@ def _api_unavailable(task, task_run, state) -> bool:
     return isinstance(exc, httpx.TransportError | TimeoutError)
 
 
+@task(name="resume-overdue-approvals", timeout_seconds=300, cache_policy=NO_CACHE)
+def resume_overdue_approvals() -> list[str]:
+    """Suspended runs whose approval deadline passed are resumed, so they hold the undecided
+    items and file their manifest instead of being failed by Prefect with it in processing/."""
+    from flows.approve import resume_overdue
+
+    return resume_overdue()
+
+
 @task(
     name="start-production",
     timeout_seconds=120,
@@ -116,8 +129,12 @@ def watch_incoming(deployment: str = PRODUCE_DEPLOYMENT, limit: int | None = Non
     logger = get_run_logger()
     limit = _check_limit(limit) or get_settings().watch_limit
     owner = f"watch-incoming/{flow_run.get_id()}"
-    waiting = list_incoming()
     summary = WatchSummary()
+    try:
+        summary.resumed = resume_overdue_approvals()
+    except Exception as exc:  # the sweep must never keep new manifests from starting
+        logger.error("could not resume overdue approvals: %s", exc)
+    waiting = list_incoming()
     for done, key in enumerate(waiting):
         if len(summary.started) + len(summary.failed) >= limit:
             summary.left = len(waiting) - done
@@ -148,11 +165,12 @@ def watch_incoming(deployment: str = PRODUCE_DEPLOYMENT, limit: int | None = Non
         summary.started.append(Started(manifest_key=claim.key, flow_run_id=run_id))
         logger.info("%s: started flow run %s", claim.key, run_id)
     logger.info(
-        "started %d, skipped %d, failed %d, left for later %d",
+        "started %d, skipped %d, failed %d, left for later %d, overdue approvals resumed %d",
         len(summary.started),
         len(summary.skipped),
         len(summary.failed),
         summary.left,
+        len(summary.resumed),
     )
     return summary
 

@@ -347,3 +347,59 @@ def test_a_deployed_run_suspends_while_waiting_and_resumes_from_the_top(
         ("vega", "approve", "cy"),
         ("altair", "reject", "cy"),
     ]
+
+
+@pytest.mark.slow
+def test_a_suspended_run_past_its_deadline_is_resumed_by_the_watcher_and_holds(
+    prefect_api, wanflow_env, storage, monkeypatch
+):
+    """Prefect would fail a suspended run at its timeout, its manifest stranded in processing/;
+    the watcher's tick resumes it once the deadline has passed, and the run holds and files."""
+    import asyncio
+
+    from prefect import get_client
+    from prefect.deployments import run_deployment
+    from prefect.runner import Runner
+
+    from flows.approve import SWEEP_GRACE_S, resume_overdue
+    from flows.produce_manifest import produce_manifest
+    from flows.watch import watch_incoming
+    from tasks.approve import read_audit
+    from tests.conftest import ROOT
+
+    monkeypatch.chdir(ROOT)  # the deployment's entrypoint is relative to the repository
+    monkeypatch.setenv("WANFLOW_APPROVAL_TIMEOUT_S", "4")
+    monkeypatch.setenv("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "true")
+    storage.put_bytes("incoming/overdue.json", json.dumps(ITEMS[:1]).encode())
+    produce_manifest.to_deployment(name="overdue-test").apply()
+    flow_run = run_deployment(
+        "produce-manifest/overdue-test",
+        parameters={"manifest_key": "incoming/overdue.json"},
+        timeout=0,
+    )
+    asyncio.run(Runner().execute_flow_run(flow_run.id))  # returns: the run is suspended
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(flow_run.id).state
+    assert state.name == "Suspended"
+    # Prefect's own timeout is the deadline plus the grace: the watcher gets there first.
+    assert state.state_details.pause_timeout > state.timestamp + timedelta(seconds=SWEEP_GRACE_S)
+    assert resume_overdue() == []  # before the deadline: left alone
+
+    time.sleep(5)
+    summary = watch_incoming(deployment="produce-manifest/overdue-test")
+    assert summary.resumed == [str(flow_run.id)] and summary.started == []
+    asyncio.run(Runner().execute_flow_run(flow_run.id))  # a worker picks the resumed run up
+
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(flow_run.id).state.is_completed()
+    assert storage.exists("processed/overdue.json")
+    (key,) = [o.key for o in storage.list("reports/") if o.key.endswith(".json")]
+    report = json.loads(storage.get_bytes(key))
+    (vega,) = report["items"]
+    assert vega["status"] == "held" and vega["published"] is None
+    assert vega["reasons"][-1] == "no decision within 4 s: held, not published"
+    audit = read_audit(report["run_id"], datetime.fromisoformat(report["started_at"]).date())
+    assert [(e.decision, e.actor) for e in audit if e.stage == "approval"] == [
+        ("hold", "wanflow/approval-timeout")
+    ]
+    assert not list(storage.list("published/"))

@@ -39,30 +39,9 @@ def _api() -> None:
 
 
 def _waiting() -> list[tuple[Any, Any]]:
-    """(flow run, approval request) for every paused or suspended run that asks Wanflow's
-    question."""
-    from prefect import get_client
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
+    from flows.approve import waiting_runs
 
-    from flows.approve import stored_request
-
-    paused = FlowRunFilter(
-        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
-    )
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(flow_run_filter=paused)
-    found = []
-    for run in runs:
-        key = run.state.state_details.pause_key if run.state else None
-        request = stored_request(run.id, key) if key else None
-        if request is not None:
-            found.append((run, request))
-    return found
+    return waiting_runs()
 
 
 @app.command("list")
