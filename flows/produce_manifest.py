@@ -158,8 +158,9 @@ def _announce(report: RunReport, callback_url: str | None) -> None:
 def _item_stages(
     report: RunReport, ingested: Ingested, catalogue: Catalogue, screener: Screener
 ) -> None:
-    """expand → screen → plan → narrate → generate → review → approve → compose, item by
-    item: every accepted item ends composed, held for a person, rejected, blocked or failed."""
+    """expand → screen → plan → narrate → generate → review → approve → compose → publish,
+    item by item: every accepted item ends published, held for a person, rejected, blocked or
+    failed."""
     outcomes = {item.id: item for item in report.items}
     with _stage(report, "expand"):
         expanded = expand_prompts(ingested.items, catalogue)
