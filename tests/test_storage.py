@@ -206,3 +206,24 @@ def test_connection_refused_is_transient(s3_server):
 def test_repr_hides_credentials(s3_server, storage):
     assert s3_server._secret_key not in repr(storage)
     assert s3_server.access_key not in repr(storage)
+
+
+def test_a_claim_whose_answer_was_lost_is_still_ours(storage, monkeypatch):
+    """The record PUT landed but its answer was lost; the retried conditional PUT is refused.
+    The claimant finds its own record and goes on, instead of stranding the manifest."""
+    from wanflow.storage import PreconditionFailedError
+
+    storage.put_bytes("incoming/lost.csv", b"prompt\nx\n")
+    put = storage.put_bytes
+
+    def lost_answer(key, data, **options):
+        etag = put(key, data, **options)
+        if key.startswith("work/claims/") and key.endswith(".json"):
+            raise PreconditionFailedError(f"put {key}: the retry found it written")
+        return etag
+
+    monkeypatch.setattr(storage, "put_bytes", lost_answer)
+    claim = storage.claim("incoming/lost.csv", owner="watch-incoming/1")
+    assert claim is not None and claim.key == "processing/lost.csv"
+    assert not storage.exists("incoming/lost.csv")
+    # (A claimant meeting a record that is not its own still loses: the racing test.)

@@ -425,7 +425,11 @@ class Storage:
         try:
             self.put_bytes(record, body, if_absent=True, content_type="application/json")
         except PreconditionFailedError:
-            return None
+            # The record exists. If it is ours, our own write landed and its answer was lost
+            # (the retried PUT is refused): the claim is ours. Giving up here would leave the
+            # manifest in incoming/ behind a record that blocks every later claim.
+            if self._record_owner(record) != owner:
+                return None
         processing = keys.manifest_key(keys.PROCESSING, name)
         try:
             self.copy(incoming_key, processing)
@@ -435,6 +439,12 @@ class Storage:
             self.delete(record)
             return None
         return Claim(name=name, key=processing, etag=info.etag, record=record, owner=owner)
+
+    def _record_owner(self, record: str) -> str | None:
+        try:
+            return json.loads(self.get_bytes(record)).get("owner")
+        except (ObjectNotFoundError, ValueError, AttributeError):
+            return None
 
     # --- links --------------------------------------------------------------------------------
     def presigned_get(self, key: str, expiry_s: int | None = None) -> str:
