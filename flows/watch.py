@@ -176,36 +176,52 @@ def watch_incoming(deployment: str = PRODUCE_DEPLOYMENT, limit: int | None = Non
 
 
 @flow(name="daily-content", log_prints=True)
-def daily_content(limit: int | None = None) -> DailySummary:
-    """Produce every manifest waiting in ``incoming/`` (at most ``limit``), one after another.
+def daily_content(limit: int | None = None, deployment: str | None = None) -> DailySummary:
+    """Produce every manifest waiting in ``incoming/`` (at most ``limit``).
 
-    Each is a ``produce-manifest`` subflow that claims it (one claimed meanwhile by another run
-    comes back ``skipped``); a manifest whose run raises is recorded as ``error`` and the rest
-    go on.
+    Deployed (``deployment`` names the produce-manifest deployment, as prefect.yaml does), each
+    manifest is claimed and handed to a run of its own, as the watcher does: a run waiting for
+    approval suspends without holding up the others. Without it (local use), each is a
+    ``produce-manifest`` subflow, one after another; one claimed meanwhile by another run comes
+    back ``skipped``, and a manifest whose run raises is recorded as ``error``.
     """
     logger = get_run_logger()
     limit = _check_limit(limit)
     waiting = list_incoming()
     summary = DailySummary()
-    for key in waiting[:limit]:
-        try:
-            report = produce_manifest(manifest_key=key)
-        except Exception as exc:
-            outcome = Produced(status="error", error=f"{type(exc).__name__}: {exc}")
-            logger.error("%s: %s", key, outcome.error)
-        else:
-            outcome = Produced(
-                status=report.status,
-                error=report.error,
-                report_key=None if report.status == "skipped" else report.key,
-                flow_run_id=report.flow_run_id,
+    if deployment:
+        started = watch_incoming(deployment=deployment, limit=limit or len(waiting) or 1)
+        for run in started.started:
+            summary.manifests[run.manifest_key] = Produced(
+                status="started", flow_run_id=run.flow_run_id
             )
-        summary.manifests[key] = outcome
+        for key, error in started.failed.items():
+            summary.manifests[key] = Produced(status="error", error=error)
+        for key in started.skipped:
+            summary.manifests[key] = Produced(status="skipped")
+    else:
+        for key in waiting[:limit]:
+            summary.manifests[key] = _produce(key, logger)
     counts: dict[str, int] = {}
     for outcome in summary.manifests.values():
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
     logger.info("%d manifest(s): %s", len(summary.manifests), counts or "none waiting")
     return summary
+
+
+def _produce(key: str, logger) -> Produced:
+    try:
+        report = produce_manifest(manifest_key=key)
+    except Exception as exc:
+        outcome = Produced(status="error", error=f"{type(exc).__name__}: {exc}")
+        logger.error("%s: %s", key, outcome.error)
+        return outcome
+    return Produced(
+        status=report.status,
+        error=report.error,
+        report_key=None if report.status == "skipped" else report.key,
+        flow_run_id=report.flow_run_id,
+    )
 
 
 def _check_limit(limit: int | None) -> int | None:

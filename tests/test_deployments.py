@@ -498,3 +498,26 @@ def test_daily_content_files_every_manifest_whatever_happens_to_the_others(
     assert storage.exists("processed/good.json")
     assert storage.exists("failed/broken.json") and storage.exists("failed/boom.json")
     assert list(storage.list("incoming/")) == [] and list(storage.list("processing/")) == []
+
+
+@pytest.mark.slow
+def test_daily_content_deployed_hands_each_manifest_to_a_run_of_its_own(
+    produce_deployment, storage
+):
+    """A run waiting for approval must not hold up the next manifest: each gets its own run."""
+    from flows.watch import daily_content
+
+    deployment, deployment_id = produce_deployment
+    for name in ("d1.csv", "d2.csv"):
+        storage.put_bytes(f"incoming/{name}", b"prompt\nx\n")
+    summary = daily_content(deployment=deployment)
+    assert {k: o.status for k, o in summary.manifests.items()} == {
+        "processing/d1.csv": "started",
+        "processing/d2.csv": "started",
+    }
+    runs = _runs_of(deployment_id)
+    assert sorted(r.parameters["manifest_key"] for r in runs) == [
+        "processing/d1.csv",
+        "processing/d2.csv",
+    ]
+    assert {str(r.id) for r in runs} == {o.flow_run_id for o in summary.manifests.values()}
