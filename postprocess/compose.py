@@ -74,14 +74,16 @@ def options_from(
     )
 
 
-def engines_from(settings: Settings, engine: str | None = None) -> list[Engine]:
-    """Piper first when configured (it reads only its voices' languages), espeak-ng always;
-    ``engine`` (an item's choice) overrides the setting."""
+def _engines(
+    settings: Settings, engine: str, piper_voices: Mapping[str, Path] | None = None
+) -> list[Engine]:
+    """Piper first when chosen (it reads only its voices' languages), espeak-ng always."""
     from postprocess.tts import engine_for
 
     engines = [engine_for("espeak", espeak_path=settings.espeak_path)]
-    if (engine or settings.tts_engine) == "piper":
-        engines.insert(0, engine_for("piper", piper_voices=settings.piper_voices))
+    if engine == "piper":
+        voices = settings.piper_voices if piper_voices is None else piper_voices
+        engines.insert(0, engine_for("piper", piper_voices=voices))
     return engines
 
 
@@ -102,31 +104,27 @@ def voice_for(settings: Settings, spec: str | None, rate: float | None, lang: st
     The named voice is the item's language's; other languages in a mixed sentence keep their
     engine's default. Raises TTSError when a named Piper voice is not installed.
     """
-    from postprocess.tts import TTSError, engine_for, language
+    from postprocess.tts import TTSError, language
     from wanflow.voice import parse_voice
 
     parsed = parse_voice(spec) if spec else None
     engine = (parsed.engine if parsed else None) or settings.tts_engine
     name = parsed.name if parsed else None
     chosen_rate = settings.tts_rate if rate is None else rate
+    voices = None
     if engine == "espeak":
-        engines = [engine_for("espeak", espeak_path=settings.espeak_path)]
+        engines = _engines(settings, engine)
         voices = {language(lang): name} if name else None
     elif name is None:
-        engines = engines_from(settings, "piper")
-        voices = None
+        engines = _engines(settings, engine)
     else:
         folder = settings.piper_voice_dir
         path = folder / f"{name}.onnx" if folder else None
         if path is None or not path.is_file():
             where = f"in {folder}" if folder else "(WANFLOW_PIPER_VOICE_DIR is not set)"
             raise TTSError(f"Piper voice {name!r} is not installed {where}")
-        piper = {**settings.piper_voices, language(lang): path}
-        engines = [
-            engine_for("piper", piper_voices=piper),
-            engine_for("espeak", espeak_path=settings.espeak_path),
-        ]
-        voices = None  # the item's language maps to the named file above
+        # The item's language maps to the named file; its other languages keep theirs.
+        engines = _engines(settings, engine, {**settings.piper_voices, language(lang): path})
     label = f"{engine}:{name}" if name else engine
     return Voice(engines, voices, chosen_rate, label)
 

@@ -20,7 +20,7 @@ from moderation.approval import (
     check_decision,
     describe,
 )
-from tests.conftest import WANFLOW
+from tests.conftest import ROOT, WANFLOW
 
 REQUEST = ApprovalRequest(
     run_id="20261123T000000Z-abcd",
@@ -268,6 +268,32 @@ def test_auto_approve_approves_held_items_and_logs_it(approving, storage, monkey
     assert entry.at - report.started_at < timedelta(minutes=10)
 
 
+def _suspended_run(storage, monkeypatch, name: str, items: list, timeout_s: int):
+    """A deployed produce-manifest run of ``items``, run by a worker until it suspends to wait
+    for a reviewer; returns the flow run and its state."""
+    import asyncio
+
+    from prefect import get_client
+    from prefect.deployments import run_deployment
+    from prefect.runner import Runner
+
+    from flows.produce_manifest import produce_manifest
+
+    monkeypatch.chdir(ROOT)  # the deployment's entrypoint is relative to the repository
+    monkeypatch.setenv("WANFLOW_APPROVAL_TIMEOUT_S", str(timeout_s))
+    monkeypatch.setenv("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "true")
+    storage.put_bytes(f"incoming/{name}.json", json.dumps(items).encode())
+    produce_manifest.to_deployment(name=name).apply()
+    flow_run = run_deployment(
+        f"produce-manifest/{name}",
+        parameters={"manifest_key": f"incoming/{name}.json"},
+        timeout=0,
+    )
+    asyncio.run(Runner().execute_flow_run(flow_run.id))  # returns: the run is suspended
+    with get_client(sync_client=True) as client:
+        return flow_run, client.read_flow_run(flow_run.id).state
+
+
 @pytest.mark.slow
 def test_a_deployed_run_suspends_while_waiting_and_resumes_from_the_top(
     prefect_api, wanflow_env, storage, monkeypatch
@@ -282,28 +308,13 @@ def test_a_deployed_run_suspends_while_waiting_and_resumes_from_the_top(
         FlowRunFilterId,
         FlowRunFilterParentFlowRunId,
     )
-    from prefect.deployments import run_deployment
     from prefect.runner import Runner
     from prefect.settings import PREFECT_API_URL
 
-    from flows.produce_manifest import produce_manifest
     from tasks.approve import read_audit
-    from tests.conftest import ROOT
 
-    monkeypatch.chdir(ROOT)  # the deployment's entrypoint is relative to the repository
-    monkeypatch.setenv("WANFLOW_APPROVAL_TIMEOUT_S", "900")
-    monkeypatch.setenv("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "true")
     api_url = PREFECT_API_URL.value()
-    storage.put_bytes("incoming/deployed.json", json.dumps(ITEMS[:2]).encode())
-    produce_manifest.to_deployment(name="approval-test").apply()
-    flow_run = run_deployment(
-        "produce-manifest/approval-test",
-        parameters={"manifest_key": "incoming/deployed.json"},
-        timeout=0,
-    )
-    asyncio.run(Runner().execute_flow_run(flow_run.id))  # returns: the run is suspended
-    with get_client(sync_client=True) as client:
-        state = client.read_flow_run(flow_run.id).state
+    flow_run, state = _suspended_run(storage, monkeypatch, "deployed", ITEMS[:2], 900)
     assert state.name == "Suspended" and state.is_paused()
     (interim,) = [o.key for o in storage.list("reports/") if o.key.endswith(".json")]
     assert json.loads(storage.get_bytes(interim))["status"] == "running"
@@ -358,35 +369,20 @@ def test_a_suspended_run_past_its_deadline_is_resumed_by_the_watcher_and_holds(
     import asyncio
 
     from prefect import get_client
-    from prefect.deployments import run_deployment
     from prefect.runner import Runner
 
     from flows.approve import SWEEP_GRACE_S, resume_overdue
-    from flows.produce_manifest import produce_manifest
     from flows.watch import watch_incoming
     from tasks.approve import read_audit
-    from tests.conftest import ROOT
 
-    monkeypatch.chdir(ROOT)  # the deployment's entrypoint is relative to the repository
-    monkeypatch.setenv("WANFLOW_APPROVAL_TIMEOUT_S", "4")
-    monkeypatch.setenv("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "true")
-    storage.put_bytes("incoming/overdue.json", json.dumps(ITEMS[:1]).encode())
-    produce_manifest.to_deployment(name="overdue-test").apply()
-    flow_run = run_deployment(
-        "produce-manifest/overdue-test",
-        parameters={"manifest_key": "incoming/overdue.json"},
-        timeout=0,
-    )
-    asyncio.run(Runner().execute_flow_run(flow_run.id))  # returns: the run is suspended
-    with get_client(sync_client=True) as client:
-        state = client.read_flow_run(flow_run.id).state
+    flow_run, state = _suspended_run(storage, monkeypatch, "overdue", ITEMS[:1], 4)
     assert state.name == "Suspended"
     # Prefect's own timeout is the deadline plus the grace: the watcher gets there first.
     assert state.state_details.pause_timeout > state.timestamp + timedelta(seconds=SWEEP_GRACE_S)
     assert resume_overdue() == []  # before the deadline: left alone
 
     time.sleep(5)
-    summary = watch_incoming(deployment="produce-manifest/overdue-test")
+    summary = watch_incoming(deployment="produce-manifest/overdue")
     assert summary.resumed == [str(flow_run.id)] and summary.started == []
     asyncio.run(Runner().execute_flow_run(flow_run.id))  # a worker picks the resumed run up
 

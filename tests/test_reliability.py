@@ -41,6 +41,10 @@ def _wait_for(predicate, timeout_s: float, what: str) -> None:
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
 
 
+def _clips(storage) -> set[str]:
+    return {o.key for o in storage.list("work/clips/") if o.key.endswith("/clip.mp4")}
+
+
 def _port(server: LocalS3Server) -> int:
     return int(server.endpoint.rsplit(":", 1)[1])
 
@@ -67,15 +71,11 @@ def test_a_run_killed_during_generation_resumes_without_redoing_shots(
         start_new_session=True,
     )  # fmt: skip
     try:
-        _wait_for(
-            lambda: any(o.key.endswith("/clip.mp4") for o in storage.list("work/clips/")),
-            300,
-            "the first clip",
-        )
+        _wait_for(lambda: bool(_clips(storage)), 300, "the first clip")
     finally:
         os.killpg(victim.pid, signal.SIGKILL)  # the worker dies: no cleanup of any kind
         victim.wait(timeout=30)
-    before = {o.key for o in storage.list("work/clips/") if o.key.endswith("/clip.mp4")}
+    before = _clips(storage)
     assert before and storage.exists("processing/killed.json")
     assert not list(storage.list("published/"))
 
@@ -133,11 +133,7 @@ def test_the_s3_server_restarted_mid_run_is_ridden_out_by_retries(
     thread.start()
     restarted = None
     try:
-        _wait_for(
-            lambda: any(o.key.endswith("/clip.mp4") for o in storage.list("work/clips/")),
-            300,
-            "the first clip",
-        )
+        _wait_for(lambda: bool(_clips(storage)), 300, "the first clip")
         server.stop()  # mid-generation: uploads, reads and the claim record all go dark
         time.sleep(2)
         restarted = LocalS3Server(data, access, secret).start()

@@ -11,7 +11,7 @@ import getpass
 import json
 import os
 import socket
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -38,19 +38,15 @@ def _api() -> None:
         )
 
 
-def _waiting() -> list[tuple[Any, Any]]:
-    from flows.approve import waiting_runs
-
-    return waiting_runs()
-
-
 @app.command("list")
 def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The runs waiting for a decision, with each item's verdict, scores and contact sheet."""
     _api()
-    waiting = _waiting()
+    from flows.approve import waiting_runs
+
+    waiting = waiting_runs()
     if as_json:
         payload = [
             {"flow_run_id": str(run.id), "state": run.state.name, **request.model_dump(mode="json")}
