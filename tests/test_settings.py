@@ -80,6 +80,15 @@ def test_secrets_never_appear_in_repr_logs_or_public_dict(monkeypatch, tmp_path,
         assert "hunter2" not in text
 
 
+def test_an_unset_secret_shows_as_unset_and_a_set_one_as_masked(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("WANFLOW_CALLBACK_SECRET", raising=False)
+    assert Settings().public_dict()["callback_secret"] is None  # missing, and visibly so
+    monkeypatch.setenv("WANFLOW_CALLBACK_SECRET", "sign-with-this")
+    public = Settings().public_dict()
+    assert public["callback_secret"] == MASK and "sign-with-this" not in json.dumps(public)
+
+
 def test_every_setting_is_documented_in_the_readme():
     from tests.conftest import ROOT
 

@@ -269,10 +269,13 @@ class Settings(BaseSettings):
         return tuple(sources)
 
     def public_dict(self) -> dict[str, Any]:
-        """Settings safe to log or write into a report: every secret replaced by a mask."""
+        """Settings safe to log or write into a report: every secret that is set replaced by a
+        mask; an unset one stays null, so that an operator can see it is missing."""
         data = self.model_dump(mode="json")
-        for name, field in type(self).model_fields.items():
-            if field.annotation is SecretStr or "secret" in name or "password" in name:
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            secret = isinstance(value, SecretStr) or "secret" in name or "password" in name
+            if secret and value not in (None, ""):
                 data[name] = MASK
         return data
 
