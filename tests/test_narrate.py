@@ -205,3 +205,28 @@ def test_narration_sets_frame_counts_and_is_spoken_once(
         assert shot["num_frames"] == frames_covering(max(needed, 2.0), fps, most)
     assert story.status == "published"
     assert story.final.sentences == story.narration.sentences
+
+
+@pytest.mark.parametrize("name", ["constellations.csv", "constellations.json"])
+def test_the_shipped_examples_fit_their_shots_without_a_warning(name, tmp_path):
+    """The examples show the happy path: every sentence, spoken by the default voice, fits the
+    model's longest clip with its padding, so no shot is held or slowed."""
+    from generation.catalogue import build_catalogue
+    from postprocess.compose import options_from, speak, speech_s
+    from tests.conftest import EXAMPLES
+    from wanflow.ingest import ingest_with_settings
+
+    settings = Settings(model_t2v="tiny", model_i2v="tiny", model_ti2v="tiny")
+    catalogue = build_catalogue(settings)
+    ingested = ingest_with_settings(EXAMPLES / name, settings, check=catalogue.check_item)
+    assert ingested.items and not ingested.summary.rejected_rows
+    planner = catalogue.planner(settings)
+    for item in ingested.items:
+        plan = planner.plan(catalogue.expand(item))
+        chosen = voice_for(settings, item.voice, item.speech_rate, plan.language)
+        options = options_from(settings, lang=plan.language, music=None, voice=chosen)
+        spoken = speak([s.narration for s in plan.shots], chosen.engines, tmp_path, options)
+        narration = Narration(
+            voice=chosen.label, rate=chosen.rate, speech_s=[speech_s(s) for s in spoken]
+        )
+        assert retime(plan, narration, settings).warnings == [], item.id
