@@ -31,6 +31,8 @@ from moderation.approval import (
     Choice,
     PendingItem,
     describe,
+    details,
+    label,
 )
 
 
@@ -46,22 +48,20 @@ class Answer(BaseModel):
     reviewer: str = ""
     comment: str = ""
     automatic: bool = False
+    at: datetime = Field(
+        default_factory=lambda: datetime.now(UTC),
+        description="when it was given: the reply's arrival at the server, not when the run "
+        "read it (a suspended run reads it only once a worker runs it again)",
+    )
 
 
 def form_for(request: ApprovalRequest) -> type[ApprovalForm]:
     """A form with a choice per item, keyed by item id (ids are not Python names: aliases)."""
     fields: dict[str, Any] = {}
     for n, item in enumerate(request.items):
-        title = f"{item.id}: {item.title}" if item.title else item.id
-        fields[f"item_{n}"] = (
-            Choice,
-            Field(
-                "undecided",
-                alias=item.id,
-                title=title,
-                description=f"verdict {item.verdict}: {'; '.join(item.reasons) or '-'}",
-            ),
-        )
+        # One short line: Prefect's form shows the title as the field's label, and the
+        # detail is in the round's artifact that the description links to.
+        fields[f"item_{n}"] = (Choice, Field("undecided", alias=item.id, title=label(item)))
     form = create_model("ApprovalForm", __base__=ApprovalForm, **fields)
     return form.with_initial_data(description=describe(request))
 
@@ -164,54 +164,103 @@ def wait_for_decisions(
                 deadline=deadline,
                 items=pending,
             )
+            request.details_url = _details_artifact(request)
             create_flow_run_input(
                 record_key(key), request.model_dump(mode="json"), flow_run_id=flow_run_id
             )
         form = form_for(request)
-        logger.info(
-            "waiting until %s UTC for a decision on %s: the Prefect UI, or `wanflow approvals "
-            "decide %s --approve ID... --reject ID...`",
-            f"{deadline:%Y-%m-%d %H:%M:%S}",
-            ", ".join(request.ids),
-            flow_run_id,
-        )
-        seconds = max(1, int(remaining))
-        try:
-            if suspend:
-                # Prefect fails a suspended run at its timeout; the watcher resumes overdue
-                # runs first (resume_overdue), so the run itself holds what nobody decided.
-                reply = suspend_flow_run(
-                    wait_for_input=form, timeout=seconds + SWEEP_GRACE_S, key=key
-                )
-            else:
-                poll = max(1, int(min(poll_s, seconds)))
-                reply = pause_flow_run(
-                    wait_for_input=form, timeout=seconds, poll_interval=poll, key=key
-                )
-        except FlowPauseTimeout:
-            reply = _late_reply(form, flow_run_id, key)
-            _carry_on(flow_run_id)
-            if reply is None:
+        replied = _stored_reply(form, flow_run_id, key)  # set: answered before this re-run
+        if replied is None:
+            logger.info(
+                "waiting until %s UTC for a decision on %s: the Prefect UI, or `wanflow "
+                "approvals decide %s --approve ID... --reject ID...`",
+                f"{deadline:%Y-%m-%d %H:%M:%S}",
+                ", ".join(request.ids),
+                flow_run_id,
+            )
+            _wait(form, key, remaining, poll_s, suspend, flow_run_id)
+            # Read back as stored, with the time it arrived; a reply that landed between the
+            # last poll and a timeout still counts.
+            replied = _stored_reply(form, flow_run_id, key)
+            if replied is None:  # timed out
                 break
-        answer = _answer(reply, request)
+        answer = _answer(*replied, request)
         answers.append(answer)
         pending = [i for i in request.items if answer.choices.get(i.id) == "undecided"]
     return answers, [i.id for i in pending]
 
 
-def _answer(reply: ApprovalForm, request: ApprovalRequest) -> Answer:
+def _details_artifact(request: ApprovalRequest) -> str | None:
+    """The round's detail as a markdown artifact (contact sheets inline, clip links, prompts,
+    every reason), and its address in the Prefect UI for the form to link to. The form works
+    without it: a failure is logged, never the run's."""
+    from prefect.artifacts import create_markdown_artifact
+    from prefect.settings import PREFECT_UI_URL
+
+    from tasks.artifacts import artifact_key
+
+    try:
+        artifact_id = create_markdown_artifact(
+            details(request),
+            key=artifact_key(request.manifest, f"approval-{request.round}"),
+            description=f"{request.manifest}: what awaits a decision in round {request.round}",
+        )
+    except Exception as exc:
+        get_run_logger().warning("no approval artifact: %s", exc)
+        return None
+    base = PREFECT_UI_URL.value()
+    return f"{base.rstrip('/')}/artifacts/artifact/{artifact_id}" if base else None
+
+
+def _wait(
+    form: type[ApprovalForm],
+    key: str,
+    remaining: float,
+    poll_s: float,
+    suspend: bool,
+    flow_run_id: Any,
+) -> None:
+    """Pause (this process polls) or suspend (the process ends here; a worker re-runs the flow
+    once a reply is in) until a reply or the deadline."""
+    seconds = max(1, int(remaining))
+    try:
+        if suspend:
+            # Prefect fails a suspended run at its timeout; the watcher resumes overdue runs
+            # first (resume_overdue), so the run itself holds what nobody decided.
+            suspend_flow_run(wait_for_input=form, timeout=seconds + SWEEP_GRACE_S, key=key)
+        else:
+            poll = max(1, int(min(poll_s, seconds)))
+            pause_flow_run(wait_for_input=form, timeout=seconds, poll_interval=poll, key=key)
+    except FlowPauseTimeout:
+        _carry_on(flow_run_id)
+
+
+def _answer(reply: ApprovalForm, at: datetime, request: ApprovalRequest) -> Answer:
     data = reply.model_dump(by_alias=True)
     return Answer(
         choices={i.id: data.get(i.id, "undecided") for i in request.items},
         reviewer=reply.reviewer.strip(),
         comment=reply.comment.strip(),
+        at=at,
     )
 
 
-def _late_reply(form: type[ApprovalForm], flow_run_id: Any, key: str) -> ApprovalForm | None:
-    """A reply that landed between the last poll and the timeout still counts."""
-    value = read_flow_run_input(f"paused-{key}-response", flow_run_id=flow_run_id)
-    return form(**value) if value else None
+def _stored_reply(
+    form: type[ApprovalForm], flow_run_id: Any, key: str
+) -> tuple[ApprovalForm, datetime] | None:
+    """The reply to pause ``key`` that Prefect stored when the run was resumed, and when it was
+    stored (the reviewer's decision time), or None while nobody has answered."""
+    found = []
+    with get_client(sync_client=True) as client:
+        for state in ("paused", "suspended"):  # Prefect names the keys after the state
+            found += client.filter_flow_run_input(
+                flow_run_id, key_prefix=f"{state}-{key}-response", limit=1, exclude_keys=set()
+            )
+    if not found:
+        return None
+    stored = found[0]
+    at = stored.created.astimezone(UTC) if stored.created else datetime.now(UTC)
+    return form(**stored.decoded_value), at
 
 
 def _carry_on(flow_run_id: Any) -> None:
@@ -235,6 +284,7 @@ def audit_entries(
             entries.append(
                 AuditEntry(
                     key=f"approval:{item_id}:{round_}",
+                    at=answer.at,
                     item_id=item_id,
                     stage="approval",
                     decision=choice,

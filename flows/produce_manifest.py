@@ -7,6 +7,8 @@ before generation because its length sets each shot's frame count.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -23,7 +25,14 @@ from moderation.approval import AuditEntry, PendingItem
 from tasks.approve import append_audit
 from tasks.artifacts import report_artifacts
 from tasks.compose import compose_item
-from tasks.manifest import claim_manifest, finish_manifest, ingest_manifest, write_report
+from tasks.manifest import (
+    claim_manifest,
+    finish_manifest,
+    ingest_manifest,
+    read_report,
+    storage,
+    write_report,
+)
 from tasks.narrate import narrate_item, retime
 from tasks.prompts import (
     catalogue_for,
@@ -100,6 +109,7 @@ def produce_manifest(manifest_key: str) -> RunReport:
         started_at=started,
         settings=get_settings().public_dict(),
     )
+    _carry_earlier_passes(report)
 
     with _stage(report, "claim"):
         claim = claim_manifest(source, owner=f"flow-run/{report.flow_run_id or run_id}")
@@ -144,6 +154,17 @@ def produce_manifest(manifest_key: str) -> RunReport:
     _announce(report, callback_url)
     logger.info("%s %s; report at %s", report.manifest, report.status, report.key)
     return report
+
+
+def _carry_earlier_passes(report: RunReport) -> None:
+    """A resumed suspended run re-runs from the top, its finished stages coming back from
+    Prefect in no time: the report adds this pass's stage times to those of the passes before,
+    which each wrote the report before they suspended."""
+    earlier = read_report(report.key)
+    if earlier is None or earlier.status != "running":
+        return
+    report.stages = dict(earlier.stages)
+    report.passes = earlier.passes + 1
 
 
 def _announce(report: RunReport, callback_url: str | None) -> None:
@@ -294,11 +315,15 @@ def _render(jobs: list) -> list:
         return generate_shots(jobs)
     from prefect.deployments import run_deployment
 
+    parameters = {"jobs": [job.model_dump(mode="json") for job in jobs]}
     run = run_deployment(
         settings.gpu_deployment,
-        parameters={"jobs": [job.model_dump(mode="json") for job in jobs]},
+        parameters=parameters,
         timeout=None,  # wait: the GPU pool may be busy with other manifests' batches
         as_subflow=True,
+        # A suspended run re-runs from the top when resumed: the server hands back the batch
+        # it already ran for these jobs (its result persisted) instead of starting another.
+        idempotency_key=_batch_key(parameters),
     )
     state = run.state
     if state is None or not state.is_completed():
@@ -306,6 +331,13 @@ def _render(jobs: list) -> list:
         raise RuntimeError(f"{settings.gpu_deployment} run {run.id} ended {name}")
     results = state.result()
     return [_as_result(r) for r in results]
+
+
+def _batch_key(parameters: dict) -> str:
+    """One GPU batch per flow run and set of jobs: the same on every replay of this run, new
+    for a new run of the same manifest (which may have other weights or settings)."""
+    digest = hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()
+    return f"{flow_run.get_id()}:{digest[:16]}"
 
 
 def _as_result(value):
@@ -451,6 +483,7 @@ def _pending(outcome: ItemOutcome, prompt: str) -> PendingItem:
         reasons=[r for r in outcome.reasons if r.startswith("awaiting ")],
         scores=review.scores if review else {},
         sheet_url=review.sheet_url if review else None,
+        clip_urls={clip.shot: storage().presigned_get(clip.key) for clip in outcome.clips},
     )
 
 

@@ -7,6 +7,7 @@ Every decision, automatic or human, becomes an :class:`AuditEntry`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Literal
@@ -32,6 +33,7 @@ class PendingItem(BaseModel):
     reasons: list[str] = Field(default_factory=list)
     scores: dict[str, float] = Field(default_factory=dict)
     sheet_url: str | None = None
+    clip_urls: dict[int, str] = Field(default_factory=dict, description="shot → clip link")
 
 
 class ApprovalRequest(BaseModel):
@@ -43,6 +45,9 @@ class ApprovalRequest(BaseModel):
     round: int = Field(1, description="1 for the first pause; undecided items wait again")
     deadline: datetime
     items: list[PendingItem]
+    details_url: str | None = Field(
+        None, description="the round's markdown artifact in the Prefect UI: sheets, prompts"
+    )
 
     @property
     def ids(self) -> list[str]:
@@ -89,29 +94,97 @@ def check_decision(
     return {i: "approve" for i in approve} | {i: "reject" for i in reject}
 
 
+def brief(reasons: Sequence[str], limit: int = 90) -> str:
+    """The distinct reasons in a few words, for a form label or an 80-column line: a failed
+    classifier by name and error class (not its message), scores without their source, each
+    reason cut short, and how many more there are."""
+    short: list[str] = []
+    for reason in reasons:
+        text = _short(reason)
+        if text not in short:
+            short.append(text)
+    line = ""
+    for n, text in enumerate(short):
+        candidate = f"{line}; {text}" if line else text
+        more = len(short) - n - 1
+        if len(candidate) + (len(f" (+{more} more)") if more else 0) > limit and line:
+            return f"{line} (+{len(short) - n} more)"
+        line = candidate
+    return line or "no reason given"
+
+
+# "classifier failed, a person must look: zeroshot: ClassifierError: no weights …"
+_FAILED = re.compile(
+    r"classifier failed, a person must look: ([\w.-]+):\s*(\w*(?:Error|Exception|Timeout)\b)?.*$"
+)
+# "violence 0.41 at 2.0 s (open_clip) → review": the source and the outcome go
+_SOURCE = re.compile(r" \([\w.:/-]+\) → \w+$")
+
+
+def _short(reason: str) -> str:
+    text = " ".join(reason.split())
+    for prefix in ("awaiting human review: ", "awaiting approval: "):
+        text = text.removeprefix(prefix)
+    failed = _FAILED.search(text)
+    if failed:
+        kind = f" ({failed[2]})" if failed[2] else ""
+        text = f"{text[: failed.start()]}{failed[1]} failed{kind}"
+    text = _SOURCE.sub("", text)
+    return text if len(text) <= 48 else text[:47] + "…"
+
+
+def label(item: PendingItem) -> str:
+    """One short line per item, as the form's field label: id, title, verdict, why."""
+    title = f" · {_inline(item.title)[:40]}" if item.title else ""
+    return f"{item.id}{title} — {item.verdict}: {brief(item.reasons)}"
+
+
 def describe(request: ApprovalRequest) -> str:
-    """The form's markdown: one section per item, with the verdict, scores and contact sheet."""
+    """The form's description: a few short lines (Prefect's form squeezes a long description
+    to nothing); the detail is in the round's artifact it links to."""
     lines = [
-        f"## {len(request.items)} item(s) of `{request.manifest}` await a decision",
+        f"**{len(request.items)} item(s) of `{_inline(request.manifest)}` await a decision** "
+        f"(round {request.round}, until {request.deadline.astimezone(UTC):%Y-%m-%d %H:%M} UTC; "
+        "undecided items then stay held, rejected ones are never published).",
+        "",
+    ]
+    if request.details_url:
+        lines += [
+            f"**[Contact sheets, clips, prompts and scores]({request.details_url})**",
+            "",
+        ]
+    lines.append(
+        f"Shell: `wanflow approvals decide {request.flow_run_id} --approve ID --reject ID`"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def details(request: ApprovalRequest) -> str:
+    """The round's markdown artifact: per item the contact sheet inline, links to the sheet
+    and each shot's clip, the prompt, the verdict with every distinct reason, the scores."""
+    lines = [
+        f"# Approval round {request.round}: `{_inline(request.manifest)}`",
         "",
         f"Run `{request.run_id}`. Undecided items wait until "
         f"{request.deadline.astimezone(UTC):%Y-%m-%d %H:%M} UTC, then stay held and are not "
-        "published. Rejected items are never published.",
-        "",
-        "From a shell: `wanflow approvals decide "
-        f"{request.flow_run_id} --approve ID... --reject ID... --comment TEXT`",
+        "published. Rejected items are never published. Decide in the run's *Resume* form or "
+        f"with `wanflow approvals decide {request.flow_run_id} --approve ID --reject ID`.",
     ]
     for item in request.items:
-        heading = f"### `{item.id}`" + (f" — {_inline(item.title)}" if item.title else "")
+        heading = f"## `{item.id}`" + (f" — {_inline(item.title)}" if item.title else "")
         prompt = item.prompt if len(item.prompt) <= _PROMPT_CHARS else item.prompt[:239] + "…"
         lines += ["", heading, "", f"> {_inline(prompt)}", ""]
-        why = "; ".join(item.reasons) or "no reason given"
-        lines.append(f"- **verdict:** {item.verdict} — {_inline(why)}")
+        lines.append(f"- **verdict:** {item.verdict}")
+        lines += [f"  - {_inline(reason)}" for reason in dict.fromkeys(item.reasons)]
         if item.scores:
             top = sorted(item.scores.items(), key=lambda kv: -kv[1])
             lines.append("- **scores:** " + ", ".join(f"{c} {s:.2f}" for c, s in top))
+        links = [f"[contact sheet]({item.sheet_url})"] if item.sheet_url else []
+        links += [f"[shot {n} clip]({url})" for n, url in sorted(item.clip_urls.items())]
+        if links:
+            lines.append("- **open:** " + " · ".join(links))
         if item.sheet_url:
-            lines.append(f"- **contact sheet:** [open]({item.sheet_url})")
+            lines += ["", f"![contact sheet of {item.id}]({item.sheet_url})"]
     return "\n".join(lines) + "\n"
 
 

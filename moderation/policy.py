@@ -9,6 +9,7 @@ the audit log.
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -158,11 +159,40 @@ def combine(verdicts: list[Verdict]) -> Verdict:
         decision = _max(decision, verdict.decision)
     return Verdict(
         decision=decision,
-        reasons=[r for v in verdicts for r in v.reasons],
+        reasons=merge_shot_reasons([r for v in verdicts for r in v.reasons]),
         evidence=[e for v in verdicts for e in v.evidence],
         flagged=[e for v in verdicts for e in v.flagged],
-        failures=[f for v in verdicts for f in v.failures],
+        failures=list(dict.fromkeys(f for v in verdicts for f in v.failures)),
     )
+
+
+_SHOT_REASON = re.compile(r"^shot (\d+): (.*)$", re.DOTALL)
+
+
+def merge_shot_reasons(reasons: list[str]) -> list[str]:
+    """One line per distinct reason, naming every shot it holds for: a classifier that cannot
+    load fails on every shot with the same long error, and a reviewer should read it once
+    ("shots 1–4: classifier failed …"), not once per shot."""
+    shots: dict[str, list[int]] = {}
+    for reason in reasons:
+        match = _SHOT_REASON.match(reason)
+        if match is None:
+            shots.setdefault(reason, [])
+            continue
+        seen = shots.setdefault(match.group(2), [])
+        if int(match.group(1)) not in seen:
+            seen.append(int(match.group(1)))
+    return [f"{_shots(numbers)}: {text}" if numbers else text for text, numbers in shots.items()]
+
+
+def _shots(numbers: list[int]) -> str:
+    """``shot 2``, ``shots 1–4``, ``shots 1, 3, 4``."""
+    numbers = sorted(numbers)
+    if len(numbers) == 1:
+        return f"shot {numbers[0]}"
+    if numbers == list(range(numbers[0], numbers[-1] + 1)):
+        return f"shots {numbers[0]}–{numbers[-1]}"
+    return "shots " + ", ".join(map(str, numbers))
 
 
 def policy_from(overrides: dict[str, dict[str, float]]) -> Policy:

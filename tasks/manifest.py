@@ -73,6 +73,15 @@ def write_report(report: RunReport) -> str:
     return key
 
 
+def read_report(key: str) -> RunReport | None:
+    """The report an earlier pass of the same run wrote (a suspended run re-runs from the top),
+    or None."""
+    store = storage()
+    if not store.exists(key):
+        return None
+    return RunReport.model_validate_json(store.get_bytes(key))
+
+
 @task(name="finish-manifest", timeout_seconds=120, **_RETRIES)
 def finish_manifest(processing_key: str, succeeded: bool) -> str:
     """Move the manifest to ``processed/`` or ``failed/``; idempotent if already moved."""

@@ -173,3 +173,44 @@ class HttpReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class DeploymentWorker:
+    """What a process worker on a pool does for one deployment, in a thread of the test: it
+    picks up each scheduled run of the deployment and executes it (in a subprocess, as
+    ``prefect worker`` would). ``executed`` lists the flow run ids it ran."""
+
+    def __init__(self, deployment_id) -> None:
+        self.deployment_id = deployment_id
+        self.executed: list = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> DeploymentWorker:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join(timeout=60)
+
+    def _run(self) -> None:
+        import asyncio
+
+        asyncio.run(self._poll())
+
+    async def _poll(self) -> None:
+        import asyncio
+
+        from prefect import get_client
+        from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
+        from prefect.runner import Runner
+
+        only = DeploymentFilter(id=DeploymentFilterId(any_=[self.deployment_id]))
+        async with get_client() as client:
+            while not self._stop.is_set():
+                for run in await client.read_flow_runs(deployment_filter=only):
+                    if run.id not in self.executed and run.state and run.state.is_scheduled():
+                        self.executed.append(run.id)
+                        await Runner().execute_flow_run(run.id)
+                await asyncio.sleep(0.5)

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 
 import pytest
 
-from tests.conftest import ROOT  # at import time: importing it re-runs its environment reset
+from tests.conftest import (  # at import time: importing it re-runs its environment reset
+    ROOT,
+    DeploymentWorker,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -23,8 +25,6 @@ def test_shots_go_to_the_gpu_deployment_in_one_batch(
     prefect_api, wanflow_env, storage, monkeypatch
 ):
     from prefect import get_client
-    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterId
-    from prefect.runner import Runner
 
     from flows.generate_shots import generate_shots
     from flows.produce_manifest import produce_manifest
@@ -37,34 +37,10 @@ def test_shots_go_to_the_gpu_deployment_in_one_batch(
     get_settings.cache_clear()
     deployment_id = generate_shots.to_deployment(name="gpu-test").apply()
 
-    executed: list = []
-    stop = threading.Event()
-
-    def worker() -> None:  # what a worker on the gpu pool does: pick up the scheduled run
-        async def poll() -> None:
-            async with get_client() as client:
-                while not stop.is_set():
-                    runs = await client.read_flow_runs(
-                        deployment_filter=DeploymentFilter(
-                            id=DeploymentFilterId(any_=[deployment_id])
-                        )
-                    )
-                    for run in runs:
-                        if run.id not in executed and run.state and run.state.is_scheduled():
-                            executed.append(run.id)
-                            await Runner().execute_flow_run(run.id)
-                    await asyncio.sleep(0.5)
-
-        asyncio.run(poll())
-
-    thread = threading.Thread(target=worker, daemon=True)
-    thread.start()
-    try:
-        storage.put_bytes("incoming/gpu.json", json.dumps(ITEMS).encode())
+    storage.put_bytes("incoming/gpu.json", json.dumps(ITEMS).encode())
+    with DeploymentWorker(deployment_id) as worker:  # the gpu pool's worker
         report = produce_manifest("incoming/gpu.json")
-    finally:
-        stop.set()
-        thread.join(timeout=30)
+    executed = worker.executed
     assert report.status == "succeeded", report.error
     assert [i.status for i in report.items] == ["published", "published"]
     assert len(executed) == 1  # one batch for the whole manifest: the model loaded once

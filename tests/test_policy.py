@@ -94,6 +94,23 @@ def test_an_items_evidence_names_the_shot_it_came_from():
     assert [(e.shot, e.frame) for e in item.evidence + item.flagged] == [(2, 16), (2, 16)]
 
 
+def test_a_reason_shared_by_shots_is_given_once_naming_them():
+    from moderation.policy import for_shot
+
+    error = "zeroshot: ClassifierError: no OpenCLIP weights for ViT-B-32 " + "x" * 250
+    failed = [for_shot(POLICY.judge([], {"zeroshot": error[10:]}), n) for n in (1, 2, 3, 4)]
+    violent = for_shot(POLICY.judge([score("violence", 0.5, 1.0, 16)]), 3)
+    item = combine([*failed, violent])
+    assert item.reasons == [
+        f"shots 1–4: classifier failed, a person must look: {error}",
+        "shot 3: violence 0.50 at 1.0 s (x) → review",
+    ]
+    assert item.failures == [error]  # once, not once per shot
+    gaps = combine([failed[0], failed[2], failed[3]])
+    assert gaps.reasons[0].startswith("shots 1, 3, 4: classifier failed")
+    assert len(combine([*failed, *failed]).reasons) == 1
+
+
 def test_deployment_overrides_merge_over_the_defaults():
     from moderation.policy import DEFAULT_THRESHOLDS, policy_from
 

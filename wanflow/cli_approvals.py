@@ -14,7 +14,9 @@ import socket
 from typing import Annotated
 
 import typer
+from rich.console import Group
 from rich.table import Table
+from rich.text import Text
 
 from wanflow.console import err, fail, out
 
@@ -40,9 +42,12 @@ def _api() -> None:
 
 @app.command("list")
 def list_(
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON, links included.")] = False,
+    links: Annotated[
+        bool, typer.Option("--links", help="Add each item's contact sheet and clip links.")
+    ] = False,
 ) -> None:
-    """The runs waiting for a decision, with each item's verdict, scores and contact sheet."""
+    """The runs waiting for a decision: per item its title, verdict and why, in a few words."""
     _api()
     from flows.approve import waiting_runs
 
@@ -58,24 +63,40 @@ def list_(
         err.print("no run is waiting for a decision")
         return
     for run, request in waiting:
-        table = Table(
-            title=f"{run.id} ({run.state.name}): {request.manifest}, round {request.round}, "
-            f"until {request.deadline:%Y-%m-%d %H:%M} UTC",
-            title_justify="left",
-        )
-        for column in ("item", "title", "verdict", "why", "scores", "contact sheet"):
-            table.add_column(column, overflow="fold")
-        for item in request.items:
-            scores = ", ".join(f"{c} {s:.2f}" for c, s in sorted(item.scores.items()))
-            table.add_row(
-                item.id,
-                item.title or "",
-                item.verdict,
-                "; ".join(item.reasons),
-                scores,
-                item.sheet_url or "",
-            )
-        out.print(table)
+        out.print(_waiting_run(run, request), highlight=False)
+        if links:  # whole, never folded: a link is for copying
+            for line in _links(request):
+                out.print(line, soft_wrap=True, highlight=False)
+        out.print()
+
+
+def _waiting_run(run, request) -> Group:
+    """A run as a reader at 80 columns wants it: the run id first (to copy into ``decide``),
+    then one row per item with the reasons in a few words; links only when asked for."""
+    from moderation.approval import brief
+
+    heading = Text.assemble(
+        (str(run.id), "bold"),
+        f"  {run.state.name} · {request.manifest} · round {request.round} · until "
+        f"{request.deadline:%Y-%m-%d %H:%M} UTC",
+    )
+    table = Table(box=None, pad_edge=False, show_edge=False, header_style="dim")
+    table.add_column("item", no_wrap=True, overflow="ellipsis", max_width=24)
+    table.add_column("title", overflow="ellipsis", no_wrap=True, max_width=16)
+    table.add_column("verdict", no_wrap=True)
+    table.add_column("why", overflow="fold")
+    for item in request.items:
+        table.add_row(item.id, item.title or "", item.verdict, brief(item.reasons))
+    return Group(heading, table)
+
+
+def _links(request) -> list[str]:
+    lines = [f"details: {request.details_url}"] if request.details_url else []
+    for item in request.items:
+        urls = [("contact sheet", item.sheet_url)] if item.sheet_url else []
+        urls += [(f"shot {n} clip", url) for n, url in sorted(item.clip_urls.items())]
+        lines += [f"{item.id} {name}: {url}" for name, url in urls]
+    return lines
 
 
 @app.command(

@@ -153,7 +153,11 @@ class RunReport(BaseModel):
     finished_at: datetime | None = None
     ingest: IngestSummary | None = None
     items: list[ItemOutcome] = Field(default_factory=list)
-    stages: dict[str, float] = Field(default_factory=dict, description="seconds per stage")
+    stages: dict[str, float] = Field(
+        default_factory=dict,
+        description="seconds per stage, summed over every pass of a run that suspended",
+    )
+    passes: int = Field(1, description="how often the run ran: one more per resumed suspension")
     settings: dict[str, Any] = Field(default_factory=dict, description="masked settings")
     callback: CallbackResult | None = None
     wanflow_version: str = __version__
