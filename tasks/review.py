@@ -111,30 +111,37 @@ def review_item(run_id: str, item_id: str, title: str | None, clips: list[Clip])
     """Review each clip, combine the verdicts, and upload contact sheets and a thumbnail."""
     import time
 
-    from moderation.sheet import contact_sheet, save_jpeg, thumbnail
+    from moderation.sheet import TileLabel, contact_sheet, save_jpeg, shot_starts, thumbnail
 
     settings, store, logger = get_settings(), storage(), get_run_logger()
     start = time.perf_counter()
     verdicts, frames, clip_sheets = [], [], {}
+    tile_labels: list[TileLabel] = []
+    starts = shot_starts(clips)
     flagged: dict[int, str] = {}  # on the item's sheet, frames are numbered across its clips
     with tempfile.TemporaryDirectory(prefix="wanflow-review-") as tmp:
         for clip in clips:
             local = store.download(clip.key, Path(tmp) / f"shot-{clip.shot}.mp4")
             review = review_clip_file(local, settings)
             verdicts.append(for_shot(review.verdict, clip.shot))
-            offset = clip.shot * 1_000_000
-            labels = review.flagged_frames()
+            offset = clip.shot * 1_000_000  # a key for flags only; tiles are labelled by TileLabel
+            flags = review.flagged_frames()
+            labels = [TileLabel(clip.shot, starts[clip.shot] + f.time_s) for f in review.frames]
             frames += [replace(f, index=f.index + offset) for f in review.frames]
-            flagged |= {i + offset: label for i, label in labels.items()}
-            title_of_clip = f"{item_id} shot {clip.shot}"
-            sheet = contact_sheet(review.frames, flagged=labels, title=title_of_clip)
+            tile_labels += labels
+            flagged |= {i + offset: label for i, label in flags.items()}
+            sheet = contact_sheet(
+                review.frames, flagged=flags, labels=labels, item_id=item_id, title=title
+            )
             key = keys.work_key(run_id, item_id, f"shot-{clip.shot}-sheet.jpg")
             store.put_file(key, save_jpeg(sheet, Path(tmp) / f"sheet-{clip.shot}.jpg"))
             clip_sheets[clip.shot] = key
         verdict = combine(verdicts)
         result = ItemReview(item_id=item_id, verdict=verdict, clip_sheets=clip_sheets)
         if frames:
-            sheet = contact_sheet(frames, flagged=flagged, title=title or item_id)
+            sheet = contact_sheet(
+                frames, flagged=flagged, labels=tile_labels, item_id=item_id, title=title
+            )
             result.sheet_key = keys.work_key(run_id, item_id, "sheet.jpg")
             store.put_file(result.sheet_key, save_jpeg(sheet, Path(tmp) / "sheet.jpg"))
             result.sheet_url = store.presigned_get(result.sheet_key)
