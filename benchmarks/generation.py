@@ -19,7 +19,8 @@ GPU). Printed per case: s per call, s/step (2 forwards), an estimated clip time 
 + 2 encodes + one fp32 decode scaled to the clip's pixels), peak GPU memory (reset per case),
 TFLOP/s and MFU. Denoiser FLOPs come from the architecture (:func:`forward_flops`); encoder and
 VAE FLOPs are counted by ``torch.utils.flop_counter`` during the warm-up call. H100 reference
-figures (torch 2.11, FIELD-NOTES) are printed beside the measurements, with the targets.
+figures (torch 2.11, measured on a lent H100 with ad-hoc scripts) are printed beside the
+measurements, with the targets.
 
 On the CPU the same code runs on tiny models (``generation/tiny.py`` sizes) at small token counts
 so that the script is exercised everywhere; those figures are not comparable with GPU targets.
@@ -50,7 +51,7 @@ if __name__ == "__main__":
 
 TEXT_TOKENS = 512
 GiB = 1024**3
-H100_BF16_PEAK = 780.0  # TFLOP/s: a large bf16 matmul on a lent H100 (FIELD-NOTES)
+H100_BF16_PEAK = 780.0  # TFLOP/s: a large bf16 matmul on a lent H100
 
 # Architectures; every key is a constructor argument of the installed diffusers/transformers.
 # fmt: off
@@ -397,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.peak_tflops:
         peak, source = args.peak_tflops, "--peak-tflops"
     else:
-        peak, source = H100_BF16_PEAK, "H100 bf16 matmul, FIELD-NOTES"
+        peak, source = H100_BF16_PEAK, "H100 bf16 matmul, measured"
     name = f"CPU, {torch.get_num_threads()} threads" if run.tiny else torch.cuda.get_device_name()
     print(f"device: {name}; torch {torch.__version__}, diffusers {diffusers.__version__}, ", end="")
     print(f"transformers {transformers.__version__}; peak {peak:.4g} TFLOP/s ({source})")

@@ -3,7 +3,7 @@
 The pipelines run the conditional and the unconditional branch as two forwards of batch 1. With
 ``batched_guidance`` the first of the two runs both as one forward of batch 2 (the prompt and the
 negative prompt embeddings side by side) and the second returns the stashed half. On an H100 this
-measured no faster for Wan's long sequences (FIELD-NOTES), but smaller GPUs and shorter clips can
+measured no faster for Wan's long sequences, but smaller GPUs and shorter clips can
 gain from the fuller batch; the frames are the same up to kernel rounding.
 """
 

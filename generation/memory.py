@@ -3,7 +3,7 @@
 The plans are ordered from fastest to most frugal. The renderer picks the first whose estimated
 peak fits the device's free memory; a CUDA out-of-memory error moves it one plan down (once).
 Estimates come from the weights' own sizes (safetensors headers, at the dtype they run in) and
-activation figures measured on an H100 (FIELD-NOTES): an A14B expert forward at 75,600 tokens ×
+activation figures measured on a lent H100: an A14B expert forward at 75,600 tokens ×
 5,120 width peaked 8.0 GiB above its weights (≈ 22 bytes per token per channel), and a Wan2.1 VAE
 decode of 81 frames at 1280×720 took 9.9 GiB in bf16 (≈ 140 bytes per output pixel; fp32 twice
 that), tiling cutting it 3–5×.

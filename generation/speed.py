@@ -1,10 +1,11 @@
 """Lossless speed options applied to a loaded pipeline, and recorded with every clip.
 
-Measured on an H100 (FIELD-NOTES): PyTorch's default SDPA already runs cuDNN's Hopper flash
-kernel (forcing ``_native_cudnn`` was 4 % slower, ``_native_flash`` 26 %); FlashAttention-3 and
-SageAttention are faster where installed. Regional compilation of the transformer blocks took an
-A14B expert forward from 12.76 s to 11.38 s and TI2V-5B's from 1.24 s to 0.94 s, for 12–20 s of
-compile per load. Neither changes what the model computes beyond kernel rounding, which is why
+Measured on a lent H100 (reference figures in benchmarks/RESULTS.md): PyTorch's default SDPA
+already runs cuDNN's Hopper flash kernel (forcing ``_native_cudnn`` was 4 % slower,
+``_native_flash`` 26 %); FlashAttention-3 and SageAttention are faster where installed. Regional
+compilation of the transformer blocks took an A14B expert forward from 12.76 s to 11.38 s and
+TI2V-5B's from 1.24 s to 0.94 s, for 12–20 s of compile per load. Neither changes what the model
+computes beyond kernel rounding, which is why
 SageAttention (it quantises to INT8/FP8) is never chosen automatically.
 
 Blocks compile without ``fullgraph``: the step caches of the fast preset and group offloading

@@ -17,7 +17,7 @@ from generation.memory import (
     plan_named,
 )
 
-# Wan2.2-T2V-A14B in bf16 as measured on an H100 (FIELD-NOTES): 26.7 GiB per expert, UMT5-XXL
+# Wan2.2-T2V-A14B in bf16 as measured on a lent H100: 26.7 GiB per expert, UMT5-XXL
 # 10.6 GiB, the Wan2.1 VAE 0.5 GiB; 720p, 81 frames is 75,600 tokens.
 A14B = Footprint(
     text_encoder=int(10.6 * GiB),

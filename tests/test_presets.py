@@ -11,7 +11,7 @@ from generation.presets import PresetError, Presets, default_presets, frames_for
 from wanflow.manifest import Item
 
 PRESETS = default_presets()
-# Wan2.2's supported sizes (wan/configs SUPPORTED_SIZES) and official defaults (DESIGN.md).
+# Wan2.2's supported sizes (wan/configs SUPPORTED_SIZES) and official defaults (wan/configs).
 SUPPORTED = {
     "t2v-a14b": {(1280, 720), (720, 1280), (832, 480), (480, 832)},
     "i2v-a14b": {(1280, 720), (720, 1280), (832, 480), (480, 832)},
