@@ -58,6 +58,16 @@ class Answer(BaseModel):
 def form_for(request: ApprovalRequest) -> type[ApprovalForm]:
     """A form with a choice per item, keyed by item id (ids are not Python names: aliases)."""
     fields: dict[str, Any] = {}
+    if request.details_url:
+        # Prefect's resume dialog (the UI a run's address opens) shrinks the description as
+        # the fields fill it: its link is cut off from four items at 1366×768 and six at
+        # 1920×1080. The link goes into the first field's description too, never shrunk.
+        reviewer = ApprovalForm.model_fields["reviewer"]
+        note = f"read the [contact sheets, clips, prompts and scores]({request.details_url})"
+        fields["reviewer"] = (
+            str,
+            Field(reviewer.default, description=f"{reviewer.description}; before deciding, {note}"),
+        )
     for n, item in enumerate(request.items):
         # One short line: Prefect's form shows the title as the field's label, and the
         # detail is in the round's artifact that the description links to.
