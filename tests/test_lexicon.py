@@ -76,3 +76,123 @@ def test_bad_operator_lexicon_names_file_and_entry(text, message):
     with pytest.raises(LexiconError, match=message) as caught:
         load(text, "config/lexicon.toml")
     assert "config/lexicon.toml" in str(caught.value)
+
+
+def expanded(text: str) -> list[str]:
+    return [c.keyword for c in default_lexicon().expand(text, "zh", seed=1)[1]]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "夏夜南方的低空，天蝎座亮起红色的心宿二",  # 天蝎 / 天蝎座
+        "银河系中心",  # 银河 / 银河系
+        "火山灰遮天蔽日",  # 火山 / 火山灰
+        "武士刀闪着寒光",  # 武士 / 武士刀
+        "森林公园",  # 森林 / 森林公园
+        "一座大城市",  # 城市 / 大城市, the keyword at the end of a word
+        "遥远的仙女座星系",  # 仙女座: a compound jieba lacks, added by the lexicon
+        "鲸鱼座",
+        "一只草原狼",
+        "森林公園裡的天蠍座",  # traditional characters segment as simplified ones
+    ],
+)
+def test_chinese_keyword_inside_a_longer_word_is_not_expanded(text):
+    assert default_lexicon().expand(text, "zh", seed=1) == (text, [])
+
+
+@pytest.mark.parametrize(
+    ("text", "keywords"),
+    [
+        ("一群山羊", []),  # 一群/山羊, not 群山
+        ("上海浪漫夜景", []),  # 上海/浪漫, not 海浪
+        ("有多少女孩", []),  # 多少/女孩, not 少女
+        ("巨大海浪", ["海浪"]),  # 巨大/海浪, not 大海
+    ],
+)
+def test_chinese_keyword_across_word_boundaries_is_not_expanded(text, keywords):
+    assert expanded(text) == keywords
+
+
+@pytest.mark.parametrize(
+    ("text", "keywords"),
+    [
+        ("海怪从深海升起", ["海怪", "深海"]),
+        ("星空下", ["星空"]),  # a particle after the keyword
+        ("竹林中的武士", ["竹林", "武士"]),  # though jieba's dictionary has 竹林中
+        ("当天蝎升起", ["天蝎"]),  # 当/天蝎, though jieba's dictionary prefers 当天
+        ("在大海上航行", ["大海"]),
+        ("从此猎人与天蝎永隔星空两端", ["天蝎", "星空"]),
+        ("未来城市的街道", ["未来城市"]),  # several of jieba's words (未来/城市), one keyword
+        ("一只小猫cat和robot机器人", ["小猫", "机器人"]),  # Latin next to Chinese
+        ("森林裡的老人", ["森林", "老人"]),
+    ],
+)
+def test_chinese_keyword_on_word_boundaries_is_expanded(text, keywords):
+    assert expanded(text) == keywords
+
+
+def test_a_longer_keyword_that_does_not_fit_leaves_a_shorter_one_its_chance():
+    lexicon = lex(zh={"城市": ["都市"], "城市中": ["市中"], "海怪": ["M"], "海怪x": ["X"]})
+    assert lexicon.expand("城市中心", "zh", 0)[0] == "都市中心"  # 城市/中心
+    assert lexicon.expand("海怪xyz", "zh", 0)[0] == "Mxyz"  # "x" inside "xyz"
+    assert lexicon.expand("城市中", "zh", 0)[0] == "市中"
+
+
+def test_own_keyword_for_a_compound_still_wins():
+    lexicon = lex(zh={"天蝎": ["蝎"], "天蝎座": ["星座"]})
+    text, changes = lexicon.expand("天蝎座和天蝎", "zh", 0)
+    assert text == "星座和蝎"
+    assert [(c.keyword, c.start, c.end) for c in changes] == [("天蝎座", 0, 3), ("天蝎", 4, 6)]
+
+
+def test_a_keyword_spanning_several_segments_matches_on_its_ends():
+    lexicon = lex(zh={"星空·银河": ["满天星河"]})
+    assert lexicon.expand("夜晚的星空·银河下", "zh", 0)[0] == "夜晚的满天星河下"
+
+
+def test_operator_keywords_join_the_segmentation():
+    operator = load('[zh]\n"天马" = ["长着双翼的白色天马"]\n"草原狼" = ["灰色的草原狼"]\n', "op")
+    merged = default_lexicon().merged(operator.entries)
+    text, changes = merged.expand("一群草原狼追着天马", "zh", 0)
+    assert [c.keyword for c in changes] == ["草原狼", "天马"]
+    assert "灰色的草原狼" in text
+
+
+def test_dictionary_words_holding_a_keyword_stay_whole():
+    """Every word of jieba's dictionary that holds a shipped keyword and that jieba keeps whole
+    is still whole with the keywords added, except the reviewed entries below, which are a
+    keyword plus a particle or a modifier. A keyword added to the shipped lexicon that splits
+    more words shows up here: add a compound to generation/lexicon.py, or the word below."""
+    import jieba
+
+    from wanflow.segment import segmenter
+
+    keywords = default_lexicon().entries["zh"]
+    with jieba.Tokenizer().get_dict_file() as dictionary:
+        held = {
+            word
+            for line in dictionary
+            if len(word := line.decode("utf-8").split(" ", 1)[0]) > 2
+            and any(keyword in word for keyword in keywords)
+        }
+    plain, lexicon = segmenter(), default_lexicon().segmenter("zh")
+    split = {
+        word
+        for word in held
+        if plain.spans(word) == [(0, len(word))] and lexicon.spans(word) != [(0, len(word))]
+    }
+    assert len(held) > 400
+    assert split == {
+        "的花海",
+        "于大海",
+        "于银河",
+        "竹林中",
+        "大竹林",
+        "小瀑布",
+        "小草原",
+        "中国凤凰",
+        "神仙会",
+        "鹊桥会",
+        "星座号",
+    }
