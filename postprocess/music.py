@@ -12,18 +12,26 @@ The library lives in the bucket under ``config/bgm/``: the audio files and one i
     licence = "CC BY 4.0, Jane Doe, https://example.org/river"   # required ("license" also read)
     loudness_lufs = -18.5          # optional: integrated loudness, for the record
     bpm = 72                       # optional
+    duration_s = 31.5              # optional: seconds, for the record
 
 A track without a licence is refused: we publish what we mix. Every problem names the index,
 the track (position and id) and the field.
 
-Choice (:meth:`Library.choose`): an item's ``bgm`` naming a track id or title wins (an unknown
-name is an error listing the ids); ``none``/``无``/``无音乐`` means no music; otherwise a track
-sharing a mood with the item, else any track, picked by the item's seed (the same seed picks
-the same track in any process); ``None`` when the library is empty.
+Choice (:meth:`Library.choose`): an item's ``bgm`` naming a track id or title wins, and one
+naming a mood picks among the tracks that have it (anything else is an error listing the ids);
+``none``/``无``/``无音乐`` means no music; otherwise a track sharing a mood with the item, else
+any track, picked by the item's seed (the same seed picks the same track in any process);
+``None`` when the library is empty.
+
+A bucket without ``config/bgm/index.toml`` plays Wanflow's own library (:func:`shipped`, in
+``postprocess/data/bgm/``): tracks the project synthesised itself (:mod:`postprocess.synth`),
+under the project's licence, so a video has music with nothing to download or clear. An
+operator's index, even an empty one, replaces it entirely.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import tomllib
@@ -45,6 +53,7 @@ from wanflow.keys import check_part
 
 BGM_PREFIX = "config/bgm/"
 INDEX_KEY = "config/bgm/index.toml"
+SHIPPED_DIR = Path(__file__).parent / "data" / "bgm"
 NO_MUSIC = ("none", "无", "无音乐")
 
 # Spellings that mean the same mood, first the name it is known by. Tags not listed here
@@ -58,10 +67,24 @@ MOOD_SYNONYMS = (
     ("tense", "suspense", "suspenseful", "紧张", "紧迫", "悬疑"),
     ("romantic", "浪漫", "唯美"),
     ("solemn", "庄严", "肃穆"),
-    ("dark", "fearful", "scary", "horror", "黑暗", "恐惧", "恐怖", "惊恐"),
+    (
+        "dark",
+        "fearful",
+        "afraid",
+        "scared",
+        "scary",
+        "horror",
+        "黑暗",
+        "恐惧",
+        "恐怖",
+        "惊恐",
+        "害怕",
+    ),
     ("inspiring", "uplifting", "hopeful", "励志", "振奋", "希望"),
     ("nostalgic", "怀旧"),
     ("playful", "funny", "cute", "俏皮", "搞笑", "可爱"),
+    ("angry", "furious", "愤怒", "生气"),
+    ("surprised", "astonished", "惊讶", "吃惊"),
 )
 
 
@@ -97,6 +120,7 @@ class Track(BaseModel):
     licence: _Text = Field(validation_alias=AliasChoices("licence", "license"))
     loudness_lufs: float | None = Field(None, ge=-70, le=0)
     bpm: float | None = Field(None, gt=0, le=400)
+    duration_s: float | None = Field(None, gt=0)
 
     @field_validator("file")
     @classmethod
@@ -179,30 +203,46 @@ class Library(BaseModel):
 
     def get(self, name: str) -> Track:
         """The track with this id or title (case and spacing ignored; no id is another's title)."""
-        wanted = _key(name)
-        for track in self.tracks:
-            if wanted in (_key(track.id), _key(track.title)):
-                return track
+        track = self._named(name)
+        if track is not None:
+            return track
         available = ", ".join(track.id for track in self.tracks) or "none: the library is empty"
         raise MusicError(
             f"unknown background music {name!r}; name a track id or title (ids: {available}), "
             f"or write {' / '.join(NO_MUSIC)} for no music"
         )
 
+    def _named(self, name: str) -> Track | None:
+        wanted = _key(name)
+        return next((t for t in self.tracks if wanted in (_key(t.id), _key(t.title))), None)
+
     def choose(self, item_bgm: str | None, moods: list[str], seed: int) -> Track | None:
         """The item's music (see the module doc); ``moods`` may mix zh and en tags."""
         if item_bgm is not None and item_bgm.strip():
             if _key(item_bgm) in _NO_MUSIC_KEYS:
                 return None
+            in_mood = [track for track in self.tracks if track.has_mood({mood_key(item_bgm)})]
+            if in_mood and self._named(item_bgm) is None:
+                return _pick(in_mood, seed)
             return self.get(item_bgm)
         if not self.tracks:
             return None
         wanted = {mood_key(mood) for mood in moods if mood.strip()}
-        candidates = [track for track in self.tracks if track.has_mood(wanted)] or self.tracks
-        # Ordered by id, so that reordering the index changes no item's music.
-        candidates = sorted(candidates, key=lambda track: track.id)
-        digest = hashlib.sha256(f"bgm\x00{seed}".encode()).digest()
-        return candidates[int.from_bytes(digest[:8], "big") % len(candidates)]
+        in_mood = [track for track in self.tracks if track.has_mood(wanted)]
+        return _pick(in_mood or self.tracks, seed)
+
+
+@functools.cache
+def shipped() -> Library:
+    """Wanflow's own library; a track's file is ``SHIPPED_DIR / track.file``."""
+    return Library.read(SHIPPED_DIR / "index.toml")
+
+
+def _pick(candidates: list[Track] | tuple[Track, ...], seed: int) -> Track:
+    # Ordered by id, so that reordering the index changes no item's music.
+    ordered = sorted(candidates, key=lambda track: track.id)
+    digest = hashlib.sha256(f"bgm\x00{seed}".encode()).digest()
+    return ordered[int.from_bytes(digest[:8], "big") % len(ordered)]
 
 
 def _problems(exc: ValidationError) -> str:

@@ -1,8 +1,9 @@
 """The compose task: an approved item's clips, narration and music → its finished video in
 ``work/<run>/<item>/final/`` (publication copies it from there).
 
-Music comes from the bucket's library (``config/bgm/index.toml``); a bad index fails the item
-with the index's own error, never silently drops the music.
+Music comes from the bucket's library (``config/bgm/index.toml``), or from the one shipped with
+Wanflow when the bucket keeps none; a bad index fails the item with the index's own error, never
+silently drops the music.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from prefect.logging import get_run_logger
 from pydantic import BaseModel, Field
 
 from generation.plan import ShotPlan
+from postprocess.music import INDEX_KEY, SHIPPED_DIR, Library, Track, shipped
 from tasks.manifest import _RETRIES, storage
 from tasks.narrate import NARRATION_DIR
 from wanflow import keys
 from wanflow.report import Clip, Narration
 from wanflow.settings import get_settings
-from wanflow.storage import ObjectNotFoundError
+from wanflow.storage import ObjectNotFoundError, Storage
 
 FINAL = ("video.mp4", "subtitles.srt", "subtitles.vtt", "thumbnail.jpg", "poster.jpg")
 
@@ -36,6 +38,7 @@ class Composed(BaseModel):
     true_peak_db: float | None
     normalization: str
     music: str | None = Field(None, description="the library track's id")
+    music_licence: str | None = Field(None, description="the track's licence, from its index")
     sentences: int
     steps: dict[str, float] = Field(default_factory=dict)
 
@@ -61,6 +64,23 @@ def _compose_key(context, parameters: dict) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def music_for(
+    store: Storage, bgm: str | None, moods: list[str], seed: int, folder: Path
+) -> tuple[Track | None, Path | None]:
+    """The item's track and a local file of it (the bucket's fetched into ``folder``), or
+    ``(None, None)``. The bucket's library when it keeps an index, even an empty one; Wanflow's
+    own when it keeps none, so an item is never silent for want of one."""
+    try:
+        index = store.get_bytes(INDEX_KEY).decode("utf-8")
+    except ObjectNotFoundError:
+        track = shipped().choose(bgm, moods, seed)
+        return track, (SHIPPED_DIR / track.file if track else None)
+    track = Library.parse(index, INDEX_KEY).choose(bgm, moods, seed)
+    if track is None:
+        return None, None
+    return track, store.download(track.key, folder / Path(track.file).name)
+
+
 @task(name="compose-item", timeout_seconds=3600, cache_key_fn=_compose_key, **_RETRIES)
 def compose_item(
     run_id: str,
@@ -75,7 +95,6 @@ def compose_item(
     """Finish one item. ``narration`` is what the narrate stage spoke: its WAVs are laid on the
     timeline as they are (the shots were timed by them); without it, compose speaks."""
     from postprocess.compose import compose, options_from, voice_for
-    from postprocess.music import INDEX_KEY, Library
 
     settings, store, logger = get_settings(), storage(), get_run_logger()
     ordered = sorted(clips, key=lambda c: c.shot)
@@ -85,14 +104,7 @@ def compose_item(
         for name, key in (narration.files if narration else {}).items():
             store.download(key, work / "work" / NARRATION_DIR / name)
         local = [store.download(c.key, work / f"clip-{c.shot}.mp4") for c in ordered]
-        track = None
-        try:
-            library = Library.parse(store.get_bytes(INDEX_KEY).decode("utf-8"), INDEX_KEY)
-        except ObjectNotFoundError:
-            library = None
-        if library is not None:
-            track = library.choose(bgm, moods, plan.seed)
-        music = store.download(track.key, work / "bgm" / Path(track.file).name) if track else None
+        track, music = music_for(store, bgm, moods, plan.seed, work / "bgm")
         chosen = voice_for(settings, voice, rate, plan.language)
         options = options_from(settings, lang=plan.language, music=music, voice=chosen)
         result = compose(
@@ -126,6 +138,7 @@ def compose_item(
         true_peak_db=result.mix.true_peak_db,
         normalization=result.mix.normalization_type,
         music=track.id if track else None,
+        music_licence=track.licence if track else None,
         sentences=result.sentences,
         steps=result.steps,
     )

@@ -1,12 +1,25 @@
-"""The background-music library: index parsing, its refusals, and the choice of a track."""
+"""The background-music library: index parsing, its refusals, the choice of a track, and the
+library shipped with Wanflow (its files, and its place when a bucket keeps none)."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
+import numpy as np
 import pytest
 
-from postprocess.music import INDEX_KEY, Library, MusicError, mood_key
+from generation.vocabulary import default_vocabulary
+from postprocess.loudness import measure, samples
+from postprocess.music import (
+    INDEX_KEY,
+    SHIPPED_DIR,
+    Library,
+    MusicError,
+    Track,
+    mood_key,
+    shipped,
+)
 
 INDEX = """
 [[track]]
@@ -194,3 +207,124 @@ def test_the_choice_depends_only_on_the_seed(library):
 def test_an_empty_library_gives_no_music():
     assert Library().choose(None, ["calm"], 3) is None
     assert Library().choose("无", [], 3) is None
+
+
+def test_a_bgm_naming_a_mood_picks_among_its_tracks(library):
+    assert {library.choose("平静", [], seed).id for seed in range(40)} == {"river-dawn", "lullaby"}
+    assert {library.choose("Sleepy", ["紧张"], seed).id for seed in range(10)} == {"lullaby"}
+    calm = Track(id="calm", file="calm.ogg", title="Calm", licence="CC0-1.0")
+    named = Library(tracks=(*library.tracks, calm))
+    assert {named.choose("calm", [], seed).id for seed in range(10)} == {"calm"}  # a name wins
+
+
+# The library shipped with Wanflow: files, index, licence, loudness, and the choice from a bucket.
+
+SHIPPED_RATE = 48_000
+
+
+@pytest.fixture(scope="module")
+def shipped_tracks():
+    return shipped().tracks
+
+
+def test_the_shipped_index_is_what_the_synthesiser_writes(shipped_tracks):
+    from postprocess import synth
+
+    assert len(shipped_tracks) >= 4
+    assert [
+        (t.id, t.file, t.title, t.moods, t.licence, t.duration_s, t.bpm) for t in shipped_tracks
+    ] == [
+        (p.id, p.file, p.title, p.moods, synth.LICENCE, p.duration_s, p.bpm) for p in synth.PIECES
+    ]
+    for track in shipped_tracks:
+        assert "Apache-2.0" in track.licence and "Wanflow" in track.licence
+        assert 20 <= track.duration_s <= 40
+
+
+def test_every_shipped_file_is_listed_and_packaged():
+    import fnmatch
+    import tomllib
+
+    listed = {track.file for track in shipped().tracks} | {"index.toml"}
+    assert {path.name for path in SHIPPED_DIR.iterdir()} == listed
+    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text("utf-8"))
+    patterns = pyproject["tool"]["setuptools"]["package-data"]["postprocess"]
+    for name in listed:
+        assert any(fnmatch.fnmatch(f"data/bgm/{name}", p) for p in patterns), name
+
+
+def test_every_shipped_track_decodes_to_its_length_at_a_sane_level(shipped_tracks):
+    total = 0
+    for track in shipped_tracks:
+        path = SHIPPED_DIR / track.file
+        total += path.stat().st_size
+        assert path.stat().st_size < 256 * 1024, track.file
+        audio, rate = samples(path)
+        assert (audio.shape[0], rate) == (2, SHIPPED_RATE), track.file
+        assert audio.shape[1] == round(track.duration_s * SHIPPED_RATE), track.file
+        level = measure(path)
+        assert abs(level.integrated_lufs - track.loudness_lufs) <= 0.5, track.file
+        assert -21 <= level.integrated_lufs <= -15, track.file
+        assert level.true_peak_db <= -3.0 and level.lra_lu <= 4, (track.file, level)
+    assert total < 1.5 * 1024 * 1024
+
+
+def test_shipped_tracks_loop_without_a_seam(shipped_tracks, tmp_path):
+    # The mixer loops a track with -stream_loop; a codec whose pre-roll is skipped only on the
+    # first pass (Opus) would come back longer and broken at the seam.
+    import ffmpeg
+
+    from postprocess.runner import path_arg, run
+
+    for track in shipped_tracks:
+        path, twice = SHIPPED_DIR / track.file, tmp_path / f"{track.id}.wav"
+        looped = ffmpeg.input(path_arg(path), stream_loop=1).output(path_arg(twice))
+        run(looped.overwrite_output(), "loop twice")
+        once, _ = samples(path)
+        again, _ = samples(twice)
+        frames = once.shape[1]
+        assert again.shape[1] == 2 * frames, track.file
+        assert np.max(np.abs(again[:, frames:] - once)) < 1e-3, track.file
+
+
+@pytest.mark.parametrize("term", default_vocabulary().terms("emotion"), ids=lambda term: term.id)
+def test_every_emotion_of_the_vocabulary_has_shipped_music(term):
+    for spelling in (term.zh, term.en, *term.aliases):
+        for seed in range(5):
+            track = shipped().choose(None, [spelling], seed)
+            assert track.has_mood({mood_key(spelling)}), (spelling, track.id)
+
+
+def test_a_bucket_without_a_library_plays_the_shipped_one(storage, tmp_path):
+    from tasks.compose import music_for
+
+    picks = {music_for(storage, None, ["平静"], seed, tmp_path) for seed in range(5)}
+    assert picks == {(shipped().get("still-water"), SHIPPED_DIR / "still-water.ogg")}
+    track, path = music_for(storage, None, ["紧张", "猎户座"], 3, tmp_path)
+    assert track.id == "undertow" and path.is_file()
+    assert music_for(storage, "Stone Hall 石殿", [], 1, tmp_path)[0].id == "stone-hall"
+    assert music_for(storage, "无", ["平静"], 1, tmp_path) == (None, None)
+    track, _ = music_for(storage, None, ["猎户座"], 1, tmp_path)  # no mood: any shipped track
+    assert track in shipped().tracks
+    with pytest.raises(MusicError, match=r"unknown background music 'nocturne'.*still-water"):
+        music_for(storage, "nocturne", [], 1, tmp_path)
+    assert list(tmp_path.iterdir()) == []  # nothing fetched: the files ship with Wanflow
+
+
+def test_an_operator_library_replaces_the_shipped_one(storage, tmp_path):
+    from tasks.compose import music_for
+
+    storage.put_bytes("config/bgm/calm/nocturne.wav", b"RIFF-not-really")
+    index = (
+        '[[track]]\nid = "nocturne"\nfile = "calm/nocturne.wav"\ntitle = "夜曲"\n'
+        'moods = ["romantic"]\nlicence = "CC0-1.0"\n'
+    )
+    storage.put_bytes(INDEX_KEY, index.encode())
+    for moods in (["平静"], ["紧张"], []):  # shipped tracks have these moods; it has none
+        track, path = music_for(storage, None, moods, 7, tmp_path / "a")
+        assert (track.id, track.licence) == ("nocturne", "CC0-1.0")
+        assert path == tmp_path / "a" / "nocturne.wav" and path.read_bytes() == b"RIFF-not-really"
+    with pytest.raises(MusicError, match=r"unknown background music 'still-water'.*nocturne"):
+        music_for(storage, "still-water", [], 1, tmp_path / "b")
+    storage.put_bytes(INDEX_KEY, b"")  # an empty index: the operator wants no music
+    assert music_for(storage, None, ["平静"], 1, tmp_path / "c") == (None, None)

@@ -108,6 +108,7 @@ class Final(BaseModel):
     true_peak_db: float | None = None
     normalization: str = Field(description="loudnorm's mode: linear, dynamic, or none")
     music: str | None = Field(None, description="the BGM library track used")
+    music_licence: str | None = Field(None, description="the track's licence, from its index")
     sentences: int = 0
 
 
