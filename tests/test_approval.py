@@ -17,10 +17,13 @@ from moderation.approval import (
     ApprovalRequest,
     DecisionError,
     PendingItem,
+    brief,
     check_decision,
     describe,
+    details,
+    label,
 )
-from tests.conftest import ROOT, WANFLOW
+from tests.conftest import ROOT, WANFLOW, DeploymentWorker
 
 REQUEST = ApprovalRequest(
     run_id="20261123T000000Z-abcd",
@@ -42,17 +45,64 @@ REQUEST = ApprovalRequest(
 )
 
 
-def test_the_description_lists_each_item_with_what_a_reviewer_needs():
-    text = describe(REQUEST)
+CLASSIFIER_ERROR = (
+    "awaiting human review: shots 1–4: classifier failed, a person must look: zeroshot: "
+    "ClassifierError: no OpenCLIP weights for ViT-B-32 (set WANFLOW_CLIP_WEIGHTS) " + "x" * 200
+)
+
+
+def test_the_description_is_a_few_short_lines_linking_to_the_details():
+    request = REQUEST.model_copy(update={"details_url": "http://ui/artifacts/artifact/42"})
+    text = describe(request)
     assert "2 item(s) of `stars.json` await a decision" in text
-    assert "### `orion-hunt` — 猎户 \\| 出猎" in text  # a pipe would break the markdown
-    assert "> 猎人在星空下追逐 第二行" in text
-    assert "**verdict:** review — awaiting human review: violence 0.41" in text
-    assert "**scores:** violence 0.41, nudity 0.02" in text
-    assert "[open](http://s3.local/wanflow/work/r/orion-hunt/sheet.jpg?X-Amz-Signature=1)" in text
-    assert "2026-11-24 02:00 UTC" in text
+    assert "round 1, until 2026-11-24 02:00 UTC" in text
+    assert "[Contact sheets, clips, prompts and scores](http://ui/artifacts/artifact/42)" in text
     assert f"wanflow approvals decide {REQUEST.flow_run_id}" in text
+    # Prefect squeezes a long description to nothing: no prompts, reasons or sheets here.
+    assert "猎人" not in text and "violence" not in text and "sheet.jpg" not in text
+    assert len(text) < 500 and len(text.splitlines()) <= 5
+    assert "Contact sheets" not in describe(REQUEST)  # no artifact, no dead link
+
+
+def test_the_details_artifact_shows_each_item_with_what_a_reviewer_needs():
+    held = REQUEST.items[0].model_copy(
+        update={
+            "reasons": [CLASSIFIER_ERROR, REQUEST.items[0].reasons[0], CLASSIFIER_ERROR],
+            "clip_urls": {2: "http://s3.local/clip-2.mp4", 1: "http://s3.local/clip-1.mp4"},
+        }
+    )
+    text = details(REQUEST.model_copy(update={"items": [held, REQUEST.items[1]]}))
+    assert "## `orion-hunt` — 猎户 \\| 出猎" in text  # a pipe would break the markdown
+    assert "> 猎人在星空下追逐 第二行" in text
+    assert "- **verdict:** review" in text
+    assert text.count("classifier failed") == 1  # every distinct reason, once
+    assert "  - awaiting human review: violence 0.41" in text
+    assert "**scores:** violence 0.41, nudity 0.02" in text
+    sheet = "http://s3.local/wanflow/work/r/orion-hunt/sheet.jpg?X-Amz-Signature=1"
+    assert f"![contact sheet of orion-hunt]({sheet})" in text  # inline, not only a link
+    assert (
+        f"[contact sheet]({sheet}) · [shot 1 clip](http://s3.local/clip-1.mp4) · "
+        "[shot 2 clip](http://s3.local/clip-2.mp4)"
+    ) in text
     assert "北斗" * 119 + "北…" in text and "北斗" * 121 not in text  # long prompts are cut
+
+
+def test_an_items_label_is_one_short_line_with_distinct_reasons_in_a_few_words():
+    held = REQUEST.items[0].model_copy(
+        update={"reasons": [CLASSIFIER_ERROR] * 4 + [REQUEST.items[0].reasons[0]]}
+    )
+    text = label(held)
+    assert text == (
+        "orion-hunt · 猎户 \\| 出猎 — review: shots 1–4: zeroshot failed (ClassifierError); "
+        "violence 0.41 ≥ 0.35 at 2.0 s"
+    )
+    assert brief([]) == "no reason given"
+    assert brief(["shot 2: violence 0.41 at 2.0 s (open_clip) → review"]) == (
+        "shot 2: violence 0.41 at 2.0 s"
+    )
+    four = ["a" * 30, "b" * 30, "c" * 30, "d" * 30]
+    assert brief(four, 72) == f"{'a' * 30}; {'b' * 30} (+2 more)"
+    assert brief(four, 71) == f"{'a' * 30} (+3 more)"
 
 
 def test_the_form_has_a_choice_per_item_keyed_by_its_id():
@@ -62,7 +112,8 @@ def test_the_form_has_a_choice_per_item_keyed_by_its_id():
     choice = schema["properties"]["orion-hunt"]
     assert choice["enum"] == ["approve", "reject", "undecided"]
     assert choice["default"] == "undecided"
-    assert choice["title"] == "orion-hunt: 猎户 | 出猎"
+    assert choice["title"] == label(REQUEST.items[0])
+    assert "description" not in choice  # the label says it in one line
     answer = form(**{"orion-hunt": "approve", "reviewer": "ann"})
     assert answer.model_dump(by_alias=True)["big_dipper-2"] == "undecided"
     with pytest.raises(ValidationError):
@@ -70,6 +121,12 @@ def test_the_form_has_a_choice_per_item_keyed_by_its_id():
     with pytest.raises(ValidationError):
         form(**{"not-an-item": "approve"})
     assert form._description == describe(REQUEST)
+    # Prefect's resume dialog shrinks a form's description to nothing once enough items fill it,
+    # never a field's: the reviewer field carries the link to the details too.
+    linked = form_for(REQUEST.model_copy(update={"details_url": "http://ui/artifacts/artifact/7"}))
+    reviewer = linked.model_json_schema(by_alias=True)["properties"]["reviewer"]
+    assert "(http://ui/artifacts/artifact/7)" in reviewer["description"]
+    assert "http" not in schema["properties"]["reviewer"].get("description", "")
 
 
 def test_a_decision_must_fit_the_request():
@@ -107,7 +164,7 @@ ITEMS = [
 
 
 def _cli(*args: str, api_url: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PREFECT_API_URL=api_url)
+    env = dict(os.environ, PREFECT_API_URL=api_url, COLUMNS="80")
     return subprocess.run(
         [WANFLOW, "approvals", *args], capture_output=True, text=True, env=env, timeout=120
     )
@@ -166,8 +223,16 @@ def test_approval_round_trip_through_the_cli(approving, storage):
     assert all(i["verdict"] == "review" and i["sheet_url"] for i in run["items"])
     assert any("no OpenCLIP weights" in r for r in run["items"][0]["reasons"])
     flow_run_id = run["flow_run_id"]
-    table = _cli("list", api_url=api_url)
-    assert flow_run_id in table.stdout and "altair" in table.stdout
+    vega_sheet = run["items"][0]["sheet_url"]
+    assert run["items"][0]["clip_urls"]["1"].startswith("http")
+    table = _cli("list", api_url=api_url)  # at 80 columns
+    assert flow_run_id in table.stdout and "altair" in table.stdout and "织女" in table.stdout
+    assert max(len(line) for line in table.stdout.splitlines()) <= 80, table.stdout
+    assert "http" not in table.stdout and "OpenCLIP weights" not in table.stdout  # a few words
+    assert table.stdout.count("failed") == 3  # each item's classifier failure, once
+    linked = _cli("list", "--links", api_url=api_url)
+    assert f"vega contact sheet: {vega_sheet}" in linked.stdout.splitlines()  # whole
+    assert "vega shot 1 clip: http" in linked.stdout
 
     # A decision that does not fit is refused here, and the run keeps waiting.
     typo = _cli("decide", flow_run_id, "--approve", "vegaa", api_url=api_url)
@@ -299,57 +364,83 @@ def test_a_deployed_run_suspends_while_waiting_and_resumes_from_the_top(
     prefect_api, wanflow_env, storage, monkeypatch
 ):
     """No process is held while a deployed run waits; resumed, it re-runs from the top and finds
-    its claim, clips and verdicts again instead of redoing them."""
+    its claim, its GPU batch and its verdicts again instead of redoing them. Two rounds: the
+    report sums the stage times of all three passes, each decision is stamped when it was made,
+    and only real suspensions say so in the log."""
     import asyncio
 
     from prefect import get_client
     from prefect.client.schemas.filters import (
+        DeploymentFilter,
+        DeploymentFilterId,
         FlowRunFilter,
         FlowRunFilterId,
-        FlowRunFilterParentFlowRunId,
+        LogFilter,
+        LogFilterFlowRunId,
     )
     from prefect.runner import Runner
     from prefect.settings import PREFECT_API_URL
 
+    from flows.generate_shots import generate_shots
     from tasks.approve import read_audit
 
     api_url = PREFECT_API_URL.value()
-    flow_run, state = _suspended_run(storage, monkeypatch, "deployed", ITEMS[:2], 900)
+    monkeypatch.setenv("WANFLOW_GPU_DEPLOYMENT", "generate-shots/gpu-resume")
+    gpu = generate_shots.to_deployment(name="gpu-resume").apply()
+    with DeploymentWorker(gpu) as gpu_worker:  # shots render on the "gpu pool"
+        flow_run, state = _suspended_run(storage, monkeypatch, "deployed", ITEMS[:2], 900)
     assert state.name == "Suspended" and state.is_paused()
+    assert len(gpu_worker.executed) == 1
     (interim,) = [o.key for o in storage.list("reports/") if o.key.endswith(".json")]
-    assert json.loads(storage.get_bytes(interim))["status"] == "running"
+    first = json.loads(storage.get_bytes(interim))
+    assert first["status"] == "running" and first["passes"] == 1
+    assert first["stages"]["generate"] > 0
 
-    listed = _cli("list", "--json", api_url=api_url)
-    (run,) = json.loads(listed.stdout)
-    assert run["flow_run_id"] == str(flow_run.id) and run["state"] == "Suspended"
-    decided = _cli(
-        "decide", str(flow_run.id), "--approve", "vega", "--reject", "altair",
-        "--reviewer", "cy", api_url=api_url,
-    )  # fmt: skip
-    assert decided.returncode == 0, decided.stderr
-    asyncio.run(Runner().execute_flow_run(flow_run.id))  # a worker picks the resumed run up
+    def resume_after(*decision: str) -> tuple[datetime, datetime]:
+        """Decide with the CLI, then let a worker run the resumed run; when the decision was
+        made (between the two times returned)."""
+        before = datetime.now(UTC)
+        decided = _cli("decide", str(flow_run.id), *decision, "--reviewer", "cy", api_url=api_url)
+        assert decided.returncode == 0, decided.stderr
+        after = datetime.now(UTC)
+        asyncio.run(Runner().execute_flow_run(flow_run.id))  # a worker takes the resumed run
+        return before, after
+
+    with DeploymentWorker(gpu) as gpu_worker:  # a resume must not need it
+        vega_decided = resume_after("--approve", "vega")  # altair waits for round 2
+        with get_client(sync_client=True) as client:
+            assert client.read_flow_run(flow_run.id).state.name == "Suspended"
+        altair_decided = resume_after("--reject", "altair")
+    assert gpu_worker.executed == []  # no resume started a GPU run
 
     with get_client(sync_client=True) as client:
         assert client.read_flow_run(flow_run.id).state.is_completed()
-        children = client.read_flow_runs(
-            flow_run_filter=FlowRunFilter(
-                parent_flow_run_id=FlowRunFilterParentFlowRunId(any_=[flow_run.id])
-            )
+        batches = client.read_flow_runs(
+            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[gpu]))
         )
-        ids = [flow_run.id, *(child.id for child in children)]  # generate-shots is a subflow
+        ids = [flow_run.id, *(batch.id for batch in batches)]
         tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))
-    # Re-run from the top: the generation subflow ran once (its result was found again) and
-    # the verdicts came from the cache; no shot was made twice.
-    assert len(children) == 1
+        logs = client.read_logs(
+            log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id]))
+        )
+    # Re-run from the top, twice: one GPU batch for the whole run, no shot made twice, and the
+    # verdicts came from the cache.
+    assert len(batches) == 1 and batches[0].parent_task_run_id is not None
     generated = [t.state.name for t in tasks if t.name.startswith("generate-clip")]
     assert generated == ["Completed", "Completed"]
     reviews = sorted(t.state.name for t in tasks if t.name.startswith("review-item"))
-    assert reviews == ["Cached", "Cached", "Completed", "Completed"]
+    assert reviews == ["Cached", "Cached", "Cached", "Cached", "Completed", "Completed"]
+    # Two waits, two suspensions; the passes that replayed an answered round did not suspend.
+    assert sum("Suspending flow run" in log.message for log in logs) == 2
+
     (key,) = [o.key for o in storage.list("reports/") if o.key.endswith(".json")]
-    assert key == interim  # the same run id after the re-run
+    assert key == interim  # the same run id after the re-runs
     report = json.loads(storage.get_bytes(key))
-    assert report["status"] == "succeeded"
+    assert report["status"] == "succeeded" and report["passes"] == 3
     assert [i["status"] for i in report["items"]] == ["published", "rejected"]
+    # Stage times add up over the passes: the first pass's generation is still counted.
+    assert report["stages"]["generate"] >= first["stages"]["generate"]
+    assert all(report["stages"][s] >= first["stages"][s] for s in first["stages"])
     run_id = report["run_id"]
     audit = read_audit(run_id, datetime.fromisoformat(report["started_at"]).date())
     assert [(e.item_id, e.decision, e.actor) for e in audit] == [
@@ -358,6 +449,11 @@ def test_a_deployed_run_suspends_while_waiting_and_resumes_from_the_top(
         ("vega", "approve", "cy"),
         ("altair", "reject", "cy"),
     ]
+    # Each decision carries the time it was made, not the time a later pass logged it.
+    vega, altair = audit[2], audit[3]
+    assert vega_decided[0] <= vega.at <= vega_decided[1]
+    assert altair_decided[0] <= altair.at <= altair_decided[1]
+    assert report["items"][0]["approval"]["at"] == vega.at.isoformat().replace("+00:00", "Z")
 
 
 @pytest.mark.slow
@@ -369,20 +465,31 @@ def test_a_suspended_run_past_its_deadline_is_resumed_by_the_watcher_and_holds(
     import asyncio
 
     from prefect import get_client
+    from prefect.input.actions import create_flow_run_input, delete_flow_run_input
     from prefect.runner import Runner
 
-    from flows.approve import SWEEP_GRACE_S, resume_overdue
+    from flows.approve import SWEEP_GRACE_S, record_key, resume_overdue, stored_request
     from flows.watch import watch_incoming
     from tasks.approve import read_audit
 
-    flow_run, state = _suspended_run(storage, monkeypatch, "overdue", ITEMS[:1], 4)
+    # A deadline no slow start can reach: the run suspends before it, every time.
+    flow_run, state = _suspended_run(storage, monkeypatch, "overdue", ITEMS[:1], 900)
     assert state.name == "Suspended"
     # Prefect's own timeout is the deadline plus the grace: the watcher gets there first.
     assert state.state_details.pause_timeout > state.timestamp + timedelta(seconds=SWEEP_GRACE_S)
     assert resume_overdue() == []  # before the deadline: left alone
 
-    time.sleep(5)
-    summary = watch_incoming(deployment="produce-manifest/overdue")
+    # The deadline passes, without waiting for it: the stored one (the first round's record,
+    # which both the watcher's sweep and the run's re-run read) moves a second into the past.
+    request = stored_request(flow_run.id, "approval-1")
+    assert request is not None and request.deadline > datetime.now(UTC)
+    passed = request.model_copy(update={"deadline": datetime.now(UTC) - timedelta(seconds=1)})
+    delete_flow_run_input(record_key("approval-1"), flow_run_id=flow_run.id)
+    create_flow_run_input(
+        record_key("approval-1"), passed.model_dump(mode="json"), flow_run_id=flow_run.id
+    )
+    assert resume_overdue(now=passed.deadline - timedelta(seconds=1)) == []  # not before it
+    summary = watch_incoming(deployment="produce-manifest/overdue")  # a tick, at the real now
     assert summary.resumed == [str(flow_run.id)] and summary.started == []
     asyncio.run(Runner().execute_flow_run(flow_run.id))  # a worker picks the resumed run up
 
@@ -393,7 +500,7 @@ def test_a_suspended_run_past_its_deadline_is_resumed_by_the_watcher_and_holds(
     report = json.loads(storage.get_bytes(key))
     (vega,) = report["items"]
     assert vega["status"] == "held" and vega["published"] is None
-    assert vega["reasons"][-1] == "no decision within 4 s: held, not published"
+    assert vega["reasons"][-1] == "no decision within 900 s: held, not published"
     audit = read_audit(report["run_id"], datetime.fromisoformat(report["started_at"]).date())
     assert [(e.decision, e.actor) for e in audit if e.stage == "approval"] == [
         ("hold", "wanflow/approval-timeout")

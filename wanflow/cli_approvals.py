@@ -63,7 +63,7 @@ def list_(
         err.print("no run is waiting for a decision")
         return
     for run, request in waiting:
-        out.print(_waiting_run(run, request), highlight=False)
+        out.print(_waiting_run(run, request), highlight=False, soft_wrap=False)
         if links:  # whole, never folded: a link is for copying
             for line in _links(request):
                 out.print(line, soft_wrap=True, highlight=False)
@@ -77,7 +77,7 @@ def _waiting_run(run, request) -> Group:
 
     heading = Text.assemble(
         (str(run.id), "bold"),
-        f"  {run.state.name} · {request.manifest} · round {request.round} · until "
+        f"  {run.state.name}\n{request.manifest} · round {request.round} · until "
         f"{request.deadline:%Y-%m-%d %H:%M} UTC",
     )
     table = Table(box=None, pad_edge=False, show_edge=False, header_style="dim")
