@@ -45,6 +45,28 @@ def _clips(storage) -> set[str]:
     return {o.key for o in storage.list("work/clips/") if o.key.endswith("/clip.mp4")}
 
 
+def _made(storage) -> set[str]:
+    """The clips that count as made (their meta.json, written last, is stored), by mp4 key."""
+    return {
+        o.key.removesuffix("meta.json") + "clip.mp4"
+        for o in storage.list("work/clips/")
+        if o.key.endswith("/meta.json")
+    }
+
+
+def _settled(read, quiet_s: float = 1.0, timeout_s: float = 60):
+    """``read()`` once two reads ``quiet_s`` apart agree: an upload a killed client had sent in
+    full may still be landing on the server just after the client's death."""
+    deadline, last = time.monotonic() + timeout_s, read()
+    while time.monotonic() < deadline:
+        time.sleep(quiet_s)
+        now = read()
+        if now == last:
+            return now
+        last = now
+    raise AssertionError(f"still changing after {timeout_s} s: {last}")
+
+
 def _port(server: LocalS3Server) -> int:
     return int(server.endpoint.rsplit(":", 1)[1])
 
@@ -65,17 +87,22 @@ def test_a_run_killed_during_generation_resumes_without_redoing_shots(
     manifest.write_text(json.dumps(STORIES, ensure_ascii=False), encoding="utf-8")
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
     env["PREFECT_HOME"] = str(tmp_path / "prefect")  # its own throwaway API
-    victim = subprocess.Popen(
-        [WANFLOW, "run", str(manifest), "--auto-approve"],
-        env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )  # fmt: skip
+    log = tmp_path / "victim.log"
+    with log.open("wb") as out:  # a file: a full pipe nobody reads would stall the run
+        victim = subprocess.Popen(
+            [WANFLOW, "run", str(manifest), "--auto-approve"],
+            env=env, cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
     try:
-        _wait_for(lambda: bool(_clips(storage)), 300, "the first clip")
+        # The first clip made in full (its meta.json is written last): from here on, the kill
+        # may land anywhere, even between another clip's mp4 and its meta.json.
+        _wait_for(lambda: bool(_made(storage)) or victim.poll() is not None, 300, "the first clip")
     finally:
         os.killpg(victim.pid, signal.SIGKILL)  # the worker dies: no cleanup of any kind
         victim.wait(timeout=30)
-    before = _clips(storage)
+    assert victim.returncode == -signal.SIGKILL, log.read_text(errors="replace")[-4000:]
+    before = _settled(lambda: _made(storage))  # what the killed run had made, and no more
     assert before and storage.exists("processing/killed.json")
     assert not list(storage.list("published/"))
 
@@ -88,9 +115,11 @@ def test_a_run_killed_during_generation_resumes_without_redoing_shots(
     assert report.status == "succeeded"
     assert [i.status for i in report.items] == ["published"] * 3
     clips = [c for i in report.items for c in i.clips]
-    # The shots finished before the kill were found, not rendered again; the rest were made now.
+    # The shots made before the kill were found, not rendered again; the rest (a clip.mp4 left
+    # without its meta.json among them) were made now.
     assert {c.key for c in clips if c.cached} == before
     assert all(not c.cached for c in clips if c.key not in before)
+    assert {c.key for c in clips} == _made(storage)
     assert _published_ids(storage) == {"vega": 1, "altair": 1, "deneb": 1}
     assert storage.exists("processed/killed.json")
 
