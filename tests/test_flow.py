@@ -324,6 +324,9 @@ def test_wanflow_run_on_embedded_defaults(tmp_path, model_dir):
     assert report["status"] == "succeeded"
     ids = ["orion-hunt", "scorpius-rise", "cowherd-weaver", "big-dipper"]
     assert [i["id"] for i in report["items"]] == ids
+    assert [i["warnings"] for i in report["items"]] == [[]] * 4  # the examples' happy path
+    assert "~" in result.stdout and " s on H100 (est.)" in result.stdout  # says what it is
+    assert all(item["final"]["music"] for item in report["items"])  # the shipped library
     # Every item through every stage, copied out under the bucket's names, and playable.
     for item_id in ids:
         folder = out / item_id
@@ -334,7 +337,16 @@ def test_wanflow_run_on_embedded_defaults(tmp_path, model_dir):
         info = probe(folder / "video.mp4")
         assert info.frames > 0 and info.duration_s > 2
         assert " --> " in (folder / "subtitles.srt").read_text(encoding="utf-8")
-        assert json.loads((folder / "metadata.json").read_text())["item_id"] == item_id
+        meta = json.loads((folder / "metadata.json").read_text())
+        assert meta["item_id"] == item_id
+        assert meta["audio"]["music"] and meta["audio"]["music_licence"].startswith("Apache-2.0")
+    # Looking inside the bucket afterwards, as README says: the local server starts for it.
+    listed = subprocess.run(
+        [WANFLOW, "storage", "ls", "published/"],
+        capture_output=True, text=True, timeout=120, cwd=tmp_path, env=env,
+    )  # fmt: skip
+    assert listed.returncode == 0, listed.stderr
+    assert sum(line.endswith("/video.mp4") for line in listed.stdout.splitlines()) == 4
     # The local server kept its data: restarted on it, the bucket holds the report and manifest.
     defaults = Settings()
     with LocalS3Server(

@@ -242,10 +242,16 @@ def storage_ls(
     prefix: Annotated[str, typer.Argument(help="Key prefix, e.g. incoming/ or reports/.")] = "",
     as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout.")] = False,
 ) -> None:
-    """List objects under a prefix."""
+    """List objects under a prefix. Without WANFLOW_S3_ENDPOINT, the local server's bucket
+    (where `wanflow run` and the demo left their work) is started for the listing."""
+
+    with _endpoint(_settings()) as settings:
+        _list(_storage(settings), prefix, as_json)
+
+
+def _list(store, prefix: str, as_json: bool) -> None:
     from wanflow.storage import StorageError
 
-    store = _storage(_settings())
     try:
         for obj in store.list(prefix):
             if as_json:
@@ -409,11 +415,16 @@ def _print_report(report, uri: str, local_copy: Path) -> None:
     table = Table(title=f"{report.manifest}: {report.status}")
     for column in ("item", "title", "status", "plan", "reasons"):
         table.add_column(column, no_wrap=column in ("item", "status", "plan"))
+    # The estimate is the cost model's GPU time for the real model on the GPU it is set for,
+    # whatever ran here (the tiny stand-ins take seconds on a CPU): the column says so.
+    gpu = report.settings.get("gpu_type") or "GPU"
     for item in report.items:
         plan = ""
         if item.preset:
             shots = f"{item.shots} shot{'s' if item.shots != 1 else ''}"
-            estimate = f", ~{item.estimate_s:.0f} s" if item.estimate_s is not None else ""
+            estimate = (
+                f", ~{item.estimate_s:.0f} s on {gpu} (est.)" if item.estimate_s is not None else ""
+            )
             plan = f"{item.preset}, {shots}{estimate}"
         reasons = "; ".join([*item.reasons, *item.warnings])
         table.add_row(item.id, item.title or "", item.status, plan, reasons)
