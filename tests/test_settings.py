@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 
 import pytest
 from pydantic import ValidationError
@@ -95,3 +96,69 @@ def test_every_setting_is_documented_in_the_readme():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for name in Settings.model_fields:
         assert f"WANFLOW_{name.upper()}" in readme, name
+
+
+@pytest.mark.parametrize(
+    "toml",
+    [
+        's3_secret_key = ["hunter2-in-a-list", "x"]\n',
+        's3_secret_key = {value = "hunter2-in-a-table"}\n',
+        'callback_secret = ["hunter2-in-a-list"]\n',
+        's3_bukket = "hunter2-in-a-typo"\n',
+        's3_retries = "hunter2-in-a-number"\n',
+    ],
+)
+def test_no_settings_error_echoes_the_value_it_refused(monkeypatch, tmp_path, toml):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "wanflow.toml").write_text(toml)
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+    assert "hunter2" not in str(caught.value) and "hunter2" not in repr(caught.value)
+
+
+@pytest.mark.parametrize("name", ["WANFLOW_S3_SECRET_KEY", "WANFLOW_CALLBACK_SECRET"])
+@pytest.mark.parametrize("value", ["", " ", "\t \n"])
+def test_a_blank_secret_is_refused_by_name(monkeypatch, tmp_path, name, value):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv(name, value)
+    with pytest.raises(ValidationError, match=f"blank or only whitespace; set {name}"):
+        Settings()
+
+
+def test_the_cli_refuses_a_blank_or_listed_secret_with_exit_2_and_no_traceback(
+    monkeypatch, tmp_path
+):
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT
+
+    monkeypatch.chdir(tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("WANFLOW_")}
+    cases = [
+        ({"WANFLOW_S3_SECRET_KEY": ""}, None),
+        ({"WANFLOW_S3_SECRET_KEY": " "}, None),
+        ({}, 's3_secret_key = ["hunter2-listed"]\n'),
+    ]
+    for variables, toml in cases:
+        if toml:
+            (tmp_path / "wanflow.toml").write_text(toml)
+        done = subprocess.run(
+            [sys.executable, "-m", "wanflow.cli", "storage", "ls"],
+            env=env | variables | {"PYTHONPATH": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert done.returncode == 2, done.stderr
+        assert "s3_secret_key" in done.stderr and "Traceback" not in done.stderr
+        assert "hunter2" not in done.stderr + done.stdout
+
+
+def test_callback_allow_hosts_are_read_comma_separated(monkeypatch, tmp_path):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WANFLOW_CALLBACK_ALLOW_HOSTS", " 127.0.0.1, Hooks.Internal ,[::1],")
+    assert Settings().callback_allow_hosts == ["127.0.0.1", "hooks.internal", "::1"]
+    monkeypatch.delenv("WANFLOW_CALLBACK_ALLOW_HOSTS")
+    (tmp_path / "wanflow.toml").write_text('callback_allow_hosts = ["hooks.internal"]\n')
+    assert Settings().callback_allow_hosts == ["hooks.internal"]

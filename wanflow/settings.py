@@ -2,7 +2,9 @@
 
 Precedence (highest first): keyword arguments, ``WANFLOW_*`` environment variables, the TOML file
 named by ``WANFLOW_CONFIG`` (default ``./wanflow.toml`` when it exists), the defaults below.
-Secrets are ``SecretStr`` so that ``repr``, logs and ``public_dict`` never show them.
+Secrets are ``SecretStr`` so that ``repr``, logs and ``public_dict`` never show them, and no
+validation error quotes the value it refused (``hide_input_in_errors``): a secret typed into the
+wrong field or given the wrong type is not echoed back to a terminal or a log either.
 """
 
 from __future__ import annotations
@@ -10,11 +12,12 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -37,7 +40,9 @@ def _config_file() -> Path | None:
 class Settings(BaseSettings):
     """Wanflow's configuration. README.md lists every field with its default."""
 
-    model_config = SettingsConfigDict(env_prefix="WANFLOW_", extra="forbid", validate_default=True)
+    model_config = SettingsConfigDict(
+        env_prefix="WANFLOW_", extra="forbid", validate_default=True, hide_input_in_errors=True
+    )
 
     # --- S3 / MinIO -------------------------------------------------------------------------
     s3_endpoint: str | None = Field(
@@ -223,7 +228,14 @@ class Settings(BaseSettings):
         False, description="a changed item may replace one already published under its id"
     )
     callback_secret: SecretStr | None = Field(
-        None, description="HMAC-SHA256 key signing a manifest's callback_url POST"
+        None,
+        description="HMAC-SHA256 key signing a manifest's callback_url POST; unset: no "
+        "callback is sent",
+    )
+    callback_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="comma-separated hosts (names or IP addresses) a callback may reach even "
+        "when they resolve to private, loopback or link-local addresses, and over plain http",
     )
     callback_timeout_s: float = Field(10.0, gt=0, le=120, description="one callback attempt")
     callback_retries: int = Field(3, ge=0, le=10, description="callback attempts after the first")
@@ -251,6 +263,36 @@ class Settings(BaseSettings):
                 f"s3_endpoint must be host:port (e.g. minio.internal:9000), got {value!r}; "
                 "set WANFLOW_S3_SECURE=true for HTTPS"
             )
+        return value
+
+    @field_validator("s3_access_key")
+    @classmethod
+    def _access_key_is_not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("is blank; set WANFLOW_S3_ACCESS_KEY to the S3 access key id")
+        return value
+
+    @field_validator("s3_secret_key", "callback_secret")
+    @classmethod
+    def _secret_is_not_blank(cls, value: SecretStr | None, info: Any) -> SecretStr | None:
+        """A blank key would sign with nothing, or fail later inside a client library; the
+        message names the variable and never the value."""
+        if value is not None and not value.get_secret_value().strip():
+            name = f"WANFLOW_{info.field_name.upper()}"
+            problem = f"is blank or only whitespace; set {name} to the secret"
+            if info.field_name == "callback_secret":
+                problem += ", or unset it to send no callbacks"
+            raise ValueError(problem)
+        return value
+
+    @field_validator("callback_allow_hosts", mode="before")
+    @classmethod
+    def _hosts_from_commas(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            value = value.split(",")
+        if isinstance(value, list | tuple):
+            hosts = [str(h).strip().lower().strip("[]") for h in value]
+            return [h for h in hosts if h]
         return value
 
     @classmethod
