@@ -17,7 +17,7 @@ from prefect.logging import get_run_logger
 
 from tasks.manifest import _RETRIES, storage
 from wanflow import keys
-from wanflow.callback import CallbackResult, post
+from wanflow.callback import CallbackResult, post, redact
 from wanflow.publication import METADATA
 from wanflow.report import Published
 from wanflow.settings import get_settings
@@ -112,22 +112,24 @@ def send_callback(url: str, payload: dict[str, Any]) -> CallbackResult:
     """POST the run's outcome to the manifest's callback_url (retries inside: HTTP statuses
     decide, not exceptions); never fails the run."""
     settings, logger = get_settings(), get_run_logger()
+    shown = redact(url)
     if settings.callback_secret is None:
-        logger.warning("callback to %s not sent: WANFLOW_CALLBACK_SECRET is unset", url)
+        logger.warning("callback to %s not sent: WANFLOW_CALLBACK_SECRET is unset", shown)
         return CallbackResult(
-            url=url, delivered=False, error="not sent: WANFLOW_CALLBACK_SECRET is unset"
+            url=shown, delivered=False, error="not sent: WANFLOW_CALLBACK_SECRET is unset"
         )
     result = post(
         url,
         payload,
         settings.callback_secret.get_secret_value(),
+        allow_hosts=settings.callback_allow_hosts,
         timeout_s=settings.callback_timeout_s,
         retries=settings.callback_retries,
     )
     if result.delivered:
-        logger.info("callback delivered to %s (HTTP %s)", url, result.status_code)
+        logger.info("callback delivered to %s (HTTP %s)", shown, result.status_code)
     else:
-        logger.error("callback to %s failed after %d attempt(s): %s", url, result.attempts,
+        logger.error("callback to %s failed after %d attempt(s): %s", shown, result.attempts,
                      result.error)  # fmt: skip
     return result
 

@@ -399,6 +399,7 @@ def test_review_passes_holds_and_blocks_by_the_policy(
     _bgm_library(storage, tmp_path)
     hook = HttpReceiver()
     monkeypatch.setenv("WANFLOW_CALLBACK_SECRET", "hook-key")
+    monkeypatch.setenv("WANFLOW_CALLBACK_ALLOW_HOSTS", "127.0.0.1")  # the local receiver
     get_settings.cache_clear()
     manifest = {"callback_url": hook.url, "items": REVIEWED}
     storage.put_bytes("incoming/reviewed.json", json.dumps(manifest).encode())
