@@ -34,6 +34,7 @@ from moderation.approval import (
     details,
     label,
 )
+from wanflow import markdown as md
 
 
 class ApprovalForm(RunInput):
@@ -58,12 +59,15 @@ class Answer(BaseModel):
 def form_for(request: ApprovalRequest) -> type[ApprovalForm]:
     """A form with a choice per item, keyed by item id (ids are not Python names: aliases)."""
     fields: dict[str, Any] = {}
-    if request.details_url:
+    if md.artifact_url(request.details_url):
         # Prefect's resume dialog (the UI a run's address opens) shrinks the description as
         # the fields fill it: its link is cut off from four items at 1366×768 and six at
         # 1920×1080. The link goes into the first field's description too, never shrunk.
         reviewer = ApprovalForm.model_fields["reviewer"]
-        note = f"read the [contact sheets, clips, prompts and scores]({request.details_url})"
+        details_link = md.link(
+            "contact sheets, clips, prompts and scores", request.details_url, md.artifact_url
+        )
+        note = f"read the {details_link}"
         fields["reviewer"] = (
             str,
             Field(reviewer.default, description=f"{reviewer.description}; before deciding, {note}"),
@@ -213,7 +217,8 @@ def _details_artifact(request: ApprovalRequest) -> str | None:
         artifact_id = create_markdown_artifact(
             details(request),
             key=artifact_key(request.manifest, f"approval-{request.round}"),
-            description=f"{request.manifest}: what awaits a decision in round {request.round}",
+            description=f"{md.text(request.manifest)}: what awaits a decision in round "
+            f"{request.round}",
         )
     except Exception as exc:
         get_run_logger().warning("no approval artifact: %s", exc)

@@ -14,6 +14,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from wanflow import markdown as md
+
 Choice = Literal["approve", "reject", "undecided"]
 Stage = Literal["screen", "review", "approval"]
 Outcome = Literal["pass", "review", "block", "approve", "reject", "hold"]
@@ -135,27 +137,25 @@ def _short(reason: str) -> str:
 
 def label(item: PendingItem) -> str:
     """One short line per item, as the form's field label: id, title, verdict, why."""
-    title = f" · {_inline(item.title)[:40]}" if item.title else ""
-    return f"{item.id}{title} — {item.verdict}: {brief(item.reasons)}"
+    title = f" · {md.text(' '.join(item.title.split())[:40])}" if item.title else ""
+    return f"{md.text(item.id)}{title} — {item.verdict}: {md.text(brief(item.reasons))}"
 
 
 def describe(request: ApprovalRequest) -> str:
     """The form's description: a few short lines (Prefect's form squeezes a long description
     to nothing); the detail is in the round's artifact it links to."""
     lines = [
-        f"**{len(request.items)} item(s) of `{_inline(request.manifest)}` await a decision** "
+        f"**{len(request.items)} item(s) of {md.code(request.manifest)} await a decision** "
         f"(round {request.round}, until {request.deadline.astimezone(UTC):%Y-%m-%d %H:%M} UTC; "
         "undecided items then stay held, rejected ones are never published).",
         "",
     ]
-    if request.details_url:
-        lines += [
-            f"**[Contact sheets, clips, prompts and scores]({request.details_url})**",
-            "",
-        ]
-    lines.append(
-        f"Shell: `wanflow approvals decide {request.flow_run_id} --approve ID --reject ID`"
-    )
+    if md.artifact_url(request.details_url):
+        details_link = md.link(
+            "Contact sheets, clips, prompts and scores", request.details_url, md.artifact_url
+        )
+        lines += [f"**{details_link}**", ""]
+    lines.append(f"Shell: {_decide(request)}")
     return "\n".join(lines) + "\n"
 
 
@@ -163,31 +163,38 @@ def details(request: ApprovalRequest) -> str:
     """The round's markdown artifact: per item the contact sheet inline, links to the sheet
     and each shot's clip, the prompt, the verdict with every distinct reason, the scores."""
     lines = [
-        f"# Approval round {request.round}: `{_inline(request.manifest)}`",
+        f"# Approval round {request.round}: {md.code(request.manifest)}",
         "",
-        f"Run `{request.run_id}`. Undecided items wait until "
+        f"Run {md.code(request.run_id)}. Undecided items wait until "
         f"{request.deadline.astimezone(UTC):%Y-%m-%d %H:%M} UTC, then stay held and are not "
         "published. Rejected items are never published. Decide in the run's *Resume* form or "
-        f"with `wanflow approvals decide {request.flow_run_id} --approve ID --reject ID`.",
+        f"with {_decide(request)}.",
     ]
     for item in request.items:
-        heading = f"## `{item.id}`" + (f" — {_inline(item.title)}" if item.title else "")
-        prompt = item.prompt if len(item.prompt) <= _PROMPT_CHARS else item.prompt[:239] + "…"
-        lines += ["", heading, "", f"> {_inline(prompt)}", ""]
+        heading = f"## {md.code(item.id)}" + (f" — {md.text(item.title)}" if item.title else "")
+        prompt = " ".join(item.prompt.split())
+        prompt = prompt if len(prompt) <= _PROMPT_CHARS else prompt[: _PROMPT_CHARS - 1] + "…"
+        lines += ["", heading, "", f"> {md.text(prompt)}", ""]
         lines.append(f"- **verdict:** {item.verdict}")
-        lines += [f"  - {_inline(reason)}" for reason in dict.fromkeys(item.reasons)]
+        lines += [f"  - {md.text(reason)}" for reason in dict.fromkeys(item.reasons)]
         if item.scores:
             top = sorted(item.scores.items(), key=lambda kv: -kv[1])
-            lines.append("- **scores:** " + ", ".join(f"{c} {s:.2f}" for c, s in top))
-        links = [f"[contact sheet]({item.sheet_url})"] if item.sheet_url else []
-        links += [f"[shot {n} clip]({url})" for n, url in sorted(item.clip_urls.items())]
+            scores = ", ".join(f"{md.text(c)} {s:.2f}" for c, s in top)
+            lines.append(f"- **scores:** {scores}")
+        # Only the bucket's own presigned links: a URL from anywhere else is shown as nothing.
+        links = [md.link("contact sheet", item.sheet_url)] if md.bucket_url(item.sheet_url) else []
+        links += [
+            md.link(f"shot {n} clip", url)
+            for n, url in sorted(item.clip_urls.items())
+            if md.bucket_url(url)
+        ]
         if links:
             lines.append("- **open:** " + " · ".join(links))
-        if item.sheet_url:
-            lines += ["", f"![contact sheet of {item.id}]({item.sheet_url})"]
+        sheet = md.image(f"contact sheet of {item.id}", item.sheet_url)
+        if sheet:
+            lines += ["", sheet]
     return "\n".join(lines) + "\n"
 
 
-def _inline(text: str) -> str:
-    """One markdown line: no newlines, no characters that open markup."""
-    return " ".join(text.split()).replace("|", "\\|").replace("`", "'")
+def _decide(request: ApprovalRequest) -> str:
+    return md.code(f"wanflow approvals decide {request.flow_run_id} --approve ID --reject ID")

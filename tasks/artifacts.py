@@ -12,6 +12,7 @@ from uuid import UUID
 
 from prefect.logging import get_run_logger
 
+from wanflow import markdown as md
 from wanflow.report import ItemOutcome, RunReport
 
 
@@ -57,30 +58,39 @@ def table(report: RunReport) -> list[dict[str, str]]:
 
 
 def summary(report: RunReport) -> str:
+    """The run in markdown; every value from the manifest or an error message is escaped, and
+    the only links and pictures are the bucket's presigned URLs."""
     counts = ", ".join(f"{n} {status}" for status, n in report.counts().items()) or "no items"
     lines = [
-        f"# {report.manifest}: {report.status}",
+        f"# {md.text(report.manifest)}: {report.status}",
         "",
-        f"Run `{report.run_id}` — {counts}. Report: `{report.key}`.",
+        f"Run {md.code(report.run_id)} — {counts}. Report: {md.code(report.key)}.",
     ]
     if report.error:
-        lines += ["", f"**Error:** {report.error}"]
+        lines += ["", f"**Error:** {md.text(report.error)}"]
     if report.stages:
-        stages = " · ".join(f"{name} {seconds:.1f} s" for name, seconds in report.stages.items())
+        stages = " · ".join(
+            f"{md.text(name)} {seconds:.1f} s" for name, seconds in report.stages.items()
+        )
         lines += ["", f"Stages: {stages}"]
     published = [o for o in report.items if o.published]
     if published:
         lines += ["", "## Published", ""]
         for o in published:
             urls = o.published.urls
-            thumb = urls.get("thumbnail.jpg")
-            picture = f"![{o.id}]({thumb}) " if thumb else ""
-            video = f"[video]({urls['video.mp4']})" if "video.mp4" in urls else ""
-            lines.append(f"- {picture}**{o.title or o.id}** — {video} `{o.published.prefix}`")
+            picture = md.image(o.id, urls.get("thumbnail.jpg"))
+            video = md.link("video", urls.get("video.mp4"))
+            lines.append(
+                f"- {picture + ' ' if picture else ''}**{md.text(o.title or o.id)}** — {video} "
+                f"{md.code(o.published.prefix)}"
+            )
     others = [o for o in report.items if not o.published]
     if others:
         lines += ["", "## Not published", ""]
-        lines += [f"- **{o.id}** ({o.status}): {'; '.join(o.reasons) or '—'}" for o in others]
+        lines += [
+            f"- **{md.text(o.id)}** ({o.status}): {md.text('; '.join(o.reasons) or '—')}"
+            for o in others
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -93,12 +103,12 @@ def report_artifacts(report: RunReport) -> list[UUID]:
             create_table_artifact(
                 table(report),
                 key=artifact_key(report.manifest, "items"),
-                description=f"{report.manifest}: every item and why it ended where it did",
+                description=f"{md.text(report.manifest)}: every item and why it ended where it did",
             ),
             create_markdown_artifact(
                 summary(report),
                 key=artifact_key(report.manifest, "summary"),
-                description=f"{report.manifest}: run summary",
+                description=f"{md.text(report.manifest)}: run summary",
             ),
         ]
     except Exception as exc:  # the UI's convenience must not fail a finished run
@@ -115,7 +125,7 @@ class Progress:
         try:
             from prefect.artifacts import create_progress_artifact
 
-            self.id = create_progress_artifact(0.0, description=description)
+            self.id = create_progress_artifact(0.0, description=md.text(description))
         except Exception as exc:
             get_run_logger().warning("no progress artifact: %s", exc)
 
@@ -129,7 +139,7 @@ class Progress:
             update_progress_artifact(
                 self.id,
                 100.0 * self.done / self.total,
-                description=f"{self.description}: {self.done}/{self.total} {note}".strip(),
+                description=md.text(f"{self.description}: {self.done}/{self.total} {note}"),
             )
         except Exception as exc:
             get_run_logger().warning("progress artifact not updated: %s", exc)

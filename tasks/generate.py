@@ -22,6 +22,7 @@ from generation.models import locate, resolve_model
 from generation.render import Renderer
 from tasks.manifest import storage
 from tasks.retry import first_out_of_memory
+from wanflow import markdown as md
 from wanflow.settings import get_settings
 
 
@@ -58,7 +59,9 @@ def generate_clip(job: ClipJob) -> ClipRecord:
         artifact = create_progress_artifact(
             progress=0.0,
             key=f"generate-{_artifact_key(job.item_id)}-shot-{job.shot}",
-            description=f"{job.item_id} shot {job.shot}: {spec.name}, {request.steps} steps",
+            description=md.text(
+                f"{job.item_id} shot {job.shot}: {spec.name}, {request.steps} steps"
+            ),
         )
 
         shown = [0.0]  # when the artifact was last updated (elapsed seconds)

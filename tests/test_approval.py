@@ -45,6 +45,22 @@ REQUEST = ApprovalRequest(
 )
 
 
+DETAILS_URL = "http://ui/artifacts/artifact/0b6f5a52-4f0c-4bb1-9d7e-3f1a2b3c4d5e"
+
+
+@pytest.fixture
+def bucket(monkeypatch):
+    """The bucket whose presigned URLs the markdown may link to: http://s3.local/wanflow/."""
+    from wanflow.settings import get_settings
+
+    monkeypatch.setenv("WANFLOW_S3_ENDPOINT", "s3.local")
+    monkeypatch.setenv("WANFLOW_S3_BUCKET", "wanflow")
+    monkeypatch.setenv("WANFLOW_S3_SECURE", "false")
+    get_settings.cache_clear()
+    yield
+    get_settings.cache_clear()
+
+
 CLASSIFIER_ERROR = (
     "awaiting human review: shots 1–4: classifier failed, a person must look: zeroshot: "
     "ClassifierError: no OpenCLIP weights for ViT-B-32 (set WANFLOW_CLIP_WEIGHTS) " + "x" * 200
@@ -52,11 +68,11 @@ CLASSIFIER_ERROR = (
 
 
 def test_the_description_is_a_few_short_lines_linking_to_the_details():
-    request = REQUEST.model_copy(update={"details_url": "http://ui/artifacts/artifact/42"})
+    request = REQUEST.model_copy(update={"details_url": DETAILS_URL})
     text = describe(request)
     assert "2 item(s) of `stars.json` await a decision" in text
     assert "round 1, until 2026-11-24 02:00 UTC" in text
-    assert "[Contact sheets, clips, prompts and scores](http://ui/artifacts/artifact/42)" in text
+    assert f"[Contact sheets, clips, prompts and scores]({DETAILS_URL})" in text
     assert f"wanflow approvals decide {REQUEST.flow_run_id}" in text
     # Prefect squeezes a long description to nothing: no prompts, reasons or sheets here.
     assert "猎人" not in text and "violence" not in text and "sheet.jpg" not in text
@@ -64,11 +80,12 @@ def test_the_description_is_a_few_short_lines_linking_to_the_details():
     assert "Contact sheets" not in describe(REQUEST)  # no artifact, no dead link
 
 
-def test_the_details_artifact_shows_each_item_with_what_a_reviewer_needs():
+def test_the_details_artifact_shows_each_item_with_what_a_reviewer_needs(bucket):
+    clip = "http://s3.local/wanflow/work/clips/{}.mp4?X-Amz-Signature=2"
     held = REQUEST.items[0].model_copy(
         update={
             "reasons": [CLASSIFIER_ERROR, REQUEST.items[0].reasons[0], CLASSIFIER_ERROR],
-            "clip_urls": {2: "http://s3.local/clip-2.mp4", 1: "http://s3.local/clip-1.mp4"},
+            "clip_urls": {2: clip.format(2), 1: clip.format(1)},
         }
     )
     text = details(REQUEST.model_copy(update={"items": [held, REQUEST.items[1]]}))
@@ -81,8 +98,8 @@ def test_the_details_artifact_shows_each_item_with_what_a_reviewer_needs():
     sheet = "http://s3.local/wanflow/work/r/orion-hunt/sheet.jpg?X-Amz-Signature=1"
     assert f"![contact sheet of orion-hunt]({sheet})" in text  # inline, not only a link
     assert (
-        f"[contact sheet]({sheet}) · [shot 1 clip](http://s3.local/clip-1.mp4) · "
-        "[shot 2 clip](http://s3.local/clip-2.mp4)"
+        f"[contact sheet]({sheet}) · [shot 1 clip]({clip.format(1)}) · "
+        f"[shot 2 clip]({clip.format(2)})"
     ) in text
     assert "北斗" * 119 + "北…" in text and "北斗" * 121 not in text  # long prompts are cut
 
@@ -123,9 +140,9 @@ def test_the_form_has_a_choice_per_item_keyed_by_its_id():
     assert form._description == describe(REQUEST)
     # Prefect's resume dialog shrinks a form's description to nothing once enough items fill it,
     # never a field's: the reviewer field carries the link to the details too.
-    linked = form_for(REQUEST.model_copy(update={"details_url": "http://ui/artifacts/artifact/7"}))
+    linked = form_for(REQUEST.model_copy(update={"details_url": DETAILS_URL}))
     reviewer = linked.model_json_schema(by_alias=True)["properties"]["reviewer"]
-    assert "(http://ui/artifacts/artifact/7)" in reviewer["description"]
+    assert f"({DETAILS_URL})" in reviewer["description"]
     assert "http" not in schema["properties"]["reviewer"].get("description", "")
 
 
@@ -506,3 +523,23 @@ def test_a_suspended_run_past_its_deadline_is_resumed_by_the_watcher_and_holds(
         ("hold", "wanflow/approval-timeout")
     ]
     assert not list(storage.list("published/"))
+
+
+def test_the_waiting_list_prints_a_hostile_title_as_text():
+    from types import SimpleNamespace
+
+    from rich.console import Console
+    from rich.text import Text
+
+    from wanflow.cli_approvals import _waiting_run
+
+    hostile = "[link=http://evil.example]click[/link] [/] [bold red]x"
+    item = REQUEST.items[0].model_copy(update={"title": hostile, "reasons": [hostile]})
+    request = REQUEST.model_copy(update={"items": [item]})
+    run = SimpleNamespace(id=REQUEST.flow_run_id, state=SimpleNamespace(name="Paused"))
+    console = Console(width=400, force_terminal=True)
+    with console.capture() as captured:
+        console.print(_waiting_run(run, request))
+    printed = captured.get()
+    assert "[link=http://evil.example]click[/link] [/]" in Text.from_ansi(printed).plain
+    assert "\x1b]8;" not in printed  # no terminal hyperlink

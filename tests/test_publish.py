@@ -194,10 +194,16 @@ def test_publish_writes_metadata_last_and_never_twice(prefect_api, wanflow_env, 
     assert meta["fingerprint"] == "f2"
 
 
-def test_artifacts_table_and_summary_say_where_each_item_ended():
+def test_artifacts_table_and_summary_say_where_each_item_ended(monkeypatch):
     from tasks.artifacts import artifact_key, summary, table
     from wanflow.ingest import IngestSummary, Rejection
     from wanflow.report import Published, RunReport
+    from wanflow.settings import get_settings
+
+    # The summary links only to presigned URLs of the configured bucket.
+    monkeypatch.setenv("WANFLOW_S3_ENDPOINT", "s3")
+    monkeypatch.setenv("WANFLOW_S3_BUCKET", "wanflow")
+    get_settings.cache_clear()
 
     report = RunReport(
         run_id="r1", manifest="星空 Night.csv", source_key="incoming/x.csv",
@@ -208,7 +214,7 @@ def test_artifacts_table_and_summary_say_where_each_item_ended():
     done.published = Published(
         prefix="published/2026-11-23/a/",
         files={"video.mp4": "published/2026-11-23/a/video.mp4"},
-        urls={"video.mp4": "http://s3/v?sig", "thumbnail.jpg": "http://s3/t?sig"},
+        urls={"video.mp4": "http://s3/wanflow/v?sig", "thumbnail.jpg": "http://s3/wanflow/t?sig"},
         fingerprint="f",
         at=datetime.now(UTC),
     )
@@ -220,10 +226,11 @@ def test_artifacts_table_and_summary_say_where_each_item_ended():
     )  # fmt: skip
     rows = table(report)
     assert [(r["item"], r["status"], r["link"]) for r in rows] == [
-        ("a", "published", "http://s3/v?sig"), ("b", "held", ""), ("row 3", "rejected", "")
+        ("a", "published", "http://s3/wanflow/v?sig"), ("b", "held", ""),
+        ("row 3", "rejected", ""),
     ]  # fmt: skip
     assert rows[1]["reason"] == "awaiting approval: the item requires it"
     text = summary(report)
-    assert "![a](http://s3/t?sig)" in text and "[video](http://s3/v?sig)" in text
+    assert "![a](http://s3/wanflow/t?sig)" in text and "[video](http://s3/wanflow/v?sig)" in text
     assert "**b** (held): awaiting approval" in text
     assert artifact_key(report.manifest, "items") == "wanflow-night-csv-items"

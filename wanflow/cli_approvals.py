@@ -66,7 +66,7 @@ def list_(
         out.print(_waiting_run(run, request), highlight=False, soft_wrap=False)
         if links:  # whole, never folded: a link is for copying
             for line in _links(request):
-                out.print(line, soft_wrap=True, highlight=False)
+                out.print(line, soft_wrap=True, highlight=False, markup=False)
         out.print()
 
 
@@ -86,7 +86,9 @@ def _waiting_run(run, request) -> Group:
     table.add_column("verdict", no_wrap=True)
     table.add_column("why", overflow="fold")
     for item in request.items:
-        table.add_row(item.id, item.title or "", item.verdict, brief(item.reasons))
+        # Text, not strings: rich would read "[link=…]" or "[/]" in a title as its markup.
+        cells = (item.id, item.title or "", item.verdict, brief(item.reasons))
+        table.add_row(*(Text(cell) for cell in cells))
     return Group(heading, table)
 
 
