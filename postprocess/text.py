@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import re
 import unicodedata
+from collections.abc import Iterable
 
 from wanflow.manifest import detect_language
 
@@ -110,6 +111,29 @@ def split_sentences(
         # A cut inside a clause makes a TTS pause mid-phrase: only when no pause mark will do.
         out += break_text(piece, max_cjk if cjk else max_latin, cjk=cjk, penalty=1e9)
     return out
+
+
+def join_sentences(sentences: Iterable[str]) -> str:
+    """Sentences back into one text that :func:`split_sentences` cuts where it cut them: a
+    space between two Latin sentences ("The cat sat. It was warm.", not "sat.It", which reads
+    as one sentence and glues the subtitle), none next to Chinese ("猫坐着。天很暖。")."""
+    text = ""
+    for sentence in sentences:
+        sentence = sentence.strip()
+        if sentence:
+            text = f"{text}{_gap(text, sentence)}{sentence}" if text else sentence
+    return text
+
+
+def share_sentences(text: str, lang: str, count: int) -> list[str | None]:
+    """``text``'s sentences shared out in order over ``count`` shots, as evenly as whole
+    sentences allow; a shot with none gets None."""
+    sentences = split_sentences(text, lang) if text else []
+    return [
+        join_sentences(sentences[i * len(sentences) // count : (i + 1) * len(sentences) // count])
+        or None
+        for i in range(count)
+    ]
 
 
 def _pieces(text: str) -> list[str]:
@@ -508,6 +532,18 @@ def _join(left: str, right: str) -> str:
     return left + right
 
 
+def _gap(left: str, right: str) -> str:
+    """What goes between two sentences: nothing next to Chinese (the nearest letter or digit on
+    either side is Han or full width), else a space."""
+    for text in (left[::-1], right):
+        letter = next((ch for ch in text if unicodedata.category(ch)[0] in "LN"), None)
+        if letter is not None and (is_han(letter) or unicodedata.east_asian_width(letter) in "WF"):
+            return ""
+        if letter is None and text and unicodedata.east_asian_width(text[0]) in "WF":
+            return ""
+    return " "
+
+
 __all__ = [
     "CJK_LANGS",
     "MAX_CJK",
@@ -518,8 +554,10 @@ __all__ = [
     "integer_zh",
     "is_cjk",
     "is_han",
+    "join_sentences",
     "language_runs",
     "primary",
+    "share_sentences",
     "speakable",
     "split_sentences",
     "spoken",

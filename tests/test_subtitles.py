@@ -193,3 +193,24 @@ def test_srt_and_vtt_print_the_same_milliseconds():
     vtt_times = [line for line in to_vtt(cues).splitlines() if "-->" in line]
     assert srt_times == ["00:00:00,000 --> 00:00:00,333", "00:00:00,333 --> 00:00:00,667"]
     assert [t.replace(".", ",") for t in vtt_times] == srt_times
+
+
+def test_narration_shared_over_one_clip_gives_one_cue_per_sentence_with_its_spaces(tmp_path):
+    import subprocess
+
+    import numpy as np
+
+    from tests.conftest import WANFLOW
+    from wanflow.video import write_mp4
+
+    clip = write_mp4(np.full((17, 96, 160, 3), 60, np.uint8), tmp_path / "clip.mp4", 16)
+    done = subprocess.run(
+        [WANFLOW, "compose", "--clips", str(clip), "--narration", "The cat sat. It was warm.",
+         "--json", "--out", str(tmp_path / "v.mp4")],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    srt = (tmp_path / "v.srt").read_text(encoding="utf-8")
+    texts = [" ".join(block.split("\n")[2:]) for block in srt.strip().split("\n\n")]
+    assert texts == ["The cat sat.", "It was warm."]
+    assert "sat.It" not in srt and "sat.It" not in (tmp_path / "v.vtt").read_text()

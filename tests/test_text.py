@@ -9,8 +9,10 @@ from postprocess.text import (
     display_width,
     integer_zh,
     is_cjk,
+    join_sentences,
     language_runs,
     primary,
+    share_sentences,
     split_sentences,
     spoken,
 )
@@ -20,6 +22,31 @@ MIXED = "我用iPhone 15拍了3.5小时"
 
 
 # --- sentences ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("text", "lang", "count", "shares"),
+    [
+        ("The cat sat. It was warm.", "en", 1, ["The cat sat. It was warm."]),
+        ("The cat sat. It was warm. The end!", "en", 2, ["The cat sat.", "It was warm. The end!"]),
+        ("Wait… Then? He said “go.” She went.", "en", 1, ["Wait… Then? He said “go.” She went."]),
+        ("猫坐着。天很暖。", "zh", 1, ["猫坐着。天很暖。"]),
+        ("“走吧。”“好。”他们走了。", "zh", 1, ["“走吧。”“好。”他们走了。"]),
+        ("猫坐着。The cat sat. It was warm.", "zh", 1, ["猫坐着。The cat sat. It was warm."]),
+        ("One.", "en", 2, [None, "One."]),
+    ],
+)
+def test_sentences_shared_over_shots_keep_their_spaces(text, lang, count, shares):
+    assert share_sentences(text, lang, count) == shares
+    for share in filter(None, shares):  # each shot's text splits again where it was split
+        assert join_sentences(split_sentences(share, lang)) == share
+
+
+def test_joined_latin_sentences_are_not_glued():
+    joined = join_sentences(split_sentences("The cat sat. It was warm.", "en"))
+    assert joined == "The cat sat. It was warm." and "sat.It" not in joined
+    assert split_sentences(joined, "en") == ["The cat sat.", "It was warm."]
+    assert join_sentences(["猫坐着。", "天很暖。"]) == "猫坐着。天很暖。"
+
+
 def test_chinese_sentences_keep_their_marks_and_closing_quotes():
     assert split_sentences(STORY, "zh") == [
         "安德洛墨达被锁在海边岩石上。",

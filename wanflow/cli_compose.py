@@ -44,7 +44,7 @@ def compose(ctx: typer.Context) -> None:
     thumbnail and poster beside it). Run with -h for the options. Exit 2 on bad input."""
     from postprocess.compose import compose as finish
     from postprocess.compose import options_from, voice_for
-    from postprocess.text import split_sentences
+    from postprocess.text import share_sentences
     from postprocess.tts import TTSError, check_rate
     from wanflow.manifest import detect_language
     from wanflow.video import VideoError
@@ -59,12 +59,8 @@ def compose(ctx: typer.Context) -> None:
         text = Path(text).read_text(encoding="utf-8")
     lang = args.lang or detect_language(text or "")
     settings = load_settings()
-    sentences = split_sentences(text, lang) if text else []
     count = len(args.clips)
-    shares = [
-        "".join(sentences[i * len(sentences) // count : (i + 1) * len(sentences) // count]) or None
-        for i in range(count)
-    ]
+    shares = share_sentences(text, lang, count)
     try:
         rate = parse_rate(args.rate) if args.rate else None
         if rate is not None:
