@@ -322,12 +322,25 @@ def test_json_error_positions_are_absolute(tmp_path):
 
 
 def test_undecodable_byte_position_is_reported(tmp_path):
-    data = b"prompt\n" + "星空\n".encode() * 3 + b"\xff\xff\xff\n"
+    data = b"prompt\n" + b"stars\n" * 3 + b"\xff\xfe\xfa\xfb\x80\x80\n"
     path = tmp_path / "m.csv"
     path.write_bytes(data)
-    with pytest.raises(ManifestError) as caught:
+    with pytest.raises(ManifestError, match="offset 25") as caught:
         ingest(path)
     assert caught.value.line == 5
+
+
+def test_a_few_bad_bytes_in_a_utf8_file_reject_their_rows_only(tmp_path):
+    data = "prompt\n星空\n海怪\n猎人\n".encode() + b"\xff\xff\xff\n"
+    path = tmp_path / "m.csv"
+    path.write_bytes(data)
+    result = ingest(path)
+    assert result.summary.encoding == "utf-8"
+    assert [i.prompt for i in result.items] == ["星空", "海怪", "猎人"]
+    (rejection,) = result.summary.rejected
+    assert (rejection.row, rejection.field) == (5, "prompt")
+    assert "byte 0xFF" in rejection.error and "not UTF-8" in rejection.error
+    assert any("offset 28 (line 5)" in w for w in result.summary.warnings)
 
 
 def test_file_size_limit(tmp_path):

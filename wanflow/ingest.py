@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from wanflow.limits import MAX_COLUMNS, shorten, strings_problem, text_problem
 from wanflow.manifest import Item, Limits, ManifestOptions, canonical_field, derive_id
 from wanflow.readers import ManifestError, RawRow, ReadInfo, iter_rows
 from wanflow.settings import Settings
@@ -66,18 +67,39 @@ class Ingested:
 
 @dataclass
 class _Columns:
-    """Per-file bookkeeping of which keys map to which fields, and which are unknown."""
+    """Per-file bookkeeping of which keys map to which fields, and which are unknown. Both
+    tables stop growing at ``MAX_COLUMNS`` keys, so JSON items with ever new keys cost nothing."""
 
     mapping: dict[str, str | None] = field(default_factory=dict)
     unknown: dict[str, int] = field(default_factory=dict)  # key → first row seen
+    more_unknown: bool = False  # unknown keys beyond those kept
 
     def field_for(self, key: str, row: int) -> str | None:
-        if key not in self.mapping:
-            self.mapping[key] = canonical_field(key)
-        name = self.mapping[key]
-        if name is None:
-            self.unknown.setdefault(key, row)
+        if key in self.mapping:
+            name = self.mapping[key]
+        else:
+            name = canonical_field(key)
+            if len(self.mapping) < MAX_COLUMNS:
+                self.mapping[key] = name
+        if name is None and key not in self.unknown:
+            if len(self.unknown) < MAX_COLUMNS:
+                self.unknown[key] = row
+            else:
+                self.more_unknown = True
         return name
+
+    def warning(self) -> str | None:
+        """One line for all unknown columns: the first few, and how many."""
+        if not self.unknown:
+            return None
+        if len(self.unknown) == 1:
+            ((key, row),) = self.unknown.items()
+            return f"unknown column {shorten(key)} ignored (first seen in row {row})"
+        count = f"{len(self.unknown)}{'+' if self.more_unknown else ''}"
+        shown = ", ".join(f"{shorten(k)} (row {r})" for k, r in list(self.unknown.items())[:5])
+        rest = len(self.unknown) - 5
+        more = f" and {rest}{'+' if self.more_unknown else ''} more" if rest > 0 else ""
+        return f"{count} unknown columns ignored: {shown}{more}"
 
 
 def _clean(value: Any) -> Any:
@@ -119,6 +141,8 @@ def _message(error: dict) -> str:
 
 
 def _options(raw: dict[str, Any], columns: _Columns) -> ManifestOptions:
+    if problem := strings_problem(raw):
+        raise ManifestError(f"manifest options: {problem}")
     try:
         options = ManifestOptions.model_validate(raw)
     except ValidationError as exc:
@@ -130,6 +154,8 @@ def _options(raw: dict[str, Any], columns: _Columns) -> ManifestOptions:
         name = canonical_field(key)
         if name is None or name == "id":
             raise ManifestError(f"manifest defaults: {key!r} is not an item field")
+        if name in mapped:
+            raise ManifestError(f"manifest defaults: two keys mean {name!r}; keep one")
         mapped[name] = value
     options.defaults = mapped
     return options
@@ -175,13 +201,19 @@ def iter_items(
             continue
         fields: dict[str, Any] = {}
         headers: dict[str, str] = {}
+        problems = _text_problems(raw.data, columns, raw.row, headers)
         for key, value in raw.data.items():
-            name = columns.field_for(str(key), raw.row)
+            name = headers.get(key)
             value = _clean(value)
             if name is None or value is None:
                 continue
             fields[name] = value
-            headers[name] = str(key)
+        headers = {name: key for key, name in headers.items()}
+        if problems:
+            summary.rejected_rows += 1
+            for name, message in problems:
+                reject(raw, _shown_id(raw.data, headers), name, message)
+            continue
         item_id = fields.get("id")
         if item_id is None:
             item_id = fields["id"] = derive_id(fields)
@@ -223,16 +255,48 @@ def iter_items(
             _check_csv_header(info.columns)
         raise ManifestError("the manifest has no items")
     summary.warnings.extend(info.warnings)
-    for key, row in columns.unknown.items():
-        summary.warnings.append(f"unknown column {key!r} ignored (first seen in row {row})")
-    if info.blank_rows:
-        shown = ", ".join(map(str, info.blank_rows[:10]))
-        more = f" and {len(info.blank_rows) - 10} more" if len(info.blank_rows) > 10 else ""
-        summary.warnings.append(f"{len(info.blank_rows)} blank row(s) skipped: {shown}{more}")
+    if unknown := columns.warning():
+        summary.warnings.append(unknown)
+    if info.blank_count:
+        shown = ", ".join(map(str, info.blank_rows))
+        rest = info.blank_count - len(info.blank_rows)
+        more = f" and {rest} more" if rest else ""
+        summary.warnings.append(f"{info.blank_count} blank row(s) skipped: {shown}{more}")
     if summary.encoding in ("gbk", "gb18030"):
         summary.warnings.append(
             f"decoded as {summary.encoding.upper()} (Excel's Chinese CSV); UTF-8 is preferred"
         )
+
+
+def _text_problems(
+    data: dict[str, Any], columns: _Columns, row: int, mapped: dict[str, str]
+) -> list[tuple[str, str]]:
+    """A row's text that cannot be published (control characters, bytes that are not UTF-8)
+    and JSON keys that name one field twice; fills ``mapped`` (key → field) on the way."""
+    problems: list[tuple[str, str]] = []
+    by_field: dict[str, str] = {}
+    for key, value in data.items():
+        key = str(key)
+        name = columns.field_for(key, row)
+        if problem := text_problem(key) or strings_problem(value):
+            problems.append((name or key, f"column {shorten(key)}: {problem}"))
+        if name is None:
+            continue
+        if name in by_field:
+            problems.append(
+                (name, f"keys {by_field[name]!r} and {key!r} both mean {name!r}; keep one")
+            )
+        by_field[name] = key
+        mapped[key] = name
+    return problems
+
+
+def _shown_id(data: dict[str, Any], headers: dict[str, str]) -> str | None:
+    value = data.get(headers.get("id", ""))
+    if isinstance(value, str | int) and not isinstance(value, bool):
+        text = str(value).strip()
+        return text if text and text_problem(text) is None and len(text) <= 64 else None
+    return None
 
 
 def _header_differs(header: str, name: str) -> bool:

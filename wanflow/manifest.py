@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from wanflow import keys
+from wanflow.limits import strings_problem
 from wanflow.voice import parse_rate, parse_voice
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
@@ -313,6 +314,15 @@ class Item(BaseModel):
     colour_tone: Text | None = None
     orientation: Text | None = None
     transition: Text | None = None
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _publishable(cls, value: Any) -> Any:
+        """Text reaches subtitles, metadata and prompts: no control characters, however the
+        item was made (a manifest, ``expand --set``, the flow)."""
+        if problem := strings_problem(value):
+            raise ValueError(problem)
+        return value
 
     @field_validator("id", mode="before")
     @classmethod
