@@ -1,4 +1,6 @@
-"""Prompt screening speed: build time and prompts/s for a 10,000-term list on one core.
+"""Prompt screening: speed, and how well it tells evasions from ordinary prompts.
+
+Speed: build time and prompts/s for a 10,000-term list on one core.
 
 The list is the shipped terms plus generated pseudo-words (Chinese from a pool of characters,
 English from syllables); the prompts are generated from a seed: mixed Chinese and English,
@@ -7,7 +9,15 @@ characters, full width, look-alike letters, traditional characters, inflections)
 near-miss (grape, therapist, Sussex, 血腥玛丽, 大麻烦). It checks that every planted term is
 found and reports how many clean prompts were flagged by chance.
 
-Usage: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/screen.py [PROMPTS] [TERMS]
+Accuracy, with the shipped lists only (what every deployment screens with): the share of
+``tests/data/screen/evasions.txt`` blocked (texts written to slip a listed term through, each
+labelled with its category), and the share of ``tests/data/screen/benign-zh.txt`` and
+``benign-en.txt`` blocked (ordinary prompts, a sixth of them near misses such as 出口交易额 or
+Gore-Tex). The lines missed and blocked are printed, so the figures say what to fix.
+``corpus_figures()`` returns them without the timing run; tests/test_screen_corpora.py holds the
+screener to them.
+
+Usage: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/screen.py [PROMPTS] [TERMS] [--accuracy-only]
 """
 
 from __future__ import annotations
@@ -15,6 +25,9 @@ from __future__ import annotations
 import random
 import sys
 import time
+import unicodedata
+from pathlib import Path
+from typing import Any
 
 import opencc
 
@@ -23,6 +36,9 @@ from moderation.normalise import fold
 from moderation.screening import Screener
 
 SEED = 20250607
+CORPORA = Path(__file__).resolve().parent.parent / "tests" / "data" / "screen"
+LANGUAGES = ("zh", "en")
+SHOWN = 20  # lines printed of each kind of failure
 
 
 def _phrases(text: str) -> list[str]:
@@ -161,9 +177,124 @@ def prompts(rng: random.Random, count: int, terms: list[Term]) -> list[tuple[str
     return out
 
 
+def corpus_lines(path: Path) -> list[str]:
+    """The lines of a corpus file, comments and blank lines left out.
+
+    Split on "\\n" only: str.splitlines would also break at characters an evasion may hold.
+    """
+    text = path.read_text(encoding="utf-8")
+    return [line for line in text.split("\n") if line and not line.startswith("#")]
+
+
+def evasions(corpora: Path = CORPORA) -> list[tuple[str, str]]:
+    """(category, text) per line of evasions.txt."""
+    out = []
+    for line in corpus_lines(corpora / "evasions.txt"):
+        category, sep, text = line.partition("\t")
+        if not sep or not text:
+            raise ValueError(f"evasions.txt: no category<TAB>text in {line!r}")
+        out.append((category, text))
+    return out
+
+
+def benign(language: str, corpora: Path = CORPORA) -> list[str]:
+    return corpus_lines(corpora / f"benign-{language}.txt")
+
+
+def _rate(part: int, whole: int) -> float:
+    return part / whole if whole else 0.0
+
+
+def corpus_figures(screener: Screener | None = None, corpora: Path = CORPORA) -> dict[str, Any]:
+    """Caught rate on the evasions and blocked rate on the benign prompts, with the lines.
+
+    ``screener`` defaults to the shipped lists alone. An evasion counts as caught when it is
+    blocked at all; one blocked under another category than its label is listed apart, as
+    ``mislabelled``, but still caught.
+    """
+    screener = screener or Screener.build()
+    by_category: dict[str, dict[str, Any]] = {}
+    missed: list[tuple[str, str]] = []
+    mislabelled: list[tuple[str, str, list[str]]] = []
+    for category, text in evasions(corpora):
+        result = screener.screen(text)
+        row = by_category.setdefault(category, {"total": 0, "caught": 0})
+        row["total"] += 1
+        if result.allowed:
+            missed.append((category, text))
+            continue
+        row["caught"] += 1
+        if category not in result.categories:
+            mislabelled.append((category, text, result.categories))
+    for row in by_category.values():
+        row["rate"] = _rate(row["caught"], row["total"])
+    total = sum(row["total"] for row in by_category.values())
+    caught = sum(row["caught"] for row in by_category.values())
+    figures: dict[str, Any] = {
+        "evasions": {
+            "total": total,
+            "caught": caught,
+            "rate": _rate(caught, total),
+            "by_category": dict(sorted(by_category.items())),
+            "missed": missed,
+            "mislabelled": mislabelled,
+        },
+        "benign": {},
+    }
+    for language in LANGUAGES:
+        lines = benign(language, corpora)
+        blocked = []
+        for text in lines:
+            result = screener.screen(text)
+            if not result.allowed:
+                blocked.append((text, [f"{m.term}={m.matched!r}" for m in result.matches]))
+        figures["benign"][language] = {
+            "total": len(lines),
+            "blocked": len(blocked),
+            "rate": _rate(len(blocked), len(lines)),
+            "lines": blocked,
+        }
+    return figures
+
+
+def visible(text: str) -> str:
+    """The text with invisible, blank-looking and combining characters written as \\uXXXX."""
+    return "".join(
+        f"\\u{ord(c):04x}"
+        if not c.isprintable()
+        or (unicodedata.category(c) in ("Cf", "Mn", "Me", "Zs") and c != " ")
+        or c == "\u2800"
+        else c
+        for c in text
+    )
+
+
+def print_corpus_figures(figures: dict[str, Any], shown: int = SHOWN) -> None:
+    ev = figures["evasions"]
+    print(f"evasions caught {ev['caught']}/{ev['total']} ({ev['rate']:.1%})")
+    for category, row in ev["by_category"].items():
+        print(f"  {category:<10} {row['caught']:>4}/{row['total']:<4} ({row['rate']:.1%})")
+    for category, text in ev["missed"][:shown]:
+        print(f"  missed     {category:<10} {visible(text)}")
+    if len(ev["missed"]) > shown:
+        print(f"  ... and {len(ev['missed']) - shown} more missed")
+    for category, text, found in ev["mislabelled"][:shown]:
+        print(f"  caught as {','.join(found)}, labelled {category}: {visible(text)}")
+    for language, row in figures["benign"].items():
+        print(f"benign-{language} blocked {row['blocked']}/{row['total']} ({row['rate']:.2%})")
+        for text, found in row["lines"][:shown]:
+            print(f"  blocked    {visible(text)}  <- {', '.join(found)}")
+        if len(row["lines"]) > shown:
+            print(f"  ... and {len(row['lines']) - shown} more blocked")
+
+
 def main() -> None:
-    count = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    size = int(sys.argv[2]) if len(sys.argv) > 2 else 10_000
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    if "--accuracy-only" in sys.argv[1:]:
+        print_corpus_figures(corpus_figures())
+        return
+    count = int(args[0]) if args else 100_000
+    size = int(args[1]) if len(args) > 1 else 10_000
     rng = random.Random(SEED)
     defaults = list(default_blacklist())
     terms = defaults + pseudo_terms(rng, size - len(defaults))
@@ -197,6 +328,7 @@ def main() -> None:
     missed = [t for (t, p), r in zip(data, results, strict=True) if p and r.allowed]
     for text in missed[:10]:
         print("missed:", repr(text))
+    print_corpus_figures(corpus_figures())
 
 
 if __name__ == "__main__":
