@@ -33,7 +33,19 @@ from PIL import Image
 from moderation.signals import Frame, FrameReason
 from wanflow.video import VideoError, ffmpeg_exe
 
-__all__ = ["VideoError", "as_uint8", "frames_from_array", "sample_frames"]
+__all__ = [
+    "MAX_PIXELS",
+    "ClipTooLarge",
+    "VideoError",
+    "as_uint8",
+    "check_clip",
+    "frames_from_array",
+    "sample_frames",
+]
+
+#: Largest frame reviewed (1920×1080; Wan2.2 renders at most 1280×720): the chosen frames are
+#: held in memory at full size, up to ``max_frames`` of them, so the size bounds the memory.
+MAX_PIXELS = 1920 * 1080
 
 _STDERR_LINES = 15
 # Float images a hair outside [0, 1] (rounding, an unclamped VAE) are clipped, not refused.
@@ -149,6 +161,46 @@ def _choose(
     return sorted(chosen.items())
 
 
+class ClipTooLarge(ValueError):
+    """A clip larger or longer than review takes on, refused before anything is decoded."""
+
+
+def check_clip(
+    path: Path, *, max_pixels: int = MAX_PIXELS, max_seconds: float | None = None
+) -> None:
+    """Refuse a clip whose frames are larger than ``max_pixels`` or whose container says it
+    lasts longer than ``max_seconds``, from its headers alone (the scan checks the decoded
+    length again: a header can understate it)."""
+    import av
+
+    try:
+        with av.open(str(path)) as container:
+            if not container.streams.video:
+                raise VideoError(f"{path} has no video stream")
+            stream = container.streams.video[0]
+            width, height = stream.codec_context.width, stream.codec_context.height
+            if stream.duration is not None and stream.time_base is not None:
+                seconds = float(stream.duration * stream.time_base)
+            else:
+                seconds = (container.duration or 0) / av.time_base
+    except (av.FFmpegError, OSError) as exc:
+        raise VideoError(f"{path} is not a readable video: {exc}") from exc
+    if width * height > max_pixels:
+        raise ClipTooLarge(
+            f"{width}×{height} frames are larger than review takes ({max_pixels:,} pixels, "
+            "e.g. 1920×1080); scale the video down first"
+        )
+    _check_length(seconds, max_seconds)
+
+
+def _check_length(seconds: float, max_seconds: float | None) -> None:
+    if max_seconds is not None and seconds > max_seconds:
+        raise ClipTooLarge(
+            f"{seconds:.1f} s is longer than review takes (WANFLOW_MAX_DURATION_S="
+            f"{max_seconds:g} s)"
+        )
+
+
 def _run_error(path: Path, stderr: bytes, what: str) -> VideoError:
     lines = stderr.decode(errors="replace").splitlines()
     tail = "\n".join(lines[-_STDERR_LINES:])
@@ -249,7 +301,13 @@ def _extract(path: Path, indices: Sequence[int]) -> list[np.ndarray]:
 
 
 def sample_frames(
-    path: Path, *, rate: float = 1.0, scene_threshold: float = 0.3, max_frames: int = 200
+    path: Path,
+    *,
+    rate: float = 1.0,
+    scene_threshold: float = 0.3,
+    max_frames: int = 200,
+    max_pixels: int = MAX_PIXELS,
+    max_seconds: float | None = None,
 ) -> list[Frame]:
     """Frames of the video at ``path`` for visual review, sorted by time, each index once.
 
@@ -266,11 +324,15 @@ def sample_frames(
     measured from the first frame. Images are full size: 200 frames of 720p hold about 550 MB.
 
     Raises ``wanflow.video.VideoError`` when ``path`` is missing, is not a video, has no
-    decodable video frames, or is damaged inside its media data; ``ValueError`` for bad options.
+    decodable video frames, or is damaged inside its media data; ``ValueError`` for bad options;
+    :class:`ClipTooLarge` (before decoding) for frames over ``max_pixels`` or a clip over
+    ``max_seconds``.
     """
     _check_options(rate, scene_threshold, max_frames)
     path = Path(path)
+    check_clip(path, max_pixels=max_pixels, max_seconds=max_seconds)
     times, scores = _scan(path)
+    _check_length(float(times[-1]), max_seconds)
     picks = _choose(times, scores, rate, scene_threshold, max_frames)
     images = _extract(path, [i for i, _ in picks])
     return [

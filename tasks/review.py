@@ -74,7 +74,10 @@ def review_clip_file(path: Path, settings: Settings) -> ClipReview:
     from moderation.frames import sample_frames
 
     frames = sample_frames(
-        path, rate=settings.review_rate, scene_threshold=settings.review_scene_threshold
+        path,
+        rate=settings.review_rate,
+        scene_threshold=settings.review_scene_threshold,
+        max_seconds=settings.max_duration_s,
     )
     return review_frames(
         frames,

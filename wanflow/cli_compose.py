@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import tempfile
 from pathlib import Path
 
 import typer
 
 from wanflow.console import err, fail, load_settings, out
+from wanflow.scratch import scratch
+from wanflow.settings import Settings
 
 _USAGE = (
     "wanflow compose --clips A.mp4 B.mp4 ... --narration TEXT|FILE [--bgm FILE] "
@@ -39,6 +40,38 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _narration(value: str, max_chars: int) -> str:
+    """The narration (the text, or a file holding it), refused before any work when longer than
+    a manifest's narration may be: a long text becomes hours of audio and gigabytes of files."""
+    try:  # text that is no possible file name (too long, a NUL) is the narration itself
+        path = Path(value) if value and Path(value).is_file() else None
+    except (OSError, ValueError):
+        path = None
+    if path is not None:
+        if path.stat().st_size > 4 * max_chars:  # UTF-8: at most 4 bytes a character
+            raise fail(f"--narration {path}: longer than {max_chars:,} characters "
+                       "(WANFLOW_MAX_NARRATION_CHARS)", 2)  # fmt: skip
+        try:
+            value = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise fail(f"--narration {path}: {exc}", 2) from exc
+    if len(value) > max_chars:
+        raise fail(f"--narration: {len(value):,} characters, more than {max_chars:,} "
+                   "(WANFLOW_MAX_NARRATION_CHARS)", 2)  # fmt: skip
+    return value
+
+
+def _check_speech(text: str, rate: float, settings: Settings) -> None:
+    """Refuse a narration whose reading would outlast the longest item allowed."""
+    from generation.shots import Pacing, speech_seconds
+
+    pacing = Pacing(zh_chars_per_s=settings.zh_chars_per_s, en_words_per_s=settings.en_words_per_s)
+    seconds = speech_seconds(text, pacing) / rate
+    if seconds > settings.max_duration_s:
+        raise fail(f"--narration: about {seconds:,.0f} s of speech, longer than "
+                   f"{settings.max_duration_s:g} s (WANFLOW_MAX_DURATION_S)", 2)  # fmt: skip
+
+
 def compose(ctx: typer.Context) -> None:
     """Narrate, time, join, mix, subtitle and check local clips into one MP4 (with .srt, .vtt,
     thumbnail and poster beside it). Run with -h for the options. Exit 2 on bad input."""
@@ -54,11 +87,9 @@ def compose(ctx: typer.Context) -> None:
     for clip in [*args.clips, *([args.bgm] if args.bgm else [])]:
         if not clip.is_file():
             raise fail(f"{clip} is not a file", 2)
-    text = args.narration
-    if text and Path(text).is_file():
-        text = Path(text).read_text(encoding="utf-8")
-    lang = args.lang or detect_language(text or "")
     settings = load_settings()
+    text = _narration(args.narration, settings.max_narration_chars)
+    lang = args.lang or detect_language(text or "")
     count = len(args.clips)
     shares = share_sentences(text, lang, count)
     try:
@@ -71,8 +102,9 @@ def compose(ctx: typer.Context) -> None:
     options = options_from(
         settings, lang=lang, music=args.bgm, burn=args.burn_subtitles, voice=voice
     )
+    _check_speech(text, options.rate, settings)
     engines = voice.engines
-    with tempfile.TemporaryDirectory(prefix="wanflow-compose-") as work:
+    with scratch("compose-", capture_tempfile=True) as work:
         try:
             result = finish(
                 args.clips,

@@ -20,12 +20,17 @@ def review(
 ) -> None:
     """Sample frames, run the classifiers, and print the verdict, the highest score per
     category and the flagged timestamps. Exit 0 pass, 1 review, 3 block, 2 unreadable video."""
+    from moderation.frames import check_clip
     from tasks.review import review_clip_file
+    from wanflow.scratch import scratch
     from wanflow.video import VideoError
 
     settings = load_settings()
     try:
-        result = review_clip_file(video, settings)
+        # Before any decoding: the frames under review are held in memory at full size.
+        check_clip(video, max_seconds=settings.max_duration_s)
+        with scratch("review-", capture_tempfile=True):
+            result = review_clip_file(video, settings)
     except (VideoError, ValueError) as exc:
         raise fail(f"{video}: {exc}", 2) from exc
     verdict = result.verdict
