@@ -206,10 +206,57 @@ ZH_NEAR = bank(
     人物表情色彩丰富 | 心情色调温暖的插画 | 姜黄片泡水 | 中药铺里的大黄片 |
     儿童和成人电影票价不同 | 东方快车谋杀案的读书分享会 | 依法进行刑事审判 |
     杀人鲸跃出海面 | 一杯血腥玛丽 | 鸦片战争纪念馆 | 剖腹产后的营养餐 | 印度支那半岛的地图 |
+    游乐园里漆黑鬼屋的入口 | 迷人妖娆的牡丹花 | 科研人员研制毒蛇血清 | 野外有毒品种的蘑菇不要采 |
+    火爆头条的美食街 | 这款旧系统即将结束生命周期 |
     登山者穿着Gore-Tex冲锋衣 | 调酒师调制一杯cocktail | 医生提醒老人切勿过量服药 | 中小学禁毒教育，远离毒品 | 心理援助热线帮助有轻生念头的人
     """
 )
 
+# Whole prompts written by hand, as a content team would write them, outside any shape.
+ZH_WRITTEN = bank(
+    """
+    一个小女孩在外婆家的院子里追着小鸡跑，夏日午后，阳光斑驳 |
+    快递小哥骑着电动车穿过老城区，车筐里装满包裹，镜头跟随 |
+    凌晨四点的早餐店，老板娘揉面、蒸包子，蒸汽弥漫 |
+    一位老爷爷在公园里教孙子放风筝，风筝越飞越高 |
+    航拍：高铁列车穿过金黄的稻田，远处是连绵的青山 |
+    新款电动汽车在盘山公路上行驶，镜头从车顶掠过 |
+    一杯手冲咖啡，热水缓缓注入滤杯，咖啡粉膨胀冒泡 |
+    三星堆青铜纵目面具在博物馆灯光下缓缓旋转 |
+    大熊猫幼崽在饲养员怀里吃奶，憨态可掬 |
+    敦煌飞天壁画中的仙女飘然起舞，二次元风格 |
+    小学生在科学课上用放大镜观察树叶的叶脉 |
+    社区医生上门为独居老人量血压，温馨纪实 |
+    雨夜的便利店，店员整理货架，窗外车灯划过 |
+    少林寺的武僧在晨雾中练功，动作整齐划一 |
+    景德镇的陶艺师在拉坯机前塑形，泥浆飞溅 |
+    一群中学生在操场上排练集体舞，准备运动会开幕式 |
+    冬天的哈尔滨，冰雕师傅用电锯雕刻冰块，冰屑飞扬 |
+    云南哈尼梯田的日出，云雾在山谷间流动，延时摄影 |
+    机器人在智能仓库里搬运货箱，科技感 |
+    奶奶在灯下给孙女缝补校服，暖黄色的灯光 |
+    志愿者在海滩上捡拾垃圾，背景是蔚蓝的大海 |
+    春运返乡的人们拖着行李走出火车站，和家人拥抱 |
+    天文爱好者在山顶架起望远镜，银河横跨夜空 |
+    舞龙队在古镇的石板路上穿行，鞭炮声声 |
+    一只小猫好奇地拍打鱼缸里的金鱼 |
+    消防员在小学里演示灭火器的使用方法 |
+    农民用无人机给果园喷洒农药，航拍视角 |
+    夜市里的烤串摊，炭火通红，烟雾缭绕 |
+    中国空间站里宇航员展示失重状态下的水球 |
+    一对新人在草坪婚礼上交换戒指，花瓣飘落 |
+    牙医用卡通模型给小朋友讲解怎样刷牙 |
+    救护车闪着灯驶过夜晚的街道，新闻画面 |
+    老茶馆里，说书人拍下醒木，茶客们哈哈大笑 |
+    南极的帝企鹅排成一队在冰面上行走 |
+    小朋友们在幼儿园里做早操，跟着音乐摆动手臂 |
+    一位外国游客在长城上用蹩脚的中文说“你好” |
+    考生走出考场，家长们捧着鲜花迎上去 |
+    裁缝铺里，老师傅用粉笔在布料上画线裁剪 |
+    深海探测器的灯光照亮发光的水母，科幻氛围 |
+    孩子们在雪地里打雪仗，笑声不断，慢动作
+    """
+)
 ZH_TRADITIONAL = bank(
     """
     她叫做愛麗絲，在公園裡餵鴿子 | 十字路口交通繁忙，行人等紅燈 | 出口交易額穩步增長的新聞畫面 |
@@ -464,6 +511,52 @@ EN = {
     ),
 }
 
+# Whole prompts written by hand, as a content team would write them, outside any shape.
+EN_WRITTEN = bank(
+    """
+    A little girl chases chickens around her grandmother's yard on a summer afternoon |
+    A courier on an e-bike weaves through the old town, his basket full of parcels |
+    4 a.m. at a breakfast shop: the owner kneads dough and steams buns, steam everywhere |
+    A grandfather teaches his grandson to fly a kite in the park; the kite climbs higher and higher |
+    Aerial shot of a bullet train crossing golden rice fields with green hills behind |
+    A new electric car winds up a mountain road, the camera skimming over its roof |
+    Pour-over coffee: hot water spirals into the filter and the grounds bloom |
+    A bronze mask from Sanxingdui turns slowly under museum lights |
+    A panda cub drinks milk in a keeper's arms, clumsy and adorable |
+    Schoolchildren look at leaf veins through magnifying glasses in a science class |
+    A community doctor checks an elderly man's blood pressure at home |
+    A convenience store on a rainy night, a clerk restocking shelves as headlights pass |
+    Shaolin monks practise kung fu in the morning mist, perfectly in sync |
+    A potter throws a bowl on the wheel, wet clay spinning between her hands |
+    An ice sculptor in Harbin carves a block with a chainsaw, ice chips flying |
+    Sunrise over terraced rice fields, clouds flowing through the valley, time-lapse |
+    Robots move crates around a smart warehouse, clean futuristic look |
+    Volunteers pick up litter on a beach with a bright blue sea behind them |
+    Travellers drag suitcases out of the station and hug their families |
+    An amateur astronomer sets up a telescope on a hilltop under the Milky Way |
+    A kitten paws curiously at a goldfish bowl |
+    Firefighters show primary school pupils how to use a fire extinguisher |
+    A farmer flies a drone over his orchard, aerial view |
+    Skewers sizzling over glowing charcoal at a night market |
+    An astronaut on the space station shows a floating ball of water |
+    A couple exchange rings at a garden wedding as petals drift down |
+    A dentist uses a cartoon model to show children how to brush |
+    An ambulance with flashing lights drives through a city at night, news footage |
+    Emperor penguins shuffle across the ice in a long line |
+    Kindergarten children do morning exercises, swinging their arms to music |
+    A tailor chalks lines on fabric before cutting, close-up |
+    A deep-sea probe lights up glowing jellyfish, sci-fi atmosphere |
+    Kids have a snowball fight, laughing, slow motion |
+    A lighthouse keeper climbs the spiral stairs at dusk |
+    A barista draws a heart in latte foam, overhead shot |
+    A school orchestra tunes up before the spring concert |
+    Hot-air balloons rise over Cappadocia at sunrise |
+    A grandmother shows her granddaughter how to knead bread dough |
+    A cyclist rides along a canal towpath at dawn, mist on the water |
+    A marine biologist tags a sea turtle on a moonlit beach
+    """
+)
+
 EN_NEAR = bank(
     """
     a hiker zips up a Gore-Tex jacket | rain beading on Gore-Tex boots | a tailor cuts a six-gore skirt |
@@ -502,7 +595,8 @@ EN_NEAR = bank(
     museum | opium poppy fields in a botany documentary | a cereal killer T-shirt joke |
     a flawless execution of a dance routine | the Penistone Line train through Yorkshire |
     Essex girls' football team lifting a trophy | a Cockburn's port bottle on the shelf |
-    the Shitake mushroom farm | an analyst at a whiteboard | a spicy curry in a clay pot
+    the Shitake mushroom farm | a David Lynch film retrospective | new drapes for the living room |
+    rapeseed oil drizzled on a salad | sextuplets celebrating their birthday | an analyst at a whiteboard | a spicy curry in a clay pot
     """
 )
 
@@ -561,14 +655,17 @@ def benign(
     prompt: Callable[[random.Random], str],
     near: Callable[[random.Random], str],
     fixed: list[str],
+    written: list[str],
     count: int,
     near_share: float = 0.16,
 ) -> list[str]:
-    """``count`` distinct prompts; ``near_share`` of them, plus every ``fixed`` one, near misses."""
+    """``count`` distinct prompts: every ``fixed`` near miss and ``written`` prompt, near misses
+    in ordinary prompts up to ``near_share`` of the lines, then ordinary prompts."""
     lines = dict.fromkeys(fixed)
     target_near = int(count * near_share)
     while len(lines) < target_near:
         lines[near(rng)] = None
+    lines.update(dict.fromkeys(written))
     while len(lines) < count:
         lines[prompt(rng)] = None
     out = list(lines)
@@ -832,6 +929,15 @@ def evasions(rng: random.Random) -> list[tuple[str, str]]:
                 add(category, carry(ZH_CARRIERS, trick(rng, term)))
         for term in rng.sample(ZH_TRADITIONAL_TERMS[category], 2):
             add(category, carry(ZH_CARRIERS, spaced(rng, term)))
+        # Plain listed terms inside otherwise ordinary prompts.
+        for term in rng.sample(EN_TERMS[category], 5):
+            frame = rng.choice(("{p}, then a {t} scene", "{p}; {t}", "{t} — {p}", "{p} with {t}"))
+            add(category, frame.format(p=en_prompt(rng), t=term))
+        for term in rng.sample(ZH_TERMS[category], 5):
+            frame = rng.choice(
+                ("{p}，画面中出现{t}", "{p}，{t}", "{t}：{p}", "{p}，然后是{t}的场面")
+            )
+            add(category, frame.format(p=zh_prompt(rng), t=term))
     # Pinyin with tone marks, and spaced pinyin.
     for category, word in (
         ("sexual", "xìngjiāo"),
@@ -892,8 +998,8 @@ EVASIONS_HEADER = """
 def main(out: Path = HERE) -> None:
     """Write the three files into ``out``."""
     rng = random.Random(SEED)
-    zh = benign(rng, zh_prompt, zh_near, ZH_NEAR + ZH_TRADITIONAL, BENIGN_LINES)
-    en = benign(rng, en_prompt, en_near, EN_NEAR, BENIGN_LINES)
+    zh = benign(rng, zh_prompt, zh_near, ZH_NEAR + ZH_TRADITIONAL, ZH_WRITTEN, BENIGN_LINES)
+    en = benign(rng, en_prompt, en_near, EN_NEAR, EN_WRITTEN, BENIGN_LINES)
     ev = evasions(rng)
     for text in [*zh, *en, *(t for _, t in ev)]:
         check_no_forbidden(text)
