@@ -92,6 +92,63 @@ def test_validate_human_output_lists_rejections(tmp_path):
     assert "minus" in result.stdout
 
 
+DEEP_JSON = "[" * 100_000 + "]" * 100_000
+
+
+def test_validate_json_nested_too_deep_exits_2_with_one_json_object(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text(DEEP_JSON)
+    result = wanflow("validate", str(path), "--json")
+    assert result.returncode == 2, result.stderr
+    payload = json.loads(result.stdout)
+    assert "JSON nested deeper than 64 levels" in payload["error"]
+    assert (payload["line"], payload["column"]) == (1, 2)
+    assert "Traceback" not in result.stderr
+
+
+def test_submit_and_expand_refuse_json_nested_too_deep_without_a_traceback(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text(DEEP_JSON)
+    submitted = wanflow("submit", str(path))
+    assert submitted.returncode != 0
+    assert "nested deeper than 64" in submitted.stderr and "Traceback" not in submitted.stderr
+    expanded = wanflow("expand", str(path), "--json")
+    assert expanded.returncode == 2
+    assert "nested deeper than 64" in expanded.stderr and "Traceback" not in expanded.stderr
+    assert expanded.stdout == ""
+
+
+def test_validate_prints_manifest_text_as_text_not_markup(tmp_path):
+    path = tmp_path / "m.csv"
+    path.write_text("prompt,[/x]\n[bold]stars,1\n[/y],2\n")
+    result = wanflow("validate", str(path))
+    assert result.returncode == 0, result.stderr
+    assert "unknown column '[/x]' ignored" in result.stdout
+    expanded = wanflow("expand", str(path))
+    assert expanded.returncode == 0, expanded.stderr
+    assert "prompt: [bold]stars" in expanded.stdout and "prompt: [/y]" in expanded.stdout
+
+
+def test_validate_json_rejects_a_control_character_deep_in_the_file(tmp_path):
+    path = tmp_path / "m.csv"
+    rows = "".join(f"i{n},stars {n}\n" for n in range(2000))
+    path.write_text("id,提示词\n" + rows + "late,bad\x00one\n")
+    result = wanflow("validate", str(path), "--json")
+    assert result.returncode == 1, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["valid"] == 2000
+    (rejection,) = payload["rejected"]
+    assert (rejection["row"], rejection["id"], rejection["field"]) == (2002, "late", "prompt")
+    assert "column '提示词'" in rejection["error"] and "U+0000 (NUL)" in rejection["error"]
+
+
+def test_expand_refuses_a_budget_that_is_not_a_positive_number():
+    for budget in ("0", "-5", "nan", "inf"):
+        result = wanflow("expand", "星空", "--budget", budget)
+        assert result.returncode == 2, budget
+        assert f"--budget {float(budget)}: use a positive number" in result.stderr
+
+
 def test_submit_refuses_an_invalid_manifest_unless_forced(wanflow_env, storage, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("id,prompt,seed\na,x,1\nb,y,-1\n")

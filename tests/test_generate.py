@@ -214,6 +214,39 @@ def test_cli_generate_reports_missing_weights_with_exit_2(tmp_path):
     assert not (tmp_path / "a.mp4").exists()
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--frames", "1000001"], "--frames 1000001: tiny takes 4k+1 frames from 1 to 81"),
+        (["--frames", "0"], "--frames 0: use a positive 4k+1 count"),
+        (["--frames", "10"], "--frames 10: tiny takes 4k+1 frames"),
+        (["--steps", "100000000"], "--steps 100000000: use 1 to 200"),
+        (["--steps", "0"], "--steps 0: use 1 to 200"),
+        (["--size", "64x1048576"], "--size 64x1048576: width x height must be 1 to 921600"),
+        (["--size", "1280x160"], "the longer side may be at most 4x the shorter"),
+        (["--size", "840x480"], "--size 840x480: tiny needs each side a multiple of 16"),
+        (["--seed", "-1"], "--seed -1: use 0 to"),
+        (["--prompt", "a\x1bb"], "--prompt: control character U+001B (ESC)"),
+    ],
+)
+def test_cli_generate_refuses_sizes_no_model_can_take_before_loading(
+    settings, tmp_path, args, message
+):
+    out = tmp_path / "clip.mp4"
+    env = {"WANFLOW_MODEL_DIR": str(settings.model_dir), "WANFLOW_DEVICE": "cpu"}
+    result = subprocess.run(
+        [WANFLOW, "generate", "--model", "tiny", "-p", "x", *args, "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 2, result.stderr
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_settings_offer_exactly_the_memory_plans():
     from typing import get_args
 

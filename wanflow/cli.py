@@ -94,6 +94,8 @@ def validate(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object on stdout.")] = False,
 ) -> None:
     """Check a manifest row by row. Exit 0: all rows valid; 1: some rejected; 2: unreadable."""
+    from rich.markup import escape
+
     from wanflow.ingest import ingest_with_settings
     from wanflow.readers import ManifestError
 
@@ -118,7 +120,10 @@ def validate(
                 )
             )
         else:
-            err.print(f"[red]{file}: cannot be read as a manifest:[/red] {exc}", highlight=False)
+            err.print(
+                f"[red]{escape(str(file))}: cannot be read as a manifest:[/red] {escape(str(exc))}",
+                highlight=False,
+            )
         raise typer.Exit(2) from None
     summary = result.summary
     code = 1 if summary.rejected_rows else 0
@@ -135,17 +140,18 @@ def validate(
         }
         print(json.dumps(payload, ensure_ascii=False))
         raise typer.Exit(code)
+    # What a manifest says is printed as text, never read as rich markup ("[/x]" would crash).
     out.print(
-        f"{file}: {summary.valid} valid, {summary.rejected_rows} rejected of {summary.rows} rows "
-        f"({summary.format}, {summary.encoding})",
+        f"{escape(str(file))}: {summary.valid} valid, {summary.rejected_rows} rejected of "
+        f"{summary.rows} rows ({summary.format}, {summary.encoding})",
         highlight=False,
     )
     for warning in summary.warnings:
-        out.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        out.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
     if summary.rejected:
         table = Table("row", "id", "field", "error", title="Rejected rows")
         for r in summary.rejected:
-            table.add_row(str(r.row), r.id or "", r.field, r.error)
+            table.add_row(str(r.row), escape(r.id or ""), escape(r.field), escape(r.error))
         out.print(table)
     raise typer.Exit(code)
 

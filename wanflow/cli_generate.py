@@ -31,9 +31,13 @@ def generate(
         str | None, typer.Option(help="draft, standard, high, ultra (or 草稿 …).")
     ] = None,
     seed: Annotated[int | None, typer.Option(help="Default: derived from the prompt.")] = None,
-    frames: Annotated[int | None, typer.Option(help="Frame count, 4k+1.")] = None,
-    size: Annotated[str | None, typer.Option(help="WIDTHxHEIGHT, e.g. 832x480.")] = None,
-    steps: Annotated[int | None, typer.Option(help="Denoising steps.")] = None,
+    frames: Annotated[
+        int | None, typer.Option(help="Frame count, 4k+1, up to the model's clip length.")
+    ] = None,
+    size: Annotated[
+        str | None, typer.Option(help="WIDTHxHEIGHT, e.g. 832x480; at most 1280x720 pixels.")
+    ] = None,
+    steps: Annotated[int | None, typer.Option(help="Denoising steps, 1 to 200.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Generate one clip: MP4 (H.264, yuv420p, the model's fps) and its last frame as PNG."""
@@ -46,17 +50,15 @@ def generate(
     from wanflow.video import write_mp4, write_png
 
     settings = load_settings()
+    dimensions = _check_request(prompt, negative, seed, frames, size, steps, settings)
     try:
         spec, params = _model_and_preset(model, preset, image is not None, settings)
     except (MissingWeights, PresetError) as exc:
         raise fail(str(exc), 2) from exc
-    if size:
-        try:
-            width, height = (int(n) for n in size.lower().split("x"))
-        except ValueError:
-            raise fail(f"--size {size!r}: use WIDTHxHEIGHT, e.g. 832x480", 2) from None
-        params = params.model_copy(update={"width": width, "height": height})
-    if steps:
+    _check_for_model(spec, params, frames, dimensions)
+    if dimensions:
+        params = params.model_copy(update={"width": dimensions[0], "height": dimensions[1]})
+    if steps is not None:
         params = params.model_copy(update={"steps": steps})
     try:
         request = request_for(
@@ -64,7 +66,7 @@ def generate(
             prompt=prompt,
             negative_prompt=WAN_NEGATIVE_PROMPT if negative is None else negative,
             seed=seed if seed is not None else seed_for(prompt),
-            num_frames=frames or params.max_frames,
+            num_frames=frames if frames is not None else params.max_frames,
             cache=effective_cache(params.cache, settings.fast_cache),
         ).model_copy(update={"image": image})
         renderer = Renderer(settings)
@@ -108,6 +110,62 @@ def generate(
         f"decode {result['decode_s']:.1f} s; last frame {png}",
         highlight=False,
     )
+
+
+def _check_request(prompt, negative, seed, frames, size, steps, settings):
+    """Refuse, before any model is loaded or memory allocated, what no model can render:
+    returns the --size as (width, height), or ``None``."""
+    from wanflow.limits import MAX_ASPECT, MAX_PIXELS, MAX_STEPS, text_problem
+    from wanflow.manifest import MAX_PROMPT, MAX_SEED
+
+    for option, text, longest in (
+        ("--prompt", prompt, settings.max_prompt_chars),
+        ("--negative", negative or "", MAX_PROMPT),
+    ):
+        if len(text) > longest:
+            raise fail(f"{option} is {len(text)} characters; the limit is {longest}", 2)
+        if problem := text_problem(text):
+            raise fail(f"{option}: {problem}", 2)
+    if not prompt.strip():
+        raise fail("--prompt is empty", 2)
+    if steps is not None and not 1 <= steps <= MAX_STEPS:
+        raise fail(f"--steps {steps}: use 1 to {MAX_STEPS}", 2)
+    if frames is not None and frames < 1:
+        raise fail(f"--frames {frames}: use a positive 4k+1 count (1, 5, … 81)", 2)
+    if seed is not None and not 0 <= seed <= MAX_SEED:
+        raise fail(f"--seed {seed}: use 0 to {MAX_SEED}", 2)
+    if not size:
+        return None
+    try:
+        width, height = (int(n) for n in size.lower().split("x"))
+    except ValueError:
+        raise fail(f"--size {size!r}: use WIDTHxHEIGHT, e.g. 832x480", 2) from None
+    if width < 1 or height < 1 or width * height > MAX_PIXELS:
+        raise fail(
+            f"--size {size}: width x height must be 1 to {MAX_PIXELS} pixels "
+            "(1280x720, Wan2.2's largest trained size)",
+            2,
+        )
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise fail(f"--size {size}: the longer side may be at most {MAX_ASPECT}x the shorter", 2)
+    return width, height
+
+
+def _check_for_model(spec, params, frames: int | None, dimensions) -> None:
+    """What the chosen model can take: its trained clip length, its size multiple."""
+    if frames is not None and (frames > params.max_frames or (frames - 1) % 4):
+        raise fail(
+            f"--frames {frames}: {spec.name} takes 4k+1 frames from 1 to {params.max_frames} "
+            "(its trained clip length)",
+            2,
+        )
+    m = spec.size_multiple
+    if dimensions and (dimensions[0] % m or dimensions[1] % m):
+        raise fail(
+            f"--size {dimensions[0]}x{dimensions[1]}: {spec.name} needs each side a multiple "
+            f"of {m}",
+            2,
+        )
 
 
 def _model_and_preset(model: str | None, preset: str | None, has_image: bool, settings):

@@ -35,10 +35,12 @@ def expand(
     from generation.presets import PresetError
 
     settings = load_settings()
+    if budget is not None and not 0 < budget < float("inf"):
+        raise fail(f"--budget {budget}: use a positive number of GPU seconds", 2)
     try:
         text = lexicon.read_text("utf-8") if lexicon else None
         catalogue = build_catalogue(settings, lexicon_text=text, lexicon_source=str(lexicon))
-    except (OSError, LexiconError, PresetError) as exc:
+    except (OSError, UnicodeDecodeError, LexiconError, PresetError) as exc:
         raise fail(str(exc), 2) from exc
     items = _items(source, fields or [], settings, catalogue)
     planner = catalogue.planner(settings, time_budget_s=budget)
@@ -61,6 +63,7 @@ def expand(
 
 def _items(source: str, fields: list[str], settings, catalogue) -> list:
     from pydantic import ValidationError
+    from rich.markup import escape  # a manifest's text is not markup
 
     from wanflow.ingest import ingest_with_settings
     from wanflow.manifest import Item, canonical_field, derive_id
@@ -73,9 +76,13 @@ def _items(source: str, fields: list[str], settings, catalogue) -> list:
         try:
             result = ingest_with_settings(path, settings, check=catalogue.check_item)
         except ManifestError as exc:
-            raise fail(f"{path}: cannot be read as a manifest: {exc}", 2) from exc
+            raise fail(f"{path}: cannot be read as a manifest: {escape(str(exc))}", 2) from exc
         for r in result.summary.rejected:
-            err.print(f"[yellow]row {r.row} ({r.id or '?'}) {r.field}:[/yellow] {r.error}")
+            err.print(
+                f"[yellow]row {r.row} ({escape(r.id or '?')}) {escape(r.field)}:[/yellow] "
+                f"{escape(r.error)}",
+                highlight=False,
+            )
         return result.items
     values: dict[str, str] = {"prompt": source}
     for pair in fields:
@@ -97,6 +104,8 @@ def _items(source: str, fields: list[str], settings, catalogue) -> list:
 
 
 def _print_plan(item_id: str, prompt: str, plan) -> None:
+    from rich.markup import escape  # prompts and narration are text, not markup
+
     p = plan.params
     out.print(
         f"[bold]{item_id}[/bold] ({plan.language}, seed {plan.seed}): {p.preset} → {p.model} "
@@ -105,7 +114,7 @@ def _print_plan(item_id: str, prompt: str, plan) -> None:
         + f", shift {p.shift}, {p.solver}",
         highlight=False,
     )
-    out.print(f"prompt: {prompt}", highlight=False)
+    out.print(f"prompt: {escape(prompt)}", highlight=False)
     for shot in plan.shots:
         into = f" → {shot.transition}" if shot.transition else ""
         out.print(
@@ -114,9 +123,9 @@ def _print_plan(item_id: str, prompt: str, plan) -> None:
             highlight=False,
         )
         if shot.narration:
-            out.print(f"  narration: {shot.narration}", highlight=False)
-        out.print(f"  prompt: {shot.prompt}", highlight=False)
-    out.print(f"negative: {plan.shots[0].negative_prompt}", highlight=False)
+            out.print(f"  narration: {escape(shot.narration)}", highlight=False)
+        out.print(f"  prompt: {escape(shot.prompt)}", highlight=False)
+    out.print(f"negative: {escape(plan.shots[0].negative_prompt)}", highlight=False)
     if plan.estimate:
         e = plan.estimate
         out.print(
@@ -125,7 +134,7 @@ def _print_plan(item_id: str, prompt: str, plan) -> None:
             highlight=False,
         )
     for warning in plan.warnings:
-        out.print(f"[yellow]warning:[/yellow] {warning}", highlight=False)
+        out.print(f"[yellow]warning:[/yellow] {escape(warning)}", highlight=False)
 
 
 def screen(
