@@ -84,10 +84,11 @@ def read_report(key: str) -> RunReport | None:
 
 @task(name="finish-manifest", timeout_seconds=120, **_RETRIES)
 def finish_manifest(processing_key: str, succeeded: bool) -> str:
-    """Move the manifest to ``processed/`` or ``failed/``; idempotent if already moved."""
-    name = keys.manifest_name(processing_key)
-    target = keys.manifest_key(keys.PROCESSED if succeeded else keys.FAILED, name)
+    """Move the manifest to ``processed/`` or ``failed/``; idempotent if already moved.
+
+    An earlier upload of the same name filed there is kept: this one goes beside it."""
+    state = keys.PROCESSED if succeeded else keys.FAILED
     store = storage()
     if store.exists(processing_key):
-        store.move(processing_key, target)
-    return target
+        return store.move_manifest(processing_key, state)
+    return keys.manifest_key(state, keys.manifest_name(processing_key))

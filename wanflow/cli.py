@@ -161,11 +161,18 @@ def submit(
     file: Annotated[Path, typer.Argument(help="Manifest to upload to incoming/.")],
     name: Annotated[str | None, typer.Option(help="Object name under incoming/.")] = None,
     force: Annotated[bool, typer.Option(help="Upload even if some rows are invalid.")] = False,
+    replace: Annotated[
+        bool, typer.Option(help="Replace a manifest of that name still waiting in incoming/.")
+    ] = False,
 ) -> None:
-    """Validate a manifest, then upload it to the bucket's incoming/ for the next run."""
+    """Validate a manifest, then upload it to the bucket's incoming/ for the next run.
+
+    A manifest of the same name still waiting in incoming/ is someone's unclaimed work: it is
+    not replaced (exit 2) unless ``--replace`` says so. The check is the server's conditional
+    create, so two submitters racing for one name cannot both succeed."""
     from wanflow.ingest import ingest_with_settings
     from wanflow.readers import ManifestError
-    from wanflow.storage import StorageError
+    from wanflow.storage import PreconditionFailedError, StorageError
 
     settings = _settings()
     try:
@@ -184,7 +191,18 @@ def submit(
         key = keys.manifest_key(keys.INCOMING, name or file.name)
         store = _storage(settings)
         store.ensure_bucket()
-        store.put_file(key, file, metadata={"submitted-by": os.environ.get("USER", "unknown")})
+        store.put_bytes(
+            key,
+            file.read_bytes(),
+            metadata={"submitted-by": os.environ.get("USER", "unknown")},
+            if_absent=not replace,
+        )
+    except PreconditionFailedError:
+        raise _fail(
+            f"{store.uri(key)} already holds a manifest waiting to be claimed; not uploaded "
+            "(use --replace to replace it, or --name to upload under another name)",
+            2,
+        ) from None
     except (StorageError, keys.InvalidKeyError) as exc:
         raise _fail(str(exc)) from exc
     out.print(f"uploaded {file} to {store.uri(key)}", highlight=False)

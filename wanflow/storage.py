@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _META_PREFIX = "x-amz-meta-"
+CLAIM_META = "wanflow-claim"  # the claim a manifest object was moved under
 _EXTRA_TYPES = {
     ".csv": "text/csv; charset=utf-8",
     ".tsv": "text/tab-separated-values",
@@ -397,11 +398,15 @@ class Storage:
     def claim(self, incoming_key: str, owner: str) -> Claim | None:
         """Move a manifest from ``incoming/`` to ``processing/`` unless someone else already did.
 
-        The claim is a conditional create of a record named after the manifest and the exact
-        upload (ETag and modification time): of any number of racing claimants exactly one
-        creates it. The record is kept, so a claimant that stalls until after the winner has
-        finished still loses; a new upload under the same name is a new claim. Returns ``None``
-        when the manifest is gone or another claimant won.
+        Each upload is claimed exactly once. Claimants of one upload race to conditionally
+        create the next record in a chain named after the manifest and its ETag
+        (``<name-hash>-<etag>-<seq>.json``); the server lets exactly one create it. A record
+        is marked done once its upload has left ``incoming/``, and only then may the next
+        record of the chain be created: that is how an identical re-upload (same bytes, same
+        second) becomes a new claim while a claimant that stalled behind a finished winner
+        still loses (it meets the done record, takes the next one, and its ETag-conditional
+        read finds either nothing or a new upload, which is then its to claim). Records are
+        kept. Returns ``None`` when the manifest is gone or another claimant won.
         """
         name = keys.manifest_name(incoming_key)
         if not incoming_key.startswith(keys.INCOMING):
@@ -411,40 +416,124 @@ class Storage:
             info = self.stat(incoming_key)
         except ObjectNotFoundError:
             return None
-        stamp = int(info.last_modified.timestamp()) if info.last_modified else 0
-        digest = hashlib.sha256(name.encode()).hexdigest()[:24]
-        record = keys.join(keys.CLAIMS, f"{digest}-{info.etag}-{stamp}.json")
-        body = json.dumps(
-            {
-                "manifest": name,
-                "owner": owner,
-                "claimed_at": datetime.now().astimezone().isoformat(),
-            },
-            ensure_ascii=False,
-        ).encode()
+        record = self._claim_record(name, info.etag, owner)
+        if record is None:
+            return None
+        token = record.rsplit("/", 1)[1].removesuffix(".json")
         try:
-            self.put_bytes(record, body, if_absent=True, content_type="application/json")
-        except PreconditionFailedError:
-            # The record exists. If it is ours, our own write landed and its answer was lost
-            # (the retried PUT is refused): the claim is ours. Giving up here would leave the
-            # manifest in incoming/ behind a record that blocks every later claim.
-            if self._record_owner(record) != owner:
-                return None
-        processing = keys.manifest_key(keys.PROCESSING, name)
-        try:
-            self.copy(incoming_key, processing)
-            self.delete(incoming_key)
-        except ObjectNotFoundError:
-            # Deleted between stat and copy: nothing to process, let a new upload be claimed.
+            data = self._get_if_match(incoming_key, info.etag)
+        except (ObjectNotFoundError, PreconditionFailedError):
+            # Gone or replaced since the stat: nothing of this upload to process. The record is
+            # removed so that the chain stays open for a new upload with this ETag.
             self.delete(record)
             return None
+        meta = {k: v for k, v in info.metadata.items() if k != CLAIM_META}
+        processing = self.put_free(keys.PROCESSING, name, data, token, meta, info.content_type)
+        current = self._stat_or_none(incoming_key)
+        if current is not None and current.etag == info.etag:
+            self.delete(incoming_key)
+        # else a new upload took its place after the read: it stays, to be claimed in turn.
+        done = json.loads(self.get_bytes(record)) | {"done": True, "processing": processing}
+        self.put_bytes(record, json.dumps(done, ensure_ascii=False).encode())
         return Claim(name=name, key=processing, etag=info.etag, record=record, owner=owner)
 
-    def _record_owner(self, record: str) -> str | None:
+    def _claim_record(self, name: str, etag: str, owner: str) -> str | None:
+        """Create the next record of the upload's chain for ``owner``; None if another won."""
+        digest = hashlib.sha256(name.encode()).hexdigest()[:24]
+        prefix = keys.join(keys.CLAIMS, f"{digest}-{etag}-")
+        for _ in range(100):
+            found = [o.key for o in self.list(prefix) if o.key.endswith(".json")]
+            seq = 0
+            if found:
+                latest = max(found)
+                held = self._read_json(latest) or {}
+                if not held.get("done"):
+                    return latest if held.get("owner") == owner else None
+                seq = int(latest[len(prefix) : -len(".json")]) + 1
+            record = f"{prefix}{seq:06d}.json"
+            body = json.dumps(
+                {
+                    "manifest": name,
+                    "etag": etag,
+                    "owner": owner,
+                    "claimed_at": datetime.now().astimezone().isoformat(),
+                    "done": False,
+                },
+                ensure_ascii=False,
+            ).encode()
+            try:
+                self.put_bytes(record, body, if_absent=True, content_type="application/json")
+                return record
+            except PreconditionFailedError:
+                # Ours if our own write landed and its answer was lost (the retried PUT is
+                # refused); otherwise look again: it is either in flight (we lose) or done.
+                if (self._read_json(record) or {}).get("owner") == owner:
+                    return record
+        return None
+
+    def put_free(
+        self,
+        state: str,
+        name: str,
+        data: bytes,
+        token: str,
+        metadata: dict[str, str] | None = None,
+        content_type: str | None = None,
+    ) -> str:
+        """Write a manifest under ``state`` without replacing another: ``<state><name>`` if free,
+        else ``<stem>~<token><suffix>`` beside it. ``token`` (kept in the object's metadata)
+        names the claim, so a retry finds its own write instead of making a second copy."""
+        meta = {**(metadata or {}), CLAIM_META: token}
+        path = Path(name)
+        spare = str(path.with_name(f"{path.stem}~{token[-12:]}{path.suffix}"))
+        for candidate in (name, spare):
+            key = keys.manifest_key(state, candidate)
+            try:
+                self.put_bytes(key, data, content_type=content_type, metadata=meta, if_absent=True)
+                return key
+            except PreconditionFailedError:
+                found = self._stat_or_none(key)
+                if found is not None and found.metadata.get(CLAIM_META) == token:
+                    return key
+        raise PreconditionFailedError(f"{state}{name} and {spare} are both taken", "Precondition")
+
+    def move_manifest(self, src: str, state: str) -> str:
+        """Move a claimed manifest to ``state`` (processed/ or failed/) without replacing one
+        filed there by an earlier upload of the same name; returns where it went."""
+        info = self.stat(src)
+        token = info.metadata.get(CLAIM_META) or hashlib.sha256(src.encode()).hexdigest()
+        meta = {k: v for k, v in info.metadata.items() if k != CLAIM_META}
+        target = self.put_free(
+            state, keys.manifest_name(src), self.get_bytes(src), token, meta, info.content_type
+        )
+        self.delete(src)
+        return target
+
+    def _get_if_match(self, key: str, etag: str) -> bytes:
+        def get() -> bytes:
+            response = self.client.get_object(
+                self.bucket, key, request_headers={"If-Match": f'"{etag}"'}
+            )
+            try:
+                return response.read()
+            finally:
+                response.close()
+                response.release_conn()
+
+        return self._retry(f"get {self.uri(key)}", get)
+
+    def _stat_or_none(self, key: str) -> ObjectInfo | None:
         try:
-            return json.loads(self.get_bytes(record)).get("owner")
-        except (ObjectNotFoundError, ValueError, AttributeError):
+            return self.stat(key)
+        except ObjectNotFoundError:
             return None
+
+    def _read_json(self, key: str) -> dict | None:
+        try:
+            found = json.loads(self.get_bytes(key))
+        except (ObjectNotFoundError, ValueError):
+            return None
+        return found if isinstance(found, dict) else None
 
     # --- links --------------------------------------------------------------------------------
     def presigned_get(self, key: str, expiry_s: int | None = None) -> str:
