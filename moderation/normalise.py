@@ -10,8 +10,9 @@ deleted too: the *skeleton* of ``r.a.p.e`` or ``屠😀杀`` is ``rape`` or ``�
 
 Deleting separators loses word boundaries, which English terms need ("rape" must not match
 "grape"), so the exact path (``skeletonise``) records for each skeleton character whether a
-boundary preceded it: the start of the text, a separator (and whether it held whitespace), or a
-change between Latin/digit and any other script ("我要rape"). Per-code-point folds are cached
+boundary preceded it: the start of the text, a separator (and whether it held whitespace), a
+change between Latin/digit and any other script ("我要rape"), or a lower-case letter followed by a
+capital ("RapeScene"). Per-code-point folds are cached
 lazily in two tables, so a text costs one ``str.translate`` on the fast path.
 """
 
@@ -93,7 +94,8 @@ def fold_char(ch: str) -> tuple[str, int]:
             kept.append(_simplified(c))
     if kept:
         return unicodedata.normalize("NFC", "".join(kept)), KEEP
-    return "", SPACE if ch.isspace() or ch == "\u2800" else PUNCT
+    # The braille blank looks like a space but nobody types it between words: it pads a term.
+    return "", SPACE if ch.isspace() and ch != "\u2800" else PUNCT
 
 
 class _FastTable(dict):
@@ -158,16 +160,19 @@ def skeletonise(text: str) -> Skeleton:
     flags: list[int] = []
     classes: list[int] = []
     info = _INFO
-    pending, previous = EDGE, 0
+    pending, previous, lower = EDGE, 0, False
     for i, ch in enumerate(text):
         folded, kind, scripts = info[ch]
         if kind == KEEP:
+            if lower and ch.isupper() and not pending:
+                pending = EDGE  # a CamelCase join: RapeScene is two words
             for c, script in zip(folded, scripts, strict=True):
                 chars.append(c)
                 source.append(i)
                 flags.append(pending or (EDGE if script != previous else NONE))
                 classes.append(script)
                 pending, previous = NONE, script
+            lower = ch.islower()
         elif kind > pending:
             pending = kind
     flags.append(EDGE)

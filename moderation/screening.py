@@ -28,6 +28,7 @@ from typing import Any
 
 import ahocorasick
 
+from moderation import pinyin
 from moderation.lists import (
     CATEGORIES,
     Kind,
@@ -41,6 +42,8 @@ from moderation.lists import (
     parse_list,
 )
 from moderation.normalise import LATIN, SPACE, Skeleton, fold, skeletonise
+from moderation.views import View, display_view, leet_views, stretch_views
+from moderation.words import Words, is_chinese
 
 __all__ = [
     "ListError",
@@ -100,9 +103,11 @@ class _Pattern:
     gaps: frozenset[int]  # skeleton offsets where the term itself has a separator
     check_start: bool  # the term starts with a Latin letter/digit: needs a word boundary
     check_end: bool
+    chinese_start: bool = False  # the term starts with a Chinese character: a segmenter word
+    chinese_end: bool = False
 
     def fits(self, skeleton: Skeleton, start: int, end: int) -> bool:
-        """Whether the match of skeleton characters [start, end) keeps to the rules above."""
+        """Whether the match of skeleton characters [start, end) keeps to the Latin rules above."""
         flags, classes = skeleton.flags, skeleton.classes
         if (self.check_start and not flags[start]) or (self.check_end and not flags[end]):
             return False
@@ -181,16 +186,19 @@ def _terms(items: Iterable[ListSource], kind: Kind) -> list[Term]:
     return terms
 
 
-def _pattern(term: Term, allow: bool) -> tuple[str, _Pattern]:
-    skeleton = skeletonise(term.text)
+def _pattern(term: Term, allow: bool, spelled: str | None = None) -> tuple[str, _Pattern]:
+    """The automaton key and pattern of a term, or of one pinyin ``spelled`` form of it."""
+    skeleton = skeletonise(spelled or term.text)
     key, flags, classes = skeleton.text, skeleton.flags, skeleton.classes
     pattern = _Pattern(
         term=term.text,
         category=None if allow else category_id(term.category or "custom"),
-        source=term.source,
+        source=f"{term.source} (pinyin)" if spelled else term.source,
         gaps=frozenset(k for k in range(1, len(key)) if flags[k] >= 2),
         check_start=classes[0] == LATIN,
         check_end=classes[-1] == LATIN,
+        chinese_start=is_chinese(key[0]),
+        chinese_end=is_chinese(key[-1]),
     )
     return key, pattern
 
@@ -236,6 +244,10 @@ class Screener:
                 key, pattern = _pattern(term, is_allow)
                 for form in _forms(key, pattern.gaps):
                     table.setdefault(form, {})[pattern] = None
+                if not is_allow and pattern.chinese_start:
+                    for spelled in pinyin.spellings(key):
+                        key, pattern = _pattern(term, False, spelled)
+                        table.setdefault(key, {})[pattern] = None
         automaton = ahocorasick.Automaton()
         for form, patterns in table.items():
             automaton.add_word(form, (len(form), tuple(patterns)))
@@ -261,35 +273,71 @@ class Screener:
         """Screen one text; matches are sorted by position, spans index ``text``."""
         if self.automaton.kind != ahocorasick.AHOCORASICK or not text:
             return ScreenResult(text)
-        if next(self.automaton.iter(fold(text)), None) is None:
+        views = [View(text)]
+        if (shown := display_view(text)) is not None:
+            views.append(shown)
+        views += leet_views(text)
+        views += stretch_views(text)
+        hits = [v for v in views if next(self.automaton.iter(fold(v.text)), None) is not None]
+        if not hits:
             return ScreenResult(text)
-        return ScreenResult(text, self._exact(text))
+        best: dict[tuple[str, int], tuple[int, _Pattern]] = {}
+        for view in hits:
+            for start, end, pattern in self._exact(text, view):
+                # One match per category and start, the longest: "kill.ed" is "killed", not
+                # also "kill"; "killing spree" is not also "kill"; 屠杀 listed twice (屠殺) once.
+                key = (pattern.category, start)
+                if key not in best or best[key][0] < end:
+                    best[key] = (end, pattern)
+        matches = [
+            Match(pattern.term, pattern.category, start, end, text[start:end], pattern.source)
+            for (_, start), (end, pattern) in best.items()
+        ]
+        matches.sort(key=lambda m: (m.start, -m.end, m.category, m.term))
+        return ScreenResult(text, tuple(matches))
 
-    def _exact(self, text: str) -> tuple[Match, ...]:
-        skeleton = skeletonise(text)
+    def _exact(self, text: str, view: View) -> list[tuple[int, int, _Pattern]]:
+        """The blacklist matches in one view of ``text``: (start, end) in ``text``, pattern."""
+        skeleton = skeletonise(view.text)
+        words = Words(view.text)
         allowed: list[tuple[int, int]] = []
         found: list[tuple[int, int, _Pattern]] = []
         for last, (length, patterns) in self.automaton.iter(skeleton.text):
             start, end = last - length + 1, last + 1
             for pattern in patterns:
-                if pattern.fits(skeleton, start, end):
-                    if pattern.category is None:
+                if not pattern.fits(skeleton, start, end):
+                    continue
+                if pattern.category is None:
+                    if _aligned(pattern, skeleton, words, start, end):
                         allowed.append((start, end))
-                    else:
-                        found.append((start, end, pattern))
-        # One match per category and start, the longest: "kill.ed" is "killed", not also "kill";
-        # "killing spree" is not also "kill"; 屠杀 listed twice (屠殺) is reported once.
-        best: dict[tuple[str, int], tuple[int, _Pattern]] = {}
+                elif _worded(pattern, skeleton, words, start, end):
+                    found.append((start, end, pattern))
+        out = []
         for start, end, pattern in found:
-            if any(a <= start and end <= b for a, b in allowed):
-                continue
-            key = (pattern.category, start)
-            if key not in best or best[key][0] < end:
-                best[key] = (end, pattern)
-        matches = []
-        for (_, start), (end, pattern) in best.items():
-            first, last = skeleton.span(text, start, end)
-            matches.append(
-                Match(pattern.term, pattern.category, first, last, text[first:last], pattern.source)
-            )
-        return tuple(sorted(matches, key=lambda m: (m.start, -m.end, m.category, m.term)))
+            if not any(a <= start and end <= b for a, b in allowed):
+                out.append((*view.span(*skeleton.span(view.text, start, end)), pattern))
+        return out
+
+
+def _chinese_span(skeleton: Skeleton, start: int, end: int) -> tuple[int, int]:
+    """Indices in the screened text of the first and after the last character of a match."""
+    return skeleton.source[start], skeleton.source[end - 1] + 1
+
+
+def _worded(pattern: _Pattern, skeleton: Skeleton, words: Words, start: int, end: int) -> bool:
+    """Whether a match's Chinese ends are words of the text (see ``moderation.words``)."""
+    if not (pattern.chinese_start or pattern.chinese_end):
+        return True
+    key = skeleton.text
+    if (start and key[start - 1] == key[start]) or (end < len(key) and key[end] == key[end - 1]):
+        return True  # padded with a repeated character: 做做爱爱
+    first, last = _chinese_span(skeleton, start, end)
+    return words.holds(first, last, pattern.chinese_start, pattern.chinese_end)
+
+
+def _aligned(pattern: _Pattern, skeleton: Skeleton, words: Words, start: int, end: int) -> bool:
+    """Whether an allowlisted phrase is a reading of the text: it breaks none of its words."""
+    if not (pattern.chinese_start or pattern.chinese_end):
+        return True
+    first, last = _chinese_span(skeleton, start, end)
+    return words.aligned(first, last, pattern.chinese_start, pattern.chinese_end)

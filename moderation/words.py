@@ -1,0 +1,86 @@
+"""Whether a Chinese match is a word of the text, by the shared segmenter (``wanflow.segment``).
+
+Chinese has no spaces, so the characters of a term often occur across two ordinary words: 做爱 in
+叫做|爱丽丝, 口交 in 路口|交通, 性交 in 理性|交流. A Chinese end of a match therefore counts only
+where the segmenter puts a word boundary, or where one word holds the whole match (强奸犯 holds
+强奸, 杀人犯 holds 杀人: a compound built on a term is still that term).
+
+Padding cannot be used to dodge this: separators, spaces and invisible characters end the
+segmenter's runs, so 屠.杀 and 屠 杀 are words of one character each and still match, while
+十字路口，交通 keeps 路口 and 交通 whole and does not. A character repeated around the match
+(做做爱爱, 强强奸) is padding too, and matches wherever it falls.
+
+An allowlisted phrase is the reading of a text only where it breaks no word of it: 血腥玛丽 in
+一杯|血腥|玛丽 exempts its 血腥, while 中性交 in 在|家中|性交 or 水中|性交 breaks 家中 or 水中
+and exempts nothing. Words the dictionary has barely seen (玛丽和, counted twice in its corpus of
+60 million) do not count: 血腥玛丽和屠杀 still reads 血腥玛丽|和|屠杀.
+
+The segmenter is jieba's dictionary alone, shared by every screener of a process and loaded on
+the first text that needs it (about a second); a text is segmented only when it has a Chinese
+candidate match, and at most once per screening.
+"""
+
+from __future__ import annotations
+
+import bisect
+
+from wanflow.segment import _jieba, segmenter, simplified
+
+_RARE = 50  # a dictionary word seen fewer times than this is no reading to defend
+
+
+def is_chinese(ch: str) -> bool:
+    """A CJK ideograph (the characters the segmenter reads)."""
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or ch >= "\U00020000"
+
+
+class Words:
+    """The words of one text, segmented on first need."""
+
+    __slots__ = ("_ends", "_starts", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._starts: list[int] | None = None
+        self._ends: list[int] = []
+
+    def _spans(self) -> tuple[list[int], list[int]]:
+        if self._starts is None:
+            spans = segmenter().spans(self._text)
+            self._starts = [start for start, _ in spans]
+            self._ends = [end for _, end in spans]
+        return self._starts, self._ends
+
+    def word_at(self, position: int) -> tuple[int, int]:
+        """(start, end) of the word holding the character at ``position``."""
+        starts, ends = self._spans()
+        k = bisect.bisect_right(starts, position) - 1
+        return starts[k], ends[k]
+
+    def is_boundary(self, position: int) -> bool:
+        if position <= 0 or position >= len(self._text):
+            return True
+        return self.word_at(position)[0] == position
+
+    def holds(self, first: int, last: int, check_start: bool, check_end: bool) -> bool:
+        """Whether text[first:last] is a term of the text: its checked ends on word boundaries,
+        or inside one word."""
+        if (not check_start or self.is_boundary(first)) and (
+            not check_end or self.is_boundary(last)
+        ):
+            return True
+        start, end = self.word_at(first)
+        return start <= first and last <= end
+
+    def aligned(self, first: int, last: int, check_start: bool, check_end: bool) -> bool:
+        """Whether text[first:last] breaks no word but a rare one at its checked ends."""
+        return (not check_start or self._breaks_no_word(first)) and (
+            not check_end or self._breaks_no_word(last)
+        )
+
+    def _breaks_no_word(self, position: int) -> bool:
+        if self.is_boundary(position):
+            return True
+        start, end = self.word_at(position)
+        _, freq, _ = _jieba()
+        return (freq.get(simplified(self._text[start:end])) or 0) < _RARE
