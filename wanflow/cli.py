@@ -384,6 +384,7 @@ def run(
         except (StorageError, keys.InvalidKeyError) as exc:
             raise _fail(str(exc)) from exc
         err.print(f"uploaded {file} to {store.uri(key)}; running produce_manifest…", soft_wrap=True)
+        _temporary_prefect_api(stack)
         from flows.produce_manifest import produce_manifest
 
         try:
@@ -401,6 +402,22 @@ def run(
             out.print(f"{item_id}: {folder}/", highlight=False, soft_wrap=True)
     if report.status != "succeeded":
         raise typer.Exit(1)
+
+
+def _temporary_prefect_api(stack: ExitStack) -> None:
+    """Without PREFECT_API_URL the run reports to a temporary Prefect API of its own, started
+    so that it dies with this process even on ``kill -9`` (Prefect's built-in one would not)."""
+    from prefect.settings import PREFECT_API_URL
+
+    from wanflow.lifetime import ChildStartError, prefect_server
+
+    if PREFECT_API_URL.value():
+        return
+    try:
+        url = stack.enter_context(prefect_server())
+    except ChildStartError as exc:
+        raise _fail(str(exc)) from exc
+    err.print(f"temporary Prefect API on {url} (stops with this run)", highlight=False)
 
 
 def _copy_published(report, store, target: Path) -> dict[str, Path]:

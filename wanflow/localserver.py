@@ -1,34 +1,32 @@
 """A local S3 server for development, demos and tests: SeaweedFS's ``weed mini`` on loopback.
 
-Only this module knows about SeaweedFS; everything else talks S3 through ``wanflow.storage``
-exactly as it does to MinIO. The server binds 127.0.0.1 only, requires the configured
-credentials (anonymous requests are refused), keeps its filer's plain-HTTP port closed, and never
-phones home.
+Only this module (and ``wanflow.localsecurity``) knows about SeaweedFS; everything else talks S3
+through ``wanflow.storage`` exactly as it does to MinIO. The server binds 127.0.0.1 only, requires
+the configured credentials on S3 (anonymous requests are refused), requires a per-start client
+certificate on every other port (``wanflow.localsecurity``), dies with the process that started it
+(``wanflow.lifetime``), and never phones home.
 """
 
 from __future__ import annotations
 
-import contextlib
-import ctypes
-import json
 import logging
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import urllib3
 from minio import Minio
 
+from wanflow.lifetime import die_with_parent, stop_process
+from wanflow.localsecurity import SealedConfig
+
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
-_PR_SET_PDEATHSIG = 1
 
 
 class LocalServerError(RuntimeError):
@@ -68,11 +66,6 @@ def _port_is_free(port: int) -> bool:
     return True
 
 
-def _die_with_parent() -> None:  # runs in the child between fork and exec
-    with contextlib.suppress(Exception):
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
-
-
 class LocalS3Server:
     """``weed mini`` with every port chosen free on 127.0.0.1 and credentials enforced.
 
@@ -97,7 +90,6 @@ class LocalS3Server:
         self.bucket = bucket
         self.port: int | None = None
         self.process: subprocess.Popen | None = None
-        self._config_dir: str | None = None
 
     @property
     def endpoint(self) -> str:
@@ -151,27 +143,11 @@ class LocalS3Server:
         if self.process is not None:
             return self
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.data_dir.chmod(0o700)  # the bucket's files are this user's alone
         # weed mini remembers flags in mini.options; stale ports from a previous run must not win.
         (self.data_dir / "mini.options").unlink(missing_ok=True)
-        self._config_dir = tempfile.mkdtemp(prefix="wanflow-s3-")
-        config = Path(self._config_dir) / "s3.json"
-        config.write_text(
-            json.dumps(
-                {
-                    "identities": [
-                        {
-                            "name": "wanflow",
-                            "credentials": [
-                                {"accessKey": self.access_key, "secretKey": self._secret_key}
-                            ],
-                            "actions": ["Admin", "Read", "List", "Tagging", "Write"],
-                        }
-                    ]
-                }
-            )
-        )
-        config.chmod(0o600)
         ports = self._ports()
+        sealed = SealedConfig(self.access_key, self._secret_key)
         args = [
             str(weed_binary()),
             "mini",
@@ -185,23 +161,31 @@ class LocalS3Server:
             "-s3.port.lance=0",
             "-idleTimeout=2",
             "-disableHttp",
-            f"-s3.config={config}",
+            f"-s3.config={sealed.s3_config}",
             *(f"-{name}={port}" for name, port in ports.items()),
         ]
-        env = {**os.environ, "GOMEMLIMIT": "256MiB"}
-        for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "S3_BUCKET"):
-            env.pop(name, None)
-        log_file = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            args,
-            cwd=self.data_dir,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-        )
-        log_file.close()
+        env = {
+            name: value
+            for name, value in os.environ.items()
+            if not name.startswith("WEED_")
+            and name not in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "S3_BUCKET")
+        }
+        env |= {"GOMEMLIMIT": "256MiB", **sealed.environment()}
+        try:
+            with self.log_path.open("ab") as log_file:
+                # umask 077: weed's files and its unix sockets in /tmp are this user's alone.
+                self.process = subprocess.Popen(
+                    args,
+                    cwd=self.data_dir,
+                    env=env,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log_file,
+                    stderr=subprocess.STDOUT,
+                    pass_fds=tuple(sealed.fds.values()),
+                    preexec_fn=die_with_parent(umask=0o077),
+                )
+        finally:
+            sealed.close()
         self.port = ports["s3.port"]
         try:
             self._wait_ready(timeout_s)
@@ -255,15 +239,6 @@ class LocalS3Server:
     def stop(self, timeout_s: float = 10.0) -> None:
         """SIGTERM, then SIGKILL after ``timeout_s``; idempotent."""
         process, self.process = self.process, None
-        if process is not None and process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout_s)
-            except subprocess.TimeoutExpired:
-                log.warning("weed did not stop within %.0f s of SIGTERM; killing it", timeout_s)
-                process.kill()
-                process.wait()
-        if self._config_dir:
-            shutil.rmtree(self._config_dir, ignore_errors=True)
-            self._config_dir = None
+        if process is not None:
+            stop_process(process, timeout_s, name="weed")
         self.port = None
