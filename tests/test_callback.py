@@ -4,6 +4,7 @@ what it keeps of the answer."""
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -199,3 +200,69 @@ def test_a_blank_key_signs_nothing(receiver, secret):
     result = post(hook.url, {}, secret, allow_hosts=["127.0.0.1"])
     assert not result.delivered and result.error == "not sent: the signing key is blank"
     assert hook.requests == []
+
+
+def _tls_receiver(tmp_path, name: str) -> tuple[Receiver, ssl.SSLContext]:
+    """The receiver over TLS with a self-signed certificate for ``name`` (and the client
+    context that trusts it)."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(hours=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    hook = Receiver()
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(cert_file, key_file)
+    hook.server.socket = server_context.wrap_socket(hook.server.socket, server_side=True)
+    return hook, ssl.create_default_context(cafile=str(cert_file))
+
+
+def test_https_to_the_checked_address_verifies_the_hosts_certificate(tmp_path):
+    name = "hooks.wanflow-test.invalid"
+    hook, trust = _tls_receiver(tmp_path, name)
+    try:
+        to_loopback = lambda h, p: ["127.0.0.1"]  # noqa: E731
+        result = post(
+            f"https://{name}:{hook.port}/hook", {"run": "r1"}, SECRET, allow_hosts=[name],
+            resolve=to_loopback, verify=trust,
+        )  # fmt: skip
+        assert (result.delivered, result.status_code) == (True, 200), result.error
+        ((headers, body),) = hook.requests
+        assert headers["Host"] == f"{name}:{hook.port}"
+        assert verify(SECRET, headers[TIMESTAMP_HEADER], body, headers[SIGNATURE_HEADER])
+        # Another name at the same address: the certificate does not match it, nothing is sent.
+        other = "other.wanflow-test.invalid"
+        refused = post(
+            f"https://{other}:{hook.port}/hook", {}, SECRET, allow_hosts=[other],
+            resolve=to_loopback, verify=trust, retries=0,
+        )  # fmt: skip
+        assert not refused.delivered and "ConnectError" in refused.error
+        assert len(hook.requests) == 1
+    finally:
+        hook.close()

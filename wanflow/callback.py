@@ -22,6 +22,7 @@ import hmac
 import ipaddress
 import json
 import socket
+import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -174,8 +175,10 @@ def post(
     backoff_s: float = 1.0,
     sleep: Callable[[float], None] = time.sleep,
     resolve: Resolver = _resolve,
+    verify: ssl.SSLContext | bool = True,
 ) -> CallbackResult:
-    """POST ``payload`` to ``url``; never raises: the run has ended, the result is reported."""
+    """POST ``payload`` to ``url``; never raises: the run has ended, the result is reported.
+    ``verify`` is httpx's: the certificates trusted (a receiver's private CA, in tests)."""
     import httpx
 
     result = CallbackResult(url=redact(url), delivered=False)
@@ -191,7 +194,8 @@ def post(
     # The address checked above is the one connected to, on every attempt; TLS still verifies
     # the certificate against the host name (SNI), and the receiver sees its own Host.
     extensions = {"sni_hostname": dest.host} if dest.scheme == "https" else {}
-    with httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False) as client:
+    client = httpx.Client(timeout=timeout_s, follow_redirects=False, trust_env=False, verify=verify)
+    with client:
         for attempt in range(retries + 1):
             if attempt:
                 sleep(backoff_s * 2 ** (attempt - 1))
