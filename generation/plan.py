@@ -43,21 +43,27 @@ class ExpandedItem:
     beats: list[Beat] = field(default_factory=list)
 
     def texts(self) -> list[tuple[str, str]]:
-        """(field, text) pairs: the item's own words and every prompt written from them.
+        """(field, text) pairs: every text field of the item and every prompt written from it.
 
-        The negative prompt is not screened: it names what to keep *out* of the picture ("血腥，
-        裸露" is how a team asks for neither), and the frames are reviewed after generation.
+        All of it can reach the model or be published (``metadata.json`` carries the whole item),
+        so nothing is left out: not the negative prompt (a slogan there is published like any
+        other), not the music, voice or image names, not the lexicon's expansions.
         """
         item = self.item
-        out = [("prompt", item.prompt)]
-        out += [
-            (name, getattr(item, name)) for name in ("title", "narration") if getattr(item, name)
-        ]
-        if item.tags:  # published with the video
-            out.append(("tags", ", ".join(item.tags)))
-        out.append(("expanded_prompt", self.main.prompt))
+        out: list[tuple[str, str]] = []
+        for name in type(item).model_fields:
+            value = getattr(item, name)
+            if isinstance(value, str) and value:
+                out.append((name, value))
+            elif isinstance(value, list) and value:  # tags, published with the video
+                out.append((name, ", ".join(str(v) for v in value)))
+        prompts = [("expanded", self.main)]
         if len(self.beats) > 1:
-            out += [(f"shot_{i + 1}_prompt", b.prompt.prompt) for i, b in enumerate(self.beats)]
+            prompts += [(f"shot_{i + 1}", b.prompt) for i, b in enumerate(self.beats)]
+        for name, prompt in prompts:
+            out.append((f"{name}_prompt", prompt.prompt))
+            out.append((f"{name}_negative_prompt", prompt.negative_prompt))
+            out += [(f"{name}_expansion", e.replacement) for e in prompt.expansions]
         return out
 
 

@@ -310,7 +310,7 @@ class Screener:
                 if pattern.category is None:
                     if _aligned(pattern, skeleton, words, start, end):
                         allowed.append((start, end))
-                elif _worded(pattern, skeleton, words, start, end):
+                elif _worded(pattern, skeleton, words, start, end, view.text):
                     found.append((start, end, pattern))
         out = []
         for start, end, pattern in found:
@@ -319,18 +319,28 @@ class Screener:
         return out
 
 
+# Between two words of a sentence, these and spaces are writing, not padding: 十字路口，交通.
+_SENTENCE_MARKS = frozenset(",.;:!?，。、；：！？…")
+
+
 def _chinese_span(skeleton: Skeleton, start: int, end: int) -> tuple[int, int]:
     """Indices in the screened text of the first and after the last character of a match."""
     return skeleton.source[start], skeleton.source[end - 1] + 1
 
 
-def _worded(pattern: _Pattern, skeleton: Skeleton, words: Words, start: int, end: int) -> bool:
+def _worded(
+    pattern: _Pattern, skeleton: Skeleton, words: Words, start: int, end: int, text: str
+) -> bool:
     """Whether a match's Chinese ends are words of the text (see ``moderation.words``)."""
     if not (pattern.chinese_start or pattern.chinese_end):
         return True
-    key = skeleton.text
+    key, source = skeleton.text, skeleton.source
     if (start and key[start - 1] == key[start]) or (end < len(key) and key[end] == key[end - 1]):
         return True  # padded with a repeated character: 做做爱爱
+    for k in range(start, end - 1):
+        between = text[source[k] + 1 : source[k + 1]]
+        if any(not ch.isspace() and ch not in _SENTENCE_MARKS for ch in between):
+            return True  # padded with a symbol or an invisible character: 做*爱, 做\u200b爱
     first, last = _chinese_span(skeleton, start, end)
     return words.holds(first, last, pattern.chinese_start, pattern.chinese_end)
 

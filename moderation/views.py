@@ -39,17 +39,20 @@ _STRETCHED = re.compile(r"([A-Za-z])\1\1+", re.IGNORECASE)
 
 @dataclass(frozen=True, slots=True)
 class View:
-    """A reading of a text: ``text[k]`` shows the original character at ``index[k]``."""
+    """A reading of a text: ``text[k]`` shows original characters ``index[k]`` to ``ends[k]``."""
 
     text: str
     index: tuple[int, ...] | None = None  # None: the same positions as the original
+    ends: tuple[int, ...] | None = None  # None: each shows one character, index[k] + 1
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Original indices [start, end) of view characters [first, last)."""
         if self.index is None:
             return first, last
         shown = self.index[first:last]
-        return min(shown), max(shown) + 1
+        if self.ends is None:
+            return min(shown), max(shown) + 1
+        return min(shown), max(self.ends[first:last])
 
 
 def _display(text: str, start: int, closer: str | None, reverse: bool) -> tuple[list[int], int]:
@@ -123,12 +126,16 @@ def stretch_views(text: str) -> list[View]:
     for keep in (1, 2, 3):
         chars: list[str] = []
         index: list[int] = []
+        ends: list[int] = []
         position = 0
         for run in runs:
             chars += text[position : run.start() + keep]
             index += range(position, run.start() + keep)
+            ends += range(position + 1, run.start() + keep + 1)
+            ends[-1] = run.end()  # the run's last kept letter stands for the rest of it
             position = run.end()
         chars += text[position:]
         index += range(position, len(text))
-        views.append(View("".join(chars), tuple(index)))
+        ends += range(position + 1, len(text) + 1)
+        views.append(View("".join(chars), tuple(index), tuple(ends)))
     return views

@@ -103,26 +103,29 @@ def expand_prompts(items: list[Item], catalogue: Catalogue) -> Outcome:
     return outcome
 
 
+def screen_item(item: ExpandedItem, screener: Screener) -> list[Block]:
+    """Every match in every text of one item (empty: allowed); see ``ExpandedItem.texts``."""
+    blocks: list[Block] = []
+    for name, text in item.texts():
+        blocks += [
+            Block(
+                field=name,
+                term=m.term,
+                category=m.category,
+                start=m.start,
+                end=m.end,
+                matched=m.matched,
+            )
+            for m in screener.screen(text).matches
+        ]
+    return blocks
+
+
 @task(name="screen-text", timeout_seconds=600, cache_policy=NO_CACHE)
 def screen_text(expanded: list[ExpandedItem], screener: Screener) -> dict[str, list[Block]]:
-    """Blocks per item id (empty list: allowed). Every text that can reach the model is read."""
-    verdicts: dict[str, list[Block]] = {}
-    for item in expanded:
-        blocks: list[Block] = []
-        for name, text in item.texts():
-            result = screener.screen(text)
-            blocks += [
-                Block(
-                    field=name,
-                    term=m.term,
-                    category=m.category,
-                    start=m.start,
-                    end=m.end,
-                    matched=m.matched,
-                )
-                for m in result.matches
-            ]
-        verdicts[item.item.id] = blocks
+    """Blocks per item id (empty list: allowed). Every text that can reach the model or be
+    published is read."""
+    verdicts = {item.item.id: screen_item(item, screener) for item in expanded}
     blocked = sum(1 for b in verdicts.values() if b)
     get_run_logger().info("screened %d item(s): %d blocked", len(verdicts), blocked)
     return verdicts
