@@ -266,3 +266,14 @@ def test_https_to_the_checked_address_verifies_the_hosts_certificate(tmp_path):
         assert len(hook.requests) == 1
     finally:
         hook.close()
+
+
+def test_the_form_of_a_url_is_checked_without_dns():
+    from wanflow.callback import check_form
+
+    check_form("https://hooks.example.com/x?token=1")
+    check_form("http://hooks.internal/x", ["hooks.internal"])
+    for url in ("https://u:hunter2@hooks.example.com/", "http://hooks.example.com/", "https:///x"):
+        with pytest.raises(CallbackRefused) as caught:
+            check_form(url)
+        assert "hunter2" not in str(caught.value)

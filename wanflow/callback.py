@@ -92,11 +92,17 @@ def _public(address: str) -> bool:
     return ip.is_global and not (ip.is_multicast or ip.is_reserved)
 
 
-def check_url(
-    url: str, allow_hosts: Iterable[str] = (), *, resolve: Resolver = _resolve
-) -> Destination:
-    """Where the callback may go, or ``CallbackRefused`` saying why not."""
-    allowed = {h.strip().lower().strip("[]") for h in allow_hosts if h.strip()}
+def check_form(url: str, allow_hosts: Iterable[str] = ()) -> None:
+    """The checks that need no DNS (scheme, credentials, a host), for validating a manifest as
+    soon as it is read; ``CallbackRefused`` says what is wrong without repeating a password."""
+    _parse(url, _allowed(allow_hosts))
+
+
+def _allowed(allow_hosts: Iterable[str]) -> set[str]:
+    return {h.strip().lower().strip("[]") for h in allow_hosts if h.strip()}
+
+
+def _parse(url: str, allowed: set[str]) -> tuple[str, str, int, str]:
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -108,20 +114,31 @@ def check_url(
     host = (parts.hostname or "").lower()
     if not host:
         raise CallbackRefused(f"{shown}: the callback URL names no host")
-    listed = host in allowed
-    if parts.scheme != "https" and not (parts.scheme == "http" and listed):
+    if parts.scheme != "https" and not (parts.scheme == "http" and host in allowed):
         raise CallbackRefused(
             f"{shown}: callbacks go over https (http only to a host in "
             "WANFLOW_CALLBACK_ALLOW_HOSTS)"
         )
-    port = port or (443 if parts.scheme == "https" else 80)
+    target = parts.path or "/"
+    if parts.query:
+        target += f"?{parts.query}"
+    return parts.scheme, host, port or (443 if parts.scheme == "https" else 80), target
+
+
+def check_url(
+    url: str, allow_hosts: Iterable[str] = (), *, resolve: Resolver = _resolve
+) -> Destination:
+    """Where the callback may go, or ``CallbackRefused`` saying why not."""
+    allowed = _allowed(allow_hosts)
+    scheme, host, port, target = _parse(url, allowed)
+    shown = redact(url)
     try:
         addresses = resolve(host, port)
     except OSError as exc:
         raise CallbackRefused(f"{shown}: {host} does not resolve ({exc})") from exc
     if not addresses:
         raise CallbackRefused(f"{shown}: {host} does not resolve")
-    if not listed:
+    if host not in allowed:
         inner = [a for a in addresses if not _public(a) and a.lower() not in allowed]
         if inner:
             raise CallbackRefused(
@@ -129,10 +146,7 @@ def check_url(
                 "link-local, multicast or reserved address; WANFLOW_CALLBACK_ALLOW_HOSTS "
                 "may name it"
             )
-    target = parts.path or "/"
-    if parts.query:
-        target += f"?{parts.query}"
-    return Destination(parts.scheme, host, port, target, addresses[0])
+    return Destination(scheme, host, port, target, addresses[0])
 
 
 def sign(secret: str, timestamp: int, body: bytes) -> str:
@@ -235,6 +249,7 @@ __all__ = [
     "CallbackRefused",
     "CallbackResult",
     "Destination",
+    "check_form",
     "check_url",
     "post",
     "redact",
