@@ -90,6 +90,15 @@ def test_other_control_characters_are_rejected_but_tab_and_newlines_pass(tmp_pat
     assert named in result.summary.rejected[0].error
 
 
+def test_a_row_of_many_bad_cells_is_a_few_rejections(tmp_path):
+    header = "prompt," + ",".join(f"c{n}" for n in range(500))
+    row = "ok," + ",".join(["\x01"] * 500)
+    result = ingest(write(tmp_path, "m.csv", f"{header}\n{row}\nfine\n"))
+    assert result.summary.valid == 1
+    assert [r.field for r in result.summary.rejected] == ["c0", "c1", "c2", "c3", "c4", "(row)"]
+    assert result.summary.rejected[-1].error == "and 495 more such cells"
+
+
 def test_json_escapes_of_control_characters_and_surrogates_are_rejected(tmp_path):
     items = [
         {"id": "a", "prompt": "fine"},

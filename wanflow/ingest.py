@@ -33,6 +33,7 @@ __all__ = [
 # A stage's extra row check (e.g. the prompt vocabulary): (field, message) pairs, empty when the
 # item is fine. Passed in, so the core package needs no stage package to read a manifest.
 ItemCheck = Callable[[Item], list[tuple[str, str]]]
+_PROBLEMS_SHOWN = 5  # text problems listed per row
 
 
 class Rejection(BaseModel):
@@ -223,7 +224,7 @@ def iter_items(
             fields["require_approval"] = True
         item: Item | None = None
         try:
-            item = Item.model_validate(fields, context={"limits": limits})
+            item = Item.model_validate(fields, context={"limits": limits, "text_checked": True})
             problems = check(item) if check else []
         except ValidationError as exc:
             problems = [
@@ -275,10 +276,15 @@ def _text_problems(
     and JSON keys that name one field twice; fills ``mapped`` (key → field) on the way."""
     problems: list[tuple[str, str]] = []
     by_field: dict[str, str] = {}
+    values = data.values()
+    # One search over the whole row first: nearly every row is clean.
+    suspect = not all(isinstance(v, str) for v in values) or text_problem(
+        "".join(map(str, data)) + "".join(values)
+    )
     for key, value in data.items():
         key = str(key)
         name = columns.field_for(key, row)
-        if problem := text_problem(key) or strings_problem(value):
+        if suspect and (problem := text_problem(key) or strings_problem(value)):
             problems.append((name or key, f"column {shorten(key)}: {problem}"))
         if name is None:
             continue
@@ -288,6 +294,9 @@ def _text_problems(
             )
         by_field[name] = key
         mapped[key] = name
+    if len(problems) > _PROBLEMS_SHOWN:  # a thousand bad cells make five lines, not a thousand
+        rest = len(problems) - _PROBLEMS_SHOWN
+        problems = [*problems[:_PROBLEMS_SHOWN], ("(row)", f"and {rest} more such cells")]
     return problems
 
 
