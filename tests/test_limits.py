@@ -277,3 +277,28 @@ def test_manifest_options_given_twice_are_one_error(tmp_path):
     doc = '{"defaults": {"style": "油画", "风格": "水彩画"}, "items": [{"prompt": "x"}]}'
     with pytest.raises(ManifestError, match="two keys mean 'style'"):
         ingest(write(tmp_path, "m.json", doc))
+
+
+# --- sizes a row can set -------------------------------------------------------------------------
+def test_durations_and_rates_outside_their_range_reject_only_their_row(tmp_path):
+    text = (
+        '[{"id": "a", "prompt": "x", "duration": NaN}, {"id": "b", "prompt": "x", "duration": 0},'
+        ' {"id": "c", "prompt": "x", "duration": 601}, {"id": "d", "prompt": "x",'
+        ' "speech_rate": Infinity}, {"id": "e", "prompt": "x", "duration": "1e400"},'
+        ' {"id": "ok", "prompt": "x", "duration": 600}]'
+    )
+    result = ingest(write(tmp_path, "m.json", text))
+    assert [i.id for i in result.items] == ["ok"]
+    assert [(r.id, r.field) for r in result.summary.rejected] == [
+        ("a", "duration"),
+        ("b", "duration"),
+        ("c", "duration"),
+        ("d", "speech_rate"),
+        ("e", "duration"),
+    ]
+    assert "finite number" in result.summary.rejected[0].error
+
+
+def test_an_infinite_manifest_time_budget_is_one_error(tmp_path):
+    with pytest.raises(ManifestError, match="time_budget_s"):
+        ingest(write(tmp_path, "m.json", '{"time_budget_s": Infinity, "items": [{"prompt": "x"}]}'))

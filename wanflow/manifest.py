@@ -281,7 +281,7 @@ class Item(BaseModel):
     style_intensity: Text | None = None
     preset: Text | None = None
     duration: Annotated[float | None, BeforeValidator(_parse_duration)] = Field(
-        None, gt=0, le=MAX_DURATION_S
+        None, gt=0, le=MAX_DURATION_S, allow_inf_nan=False
     )
     seed: Annotated[int | None, BeforeValidator(_parse_seed)] = Field(None, ge=0, le=MAX_SEED)
     negative_prompt: str | None = Field(None, max_length=MAX_PROMPT)
@@ -289,7 +289,11 @@ class Item(BaseModel):
     language: Annotated[str | None, BeforeValidator(_parse_language)] = None
     voice: Annotated[str | None, BeforeValidator(_check_voice)] = Field(None, max_length=120)
     speech_rate: Annotated[float | None, BeforeValidator(_parse_rate)] = Field(
-        None, ge=0.5, le=2.0, description="narration speed; 1.0 is the voice's own"
+        None,
+        ge=0.5,
+        le=2.0,
+        allow_inf_nan=False,
+        description="narration speed; 1.0 is the voice's own",
     )
     bgm: Text | None = None
     require_approval: Bool = False
@@ -376,7 +380,10 @@ class ManifestOptions(BaseModel):
     callback_url: HttpUrl | None = None
     name: Text | None = None
     time_budget_s: float | None = Field(
-        None, gt=0, description="GPU seconds per item for items without a preset"
+        None,
+        gt=0,
+        allow_inf_nan=False,
+        description="GPU seconds per item for items without a preset",
     )
 
 
