@@ -25,7 +25,7 @@ _SIGNATURES = {
 }
 # Bytes that are not UTF-8 come back from ``surrogateescape`` as U+DC80..U+DCFF.
 ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
-_NON_ASCII = re.compile("[^\x00-\x7f]")
+_ASCII = re.compile("[\x00-\x7f]+")
 _NOT_CJK = re.compile("[^\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")
 # At least this share of a GBK reading's non-ASCII characters must be Chinese characters or CJK
 # punctuation in GB2312 (the common set Excel's Chinese text is made of); the mojibake of a stray
@@ -79,11 +79,10 @@ def _utf8_counts(path: Path) -> tuple[int, int]:
     with path.open("rb") as f:
         while True:
             chunk = f.read(_CHUNK)
-            text = decoder.decode(chunk, final=not chunk)
-            non_ascii = len(_NON_ASCII.findall(text))
-            escaped = len(ESCAPED_BYTE.findall(text))
+            wide = _ASCII.sub("", decoder.decode(chunk, final=not chunk))
+            escaped = len(wide) - len(ESCAPED_BYTE.sub("", wide))
             bad += escaped
-            good += non_ascii - escaped
+            good += len(wide) - escaped
             if not chunk:
                 return bad, good
 
@@ -95,8 +94,7 @@ def _reads_as_chinese(path: Path, encoding: str) -> bool:
     with path.open("rb") as f:
         while True:
             chunk = f.read(_CHUNK)
-            text = decoder.decode(chunk, final=not chunk)
-            wide = "".join(_NON_ASCII.findall(text))
+            wide = _ASCII.sub("", decoder.decode(chunk, final=not chunk))
             non_ascii += len(wide)
             cjk = _NOT_CJK.sub("", wide)
             chinese += len(cjk.encode("gb2312", errors="ignore")) // 2
