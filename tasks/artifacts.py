@@ -1,5 +1,6 @@
 """The run as Prefect artifacts: a table of items (status, reason, links) and a markdown summary
 with thumbnails, so an operator sees the outcome in the Prefect UI without opening the bucket.
+Both are rendered as markdown by the UI: manifest text goes through :mod:`wanflow.markdown`.
 
 Artifact keys are per manifest (Prefect keeps each key's history), so the UI shows how the
 same manifest fared run after run.
@@ -23,22 +24,27 @@ def artifact_key(manifest: str, suffix: str) -> str:
 
 
 def _link(outcome: ItemOutcome) -> str:
+    """The item's video or contact sheet as a link when it has a presigned URL of the bucket,
+    else its key as text."""
     if outcome.published:
-        return outcome.published.urls.get("video.mp4", outcome.published.prefix)
+        url = outcome.published.urls.get("video.mp4")
+        return md.link("video", url) if md.bucket_url(url) else md.code(outcome.published.prefix)
     if outcome.final:
-        return outcome.final.files.get("video.mp4", "")
-    if outcome.review and outcome.review.sheet_url:
-        return outcome.review.sheet_url
+        return md.code(outcome.final.files.get("video.mp4", ""))
+    if outcome.review and md.bucket_url(outcome.review.sheet_url):
+        return md.link("contact sheet", outcome.review.sheet_url)
     return ""
 
 
 def table(report: RunReport) -> list[dict[str, str]]:
+    """The rows of the table artifact; Prefect renders its cells as markdown, so every value
+    from the manifest is escaped like the summary's."""
     rows = [
         {
-            "item": o.id,
-            "title": o.title or "",
+            "item": md.text(o.id),
+            "title": md.text(o.title or ""),
             "status": o.status,
-            "reason": "; ".join(o.reasons) or "",
+            "reason": md.text("; ".join(o.reasons)),
             "link": _link(o),
         }
         for o in report.items
@@ -46,10 +52,10 @@ def table(report: RunReport) -> list[dict[str, str]]:
     if report.ingest:
         rows += [
             {
-                "item": r.id or f"row {r.row}",
+                "item": md.text(r.id or f"row {r.row}"),
                 "title": "",
                 "status": "rejected",
-                "reason": f"row {r.row}, {r.field}: {r.error}",
+                "reason": md.text(f"row {r.row}, {r.field}: {r.error}"),
                 "link": "",
             }
             for r in report.ingest.rejected

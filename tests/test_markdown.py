@@ -12,7 +12,7 @@ import pytest
 
 from flows.approve import form_for
 from moderation.approval import ApprovalRequest, PendingItem, describe, details, label
-from tasks.artifacts import summary
+from tasks.artifacts import summary, table
 from wanflow import markdown as md
 from wanflow.report import ItemOutcome, Published, RunReport
 from wanflow.settings import get_settings
@@ -182,6 +182,25 @@ def test_hostile_text_in_the_run_summary_is_shown_not_run(hostile):
     assert f"[video]({BUCKET}published/v.mp4?X-Amz-Signature=1)" in text
     assert "(http://evil.example/beacon.gif)" not in text  # a foreign picture: not shown
     assert _readable(text).count(_plain(hostile)) >= 5  # title, error, stage, reason, heading
+
+
+@pytest.mark.parametrize("hostile", HOSTILE)
+def test_hostile_text_in_the_run_table_is_shown_not_run(hostile):
+    from wanflow.ingest import IngestSummary, Rejection
+
+    report = _report(hostile)
+    report.items[1].review = None
+    report.ingest = IngestSummary(
+        source="x.csv", encoding="utf-8", format="csv",
+        rejected=[Rejection(row=3, id=hostile, field="prompt", error=hostile)],
+    )  # fmt: skip
+    rows = table(report)
+    for row in rows:
+        for cell in row.values():
+            _assert_safe(cell)
+    assert rows[0]["link"] == f"[video]({BUCKET}published/v.mp4?X-Amz-Signature=1)"
+    for row in rows:
+        assert _plain(hostile) in _readable(row["item"])
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)

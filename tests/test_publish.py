@@ -226,7 +226,7 @@ def test_artifacts_table_and_summary_say_where_each_item_ended(monkeypatch):
     )  # fmt: skip
     rows = table(report)
     assert [(r["item"], r["status"], r["link"]) for r in rows] == [
-        ("a", "published", "http://s3/wanflow/v?sig"), ("b", "held", ""),
+        ("a", "published", "[video](http://s3/wanflow/v?sig)"), ("b", "held", ""),
         ("row 3", "rejected", ""),
     ]  # fmt: skip
     assert rows[1]["reason"] == "awaiting approval: the item requires it"
