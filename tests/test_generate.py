@@ -247,6 +247,44 @@ def test_cli_generate_refuses_sizes_no_model_can_take_before_loading(
     assert list(tmp_path.iterdir()) == []
 
 
+def _png_header(width: int, height: int) -> bytes:
+    """A PNG's header and an empty image data chunk: what PIL reads to learn the size."""
+    import struct
+    import zlib
+
+    def chunk(body: bytes) -> bytes:
+        return struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = b"IHDR" + struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(ihdr) + chunk(b"IDAT")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"not an image at all", "not an image PIL can read"),
+        (_png_header(10_000, 10_000), "10000x10000 is over 67108864 pixels"),
+    ],
+)
+def test_cli_generate_refuses_a_reference_image_it_cannot_use(settings, tmp_path, data, message):
+    image = tmp_path / "ref.png"
+    image.write_bytes(data)
+    out = tmp_path / "clip.mp4"
+    env = {"WANFLOW_MODEL_DIR": str(settings.model_dir), "WANFLOW_DEVICE": "cpu"}
+    args = ["--model", "tiny-ti2v-5b", "-p", "x", "--image", str(image), "--out", str(out)]
+    result = subprocess.run(
+        [WANFLOW, "generate", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **env, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 2, result.stderr
+    assert message in " ".join(result.stderr.split())
+    assert "Traceback" not in result.stderr
+    assert not out.exists()
+
+
 def test_settings_offer_exactly_the_memory_plans():
     from typing import get_args
 

@@ -51,6 +51,8 @@ def generate(
 
     settings = load_settings()
     dimensions = _check_request(prompt, negative, seed, frames, size, steps, settings)
+    if image is not None:
+        _check_image(image)
     try:
         spec, params = _model_and_preset(model, preset, image is not None, settings)
     except (MissingWeights, PresetError) as exc:
@@ -149,6 +151,28 @@ def _check_request(prompt, negative, seed, frames, size, steps, settings):
     if max(width, height) > MAX_ASPECT * min(width, height):
         raise fail(f"--size {size}: the longer side may be at most {MAX_ASPECT}x the shorter", 2)
     return width, height
+
+
+def _check_image(path: Path) -> None:
+    """A reference image PIL can read, of a size worth decoding (its header says)."""
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    from wanflow.limits import MAX_IMAGE_PIXELS
+
+    try:
+        with warnings.catch_warnings():  # the size is refused below, in our own words
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as image:
+                width, height = image.size
+    except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
+        raise fail(f"--image {path}: not an image PIL can read ({exc})", 2) from None
+    if width * height > MAX_IMAGE_PIXELS:
+        raise fail(
+            f"--image {path}: {width}x{height} is over {MAX_IMAGE_PIXELS} pixels; scale it down",
+            2,
+        )
 
 
 def _check_for_model(spec, params, frames: int | None, dimensions) -> None:

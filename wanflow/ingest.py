@@ -201,15 +201,15 @@ def iter_items(
             reject(raw, None, "(row)", raw.error)
             continue
         fields: dict[str, Any] = {}
-        headers: dict[str, str] = {}
-        problems = _text_problems(raw.data, columns, raw.row, headers)
+        names: dict[str, str] = {}  # key → field
+        problems = _text_problems(raw.data, columns, raw.row, names)
         for key, value in raw.data.items():
-            name = headers.get(key)
+            name = names.get(key)
             value = _clean(value)
             if name is None or value is None:
                 continue
             fields[name] = value
-        headers = {name: key for key, name in headers.items()}
+        headers = {name: key for key, name in names.items()}  # field → key
         if problems:
             summary.rejected_rows += 1
             for name, message in problems:

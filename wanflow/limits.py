@@ -90,4 +90,5 @@ def depth(value: Any, limit: int = MAX_JSON_DEPTH) -> int:
 # splits a longer shot.
 MAX_STEPS = 200
 MAX_PIXELS = 1280 * 720
+MAX_IMAGE_PIXELS = 8192 * 8192  # a reference image; it is scaled down to the clip's size
 MAX_ASPECT = 4  # longer side / shorter side; the tiny stand-ins keep the aspect at 64 px high
