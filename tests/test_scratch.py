@@ -82,7 +82,7 @@ def _start_compose(tmp_path: Path) -> tuple[subprocess.Popen, Path]:
         env=os.environ | {"TMPDIR": str(tmp_path)},
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
-    mine = tmp_path / f"wanflow-{os.getuid()}" / str(process.pid)
+    mine = tmp_path / f"wanflow-{os.getuid()}" / scratch.folder_of(process.pid).name
     deadline = time.monotonic() + 120
     while not any(p.is_file() for p in mine.rglob("*")):  # wait for its first scratch file
         assert process.poll() is None, process.stderr.read().decode()
@@ -105,11 +105,13 @@ def test_after_a_sigkill_the_next_start_sweeps_the_dead_process_scratch(tmp_path
     process.wait(timeout=60)
     assert any(p.is_file() for p in mine.rglob("*"))  # left behind: SIGKILL cannot be caught
     monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
-    alive = scratch.root() / "1"  # pid 1 is always alive: never swept
+    alive = scratch.folder_of(1)  # pid 1 is always alive: never swept
     alive.mkdir()
+    elsewhere = scratch.root() / f"another-host.{process.pid}"  # not this host's to judge
+    elsewhere.mkdir()
     with scratch.scratch("next-") as folder:
-        assert folder.is_dir() and folder.parent == scratch.root() / str(os.getpid())
-        assert not mine.exists() and alive.exists()
+        assert folder.is_dir() and folder.parent == scratch.folder_of(os.getpid())
+        assert not mine.exists() and alive.exists() and elsewhere.exists()
     assert not folder.exists()
 
 

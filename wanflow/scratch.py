@@ -3,8 +3,9 @@
 A composed story's intermediate audio and video can run to gigabytes. A command that ends
 normally, or by SIGTERM (a container stop, ``kill``), or by Ctrl-C, removes its scratch before
 it exits. SIGKILL cannot be caught, so each process keeps its files in a folder named after
-its pid, under one folder per user in the system's temporary directory; every later start
-removes the folders of processes that are no longer alive.
+its host and pid, under one folder per user in the system's temporary directory; every later
+start on the same host removes the folders of processes that are no longer alive (a pid means
+nothing on another host, or in another container sharing the folder).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from __future__ import annotations
 import atexit
 import contextlib
 import os
+import re
 import shutil
 import signal
+import socket
 import stat
 import tempfile
 import threading
@@ -33,6 +36,14 @@ def root() -> Path:
     shared folder)."""
     uid = os.getuid() if hasattr(os, "getuid") else 0
     return Path(tempfile.gettempdir()) / f"wanflow-{uid}"
+
+
+def _host() -> str:
+    return re.sub(r"[^A-Za-z0-9-]", "-", socket.gethostname())[:64] or "host"
+
+
+def _name(pid: int) -> str:
+    return f"{_host()}.{pid}"
 
 
 def _private_dir(path: Path) -> Path:
@@ -60,10 +71,12 @@ def sweep(base: Path | None = None) -> list[Path]:
     removed = []
     if not base.is_dir():
         return removed
+    prefix = f"{_host()}."
     for entry in base.iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+        pid = entry.name.removeprefix(prefix)
+        if not entry.name.startswith(prefix) or not pid.isdigit() or int(pid) == os.getpid():
             continue
-        if entry.is_dir() and not entry.is_symlink() and not _alive(int(entry.name)):
+        if entry.is_dir() and not entry.is_symlink() and not _alive(int(pid)):
             shutil.rmtree(entry, ignore_errors=True)
             removed.append(entry)
     return removed
@@ -72,7 +85,7 @@ def sweep(base: Path | None = None) -> list[Path]:
 def process_dir() -> Path:
     """This process's scratch folder (created on first use, removed at exit)."""
     base = _private_dir(root())
-    mine = _private_dir(base / str(os.getpid()))
+    mine = _private_dir(base / _name(os.getpid()))
     with _lock:
         if os.getpid() not in _registered:
             _registered.add(os.getpid())
@@ -112,4 +125,9 @@ def scratch(prefix: str, *, capture_tempfile: bool = False) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-__all__ = ["ScratchError", "process_dir", "root", "scratch", "sweep"]
+def folder_of(pid: int) -> Path:
+    """Where process ``pid`` of this host keeps its scratch."""
+    return root() / _name(pid)
+
+
+__all__ = ["ScratchError", "folder_of", "process_dir", "root", "scratch", "sweep"]
