@@ -127,6 +127,8 @@ def test_hostile_text_in_the_approval_form_is_shown_not_run(hostile):
         "http://s3.local/wanflow/x.jpg) ![](http://evil.example/b",
         "http://s3.local/wanflow/x.jpg\n![](http://evil.example/b)",
         "data:image/png;base64,AAAA",
+        "http://s3.local/wanflow/../other-bucket/x.jpg",
+        "http://s3.local/wanflow/%2e%2e/other-bucket/x.jpg",
     ],
 )
 def test_only_presigned_urls_of_the_configured_bucket_become_links(url):

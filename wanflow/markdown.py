@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from wanflow.settings import Settings, get_settings
 
@@ -83,6 +83,7 @@ def bucket_url(url: str | None, settings: Settings | None = None) -> bool:
         and parts.hostname == endpoint.hostname
         and same_port
         and parts.path.startswith(f"/{settings.s3_bucket}/")
+        and not {".", ".."} & {unquote(seg) for seg in parts.path.split("/")}  # no way out
     )
 
 
