@@ -149,6 +149,16 @@ def test_expand_refuses_a_budget_that_is_not_a_positive_number():
         assert f"--budget {float(budget)}: use a positive number" in result.stderr
 
 
+def test_a_name_too_long_for_a_file_is_unreadable_for_validate_and_text_for_expand():
+    long = "星" * 1500
+    validated = wanflow("validate", long, "--json")
+    assert validated.returncode == 2, validated.stderr
+    assert json.loads(validated.stdout)["error"].endswith("File name too long")
+    expanded = wanflow("expand", long, "--json")
+    assert expanded.returncode == 0, expanded.stderr
+    assert json.loads(expanded.stdout)["language"] == "zh"
+
+
 def test_submit_refuses_an_invalid_manifest_unless_forced(wanflow_env, storage, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("id,prompt,seed\na,x,1\nb,y,-1\n")

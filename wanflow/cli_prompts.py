@@ -70,7 +70,11 @@ def _items(source: str, fields: list[str], settings, catalogue) -> list:
     from wanflow.readers import ManifestError
 
     path = Path(source)
-    if path.is_file():
+    try:
+        is_file = path.is_file()
+    except OSError:  # a long TEXT is no file name
+        is_file = False
+    if is_file:
         if fields:
             raise fail("--set applies to a TEXT prompt, not to a manifest file", 2)
         try:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from wanflow import decoding
-from wanflow.limits import MAX_COLUMNS, MAX_LINE_CHARS, text_problem
+from wanflow.limits import MAX_COLUMNS, MAX_LINE_CHARS, shorten, text_problem
 
 Format = Literal["csv", "json", "jsonl"]
 _CHUNK = 1 << 20
@@ -184,9 +184,14 @@ def iter_csv(path: Path, info: ReadInfo) -> Iterator[RawRow]:
 def iter_rows(path: str | os.PathLike, info: ReadInfo, max_bytes: int) -> Iterator[RawRow]:
     """Detect encoding and format into ``info`` and stream the file's rows."""
     path = Path(path)
-    if not path.is_file():
-        raise ManifestError(f"{path} is not a file")
-    size = path.stat().st_size
+    try:
+        if not path.is_file():
+            raise ManifestError(f"{shorten(str(path), 200)} is not a file")
+        size = path.stat().st_size
+        with path.open("rb"):
+            pass
+    except OSError as exc:  # a name too long, no permission to read
+        raise ManifestError(f"cannot open {shorten(str(path), 200)}: {exc.strerror}") from None
     if size > max_bytes:
         raise ManifestError(
             f"the file is {size / 2**20:.1f} MiB; the limit is {max_bytes / 2**20:.0f} MiB "
