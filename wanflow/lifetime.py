@@ -29,9 +29,10 @@ class ChildStartError(RuntimeError):
     """A helper server could not be started."""
 
 
-def die_with_parent(umask: int | None = None, signum: int = signal.SIGTERM) -> Callable[[], None]:
-    """A ``preexec_fn`` making the child receive ``signum`` when this process dies (SIGTERM:
-    the servers shut down cleanly and promptly on it).
+def die_with_parent(umask: int | None = None, signum: int = signal.SIGKILL) -> Callable[[], None]:
+    """A ``preexec_fn`` making the child receive ``signum`` when this process dies. SIGKILL by
+    default: an orphan has nobody left to escalate if a gentler signal stalls its shutdown, and
+    both servers recover from it (weed's volumes are append-only, Prefect's SQLite journals).
 
     If the parent already died between ``fork`` and ``prctl``, the signal would never come:
     the child notices its parent changed and exits at once instead.
@@ -69,7 +70,7 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def prefect_server(timeout_s: float = 180.0) -> Iterator[str]:
+def prefect_server(timeout_s: float | None = None) -> Iterator[str]:
     """A temporary Prefect API on 127.0.0.1 for this process's flow runs; yields its API URL.
 
     Prefect would otherwise start its own temporary server (``SubprocessASGIServer``), which
@@ -79,7 +80,15 @@ def prefect_server(timeout_s: float = 180.0) -> Iterator[str]:
     """
     import httpx
     import prefect
-    from prefect.settings import PREFECT_API_URL, get_current_settings, temporary_settings
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
+        get_current_settings,
+        temporary_settings,
+    )
+
+    if timeout_s is None:  # the patience Prefect's own temporary server would have
+        timeout_s = float(PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS.value())
 
     env = {
         **os.environ,

@@ -143,7 +143,10 @@ class LocalS3Server:
         if self.process is not None:
             return self
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.data_dir.chmod(0o700)  # the bucket's files are this user's alone
+        try:
+            self.data_dir.chmod(0o700)  # the bucket's files are this user's alone
+        except PermissionError:
+            log.warning("could not make %s private to its owner (chmod 700)", self.data_dir)
         # weed mini remembers flags in mini.options; stale ports from a previous run must not win.
         (self.data_dir / "mini.options").unlink(missing_ok=True)
         ports = self._ports()
