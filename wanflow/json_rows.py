@@ -100,18 +100,26 @@ class _Object(dict):
     duplicates: list[str]
 
 
+_DUPLICATES_KEPT = 5  # enough to name in a message; any at all rejects the object
+
+
 def _object_pairs(pairs: list[tuple[str, Any]]) -> _Object:
     obj = _Object(pairs)
-    obj.duplicates = []
+    duplicates: dict[str, None] = {}  # ordered, unique
     if len(obj) != len(pairs):
         seen: set[str] = set()
         for key, _ in pairs:
-            if key in seen and key not in obj.duplicates:
-                obj.duplicates.append(key)
+            if key in seen:
+                duplicates[key] = None
+                if len(duplicates) == _DUPLICATES_KEPT:
+                    break
             seen.add(key)
     for key, value in obj.items():
+        if len(duplicates) >= _DUPLICATES_KEPT:
+            break
         if isinstance(value, _Object):
-            obj.duplicates.extend(f"{key}.{inner}" for inner in value.duplicates)
+            duplicates.update((f"{key}.{inner}", None) for inner in value.duplicates)
+    obj.duplicates = list(duplicates)[:_DUPLICATES_KEPT]
     return obj
 
 
