@@ -87,11 +87,12 @@ def metadata(
     published_at: datetime,
     print_: str,
 ) -> dict[str, Any]:
-    """The item's ``metadata.json``: prompts, plan, model, timings, GPU time, verdicts, versions."""
+    """The item's ``metadata.json``: prompts, plan, model, timings, GPU time, verdicts, versions;
+    never a link or a credential (:func:`scrub`)."""
     clips = sorted(outcome.clips, key=lambda c: c.shot)
     rendered = [c for c in clips if not c.cached]
     params = plan.get("params", {})
-    return {
+    document = {
         "schema": SCHEMA,
         "item_id": outcome.id,
         "title": outcome.title,
@@ -132,6 +133,43 @@ def metadata(
         "versions": versions(),
         "files": files,
     }
+    return scrub(document)
 
 
-__all__ = ["FILES", "METADATA", "SCHEMA", "NotPublishable", "fingerprint", "metadata", "sources"]
+# Signed-URL query parameters (S3 v4 and v2): a string carrying one is a credential for a while.
+_SIGNED = ("x-amz-signature", "x-amz-credential", "x-amz-security-token", "awsaccesskeyid")
+
+
+def scrub(value: Any) -> Any:
+    """What ``published/`` may carry: no links at all (a field named ``url``/``*_url``/``urls``
+    holds presigned links into ``work/``, a callback address may carry a token), and no
+    string that holds a signed query. Published files are for anyone who gets the video; the
+    links live in the report, which stays private."""
+    if isinstance(value, dict):
+        return {
+            k: scrub(v) for k, v in value.items() if not _is_link_field(str(k)) and not _signed(v)
+        }
+    if isinstance(value, list):
+        return [scrub(v) for v in value if not _signed(v)]
+    return value
+
+
+def _is_link_field(name: str) -> bool:
+    name = name.lower()
+    return name in ("url", "urls") or name.endswith(("_url", "_urls"))
+
+
+def _signed(value: Any) -> bool:
+    return isinstance(value, str) and any(p in value.lower() for p in _SIGNED)
+
+
+__all__ = [
+    "FILES",
+    "METADATA",
+    "SCHEMA",
+    "NotPublishable",
+    "fingerprint",
+    "metadata",
+    "scrub",
+    "sources",
+]
