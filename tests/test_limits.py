@@ -136,6 +136,14 @@ def test_a_header_of_a_hundred_thousand_columns_is_one_error(tmp_path):
         ingest(write(tmp_path, "m.csv", header + "\nx\n"))
 
 
+def test_a_header_without_a_prompt_is_named_briefly(tmp_path):
+    header = ",".join(f"{n}-" + "x" * 1000 for n in range(500))
+    with pytest.raises(ManifestError, match="no prompt column") as caught:
+        ingest(write(tmp_path, "m.csv", header + "\nx\n"))
+    assert len(str(caught.value)) < 1000
+    assert str(caught.value).endswith("and 490 more")
+
+
 def test_unknown_columns_are_one_summarised_warning(tmp_path):
     header = "prompt," + ",".join(f"extra{n}" for n in range(30))
     rows = "".join(f"p{n}," + ",".join("v" * 30) + "\n" for n in range(50))

@@ -120,15 +120,21 @@ def _check_csv_header(columns: list[str]) -> None:
             continue
         if name in seen:
             raise ManifestError(
-                f"columns {seen[name]!r} and {header!r} both mean {name!r}; keep one", line=1
+                f"columns {shorten(seen[name])} and {shorten(header)} both mean {name!r}; keep one",
+                line=1,
             )
         seen[name] = header
     if "prompt" not in seen:
         raise ManifestError(
             "no prompt column: name one 'prompt' or '提示词' (also accepted: 提示语, 描述, "
-            f"画面描述, 创意, text, idea); the header is {', '.join(map(repr, columns))}",
+            f"画面描述, 创意, text, idea); the header is {_listed(columns)}",
             line=1,
         )
+
+
+def _listed(names: list[str], shown: int = 10) -> str:
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(shorten(n) for n in names[:shown]) + more
 
 
 def _message(error: dict) -> str:
@@ -154,7 +160,7 @@ def _options(raw: dict[str, Any], columns: _Columns) -> ManifestOptions:
     for key, value in options.defaults.items():
         name = canonical_field(key)
         if name is None or name == "id":
-            raise ManifestError(f"manifest defaults: {key!r} is not an item field")
+            raise ManifestError(f"manifest defaults: {shorten(key)} is not an item field")
         if name in mapped:
             raise ManifestError(f"manifest defaults: two keys mean {name!r}; keep one")
         mapped[name] = value
@@ -289,9 +295,8 @@ def _text_problems(
         if name is None:
             continue
         if name in by_field:
-            problems.append(
-                (name, f"keys {by_field[name]!r} and {key!r} both mean {name!r}; keep one")
-            )
+            both = f"{shorten(by_field[name])} and {shorten(key)}"
+            problems.append((name, f"keys {both} both mean {name!r}; keep one"))
         by_field[name] = key
         mapped[key] = name
     if len(problems) > _PROBLEMS_SHOWN:  # a thousand bad cells make five lines, not a thousand

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from wanflow.limits import MAX_COLUMNS, MAX_JSON_DEPTH, MAX_LINE_CHARS, depth
+from wanflow.limits import MAX_COLUMNS, MAX_JSON_DEPTH, MAX_LINE_CHARS, depth, shorten
 from wanflow.readers import ManifestError, RawRow, ReadInfo
 
 _CHUNK = 1 << 20
@@ -203,7 +203,7 @@ def _json_object(buf: _Buffer, decoder: json.JSONDecoder, info: ReadInfo) -> Ite
 
 
 def _duplicates(keys: list[str]) -> str:
-    shown = ", ".join(repr(k) for k in keys[:5])
+    shown = ", ".join(shorten(k) for k in keys[:5])
     plural = "s" if len(keys) > 1 else ""
     return f"the key{plural} {shown} twice (JSON would keep only the last); keep one"
 
