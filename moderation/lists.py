@@ -14,7 +14,10 @@ UTF-8 (a byte-order mark is ignored), one entry per line::
   A term must keep at least one letter or digit once those are removed, and a Latin term at
   least two (a single letter would match every word starting with it).
 * Latin terms match whole words and their English inflections (rape → rapes/raped/raping,
-  stab → stabbed/stabbing, pussy → pussies); Chinese terms match anywhere.
+  stab → stabbed/stabbing, pussy → pussies); a space in a term may be left out or be any
+  separator (``blood bath`` is also bloodbath and blood-bath). Chinese terms match whole words
+  of the segmented text or inside one word (强奸 in 强奸犯, not in 叫做爱丽丝 for 做爱), and in
+  pinyin (性交 as xingjiao) unless a commoner word is spelled the same.
 * Categories: ``violence`` (暴力), ``sexual`` (色情), ``self_harm`` (自残), ``hate`` (仇恨),
   ``illegal`` (违法) and ``custom`` (自定义); case, ``-`` and spaces in the name do not matter
   (``Self-Harm``). Any other name is an error, so a typo cannot create a category no report shows.
@@ -22,8 +25,10 @@ UTF-8 (a byte-order mark is ignored), one entry per line::
   (``blacklist-violence.txt``, ``ops-暴力.txt``, ``config/blacklists/brands-hate.txt`` in the
   bucket) that category, otherwise ``custom``.
 * Allowlist lines are phrases with no category. An allowlisted phrase exempts the blacklisted
-  terms inside it where it occurs: 血腥玛丽 exempts 血腥 in "一杯血腥玛丽", while in
-  "血腥玛丽和血腥场面" the second 血腥 still counts. Allowlisting a term exactly unblocks it.
+  terms inside it where it is the reading of the text: its Latin ends on word boundaries, its
+  Chinese ends breaking no common word. 血腥玛丽 exempts 血腥 in "一杯血腥玛丽", while in
+  "血腥玛丽和血腥场面" the second 血腥 still counts, and 中性交 exempts nothing in "在家中性交"
+  (在|家中|性交). Allowlisting a term exactly unblocks it.
 
 Any line that breaks these rules raises ``ListError`` naming the file, the line and the value.
 """

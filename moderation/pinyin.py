@@ -11,10 +11,11 @@ no other word of jieba's dictionary with the same syllables is at least as commo
 word the dictionary does not know counts as rare): the pinyin of a term is screened only where it
 most likely means that term.
 
-Finding homophones walks jieba's dictionary (seconds for the shipped lists), so the spellings of
-the shipped terms are written once to ``moderation/data/pinyin.txt`` (``python -m
+Finding homophones needs jieba's dictionary and pypinyin's (a few seconds to load), so the
+spellings of the shipped terms are written once to ``moderation/data/pinyin.txt`` (``python -m
 moderation.pinyin > moderation/data/pinyin.txt`` after changing a shipped list; a test checks the
-file is current) and only an operator's Chinese terms are looked up when a screener is built.
+file is current) and only an operator's Chinese terms are looked up when a screener is built:
+the dictionaries once per process, then well under a millisecond a term.
 """
 
 from __future__ import annotations
@@ -30,19 +31,29 @@ _RARE = 50  # a homophone used less than this (a count in jieba's ~60 million) i
 
 
 @lru_cache(maxsize=1)
-def _readings() -> dict[str, tuple[str, ...]]:
-    """Toneless syllable → every character read so that jieba's dictionary knows as a word."""
+def _readings() -> dict[str, frozenset[str]]:
+    """Toneless syllable → every character that can be read so."""
     from pypinyin.pinyin_dict import pinyin_dict
 
+    found: dict[str, set[str]] = {}
+    for code, readings in pinyin_dict.items():
+        for reading in readings.split(","):
+            found.setdefault(_toneless(reading), set()).add(chr(code))
+    return {syllable: frozenset(chars) for syllable, chars in found.items()}
+
+
+@lru_cache(maxsize=1)
+def _next_chars() -> dict[str, frozenset[str]]:
+    """Each prefix of a common word of jieba's dictionary → the characters that can follow it."""
     from wanflow.segment import _jieba
 
     _, freq, _ = _jieba()
     found: dict[str, set[str]] = {}
-    for code, readings in pinyin_dict.items():
-        if freq.get(chr(code)):
-            for reading in readings.split(","):
-                found.setdefault(_toneless(reading), set()).add(chr(code))
-    return {syllable: tuple(sorted(chars)) for syllable, chars in found.items()}
+    for word, count in freq.items():
+        if count >= _RARE and len(word) > 1:
+            for end in range(len(word)):
+                found.setdefault(word[:end], set()).add(word[end])
+    return {prefix: frozenset(chars) for prefix, chars in found.items()}
 
 
 def _toneless(reading: str) -> str:
@@ -50,13 +61,14 @@ def _toneless(reading: str) -> str:
     return "".join(c for c in text if not unicodedata.combining(c))
 
 
+@lru_cache(maxsize=4096)
 def syllables(term: str) -> tuple[str, ...]:
     """The toneless pinyin of a Chinese term, or ``()`` when it is not all Chinese characters."""
-    from pypinyin import Style, lazy_pinyin
-
     text = simplified(term)
     if not text or not all(is_chinese(c) for c in text):
         return ()
+    from pypinyin import Style, lazy_pinyin
+
     return tuple(lazy_pinyin(text, style=Style.NORMAL, errors="ignore", v_to_u=False))
 
 
@@ -71,11 +83,11 @@ def _homophone_frequency(term: str, spoken: tuple[str, ...]) -> int:
     from wanflow.segment import _jieba
 
     _, freq, _ = _jieba()
-    readings = _readings()
+    readings, following = _readings(), _next_chars()
     prefixes = [""]
     for syllable in spoken:
-        chars = readings.get(syllable, ())
-        prefixes = [p + c for p in prefixes for c in chars if p + c in freq]
+        chars = readings.get(syllable, frozenset())
+        prefixes = [p + c for p in prefixes for c in following.get(p, frozenset()) & chars]
         if not prefixes:
             return 0
     candidates = sorted(

@@ -1,16 +1,24 @@
 """Prompt screening: blacklisted terms found in a text, evasions undone, spans in the original.
 
 One Aho-Corasick automaton holds the skeleton (see ``moderation.normalise``) of every blacklist
-term, with its English inflections, and of every allowlist phrase. ``Screener.screen`` folds a
-text with one ``str.translate`` and runs the automaton; only a text with a candidate takes the
-exact path, which maps skeleton positions back to the original text and keeps a match when
+term, with its English inflections and, for a Chinese term, its pinyin (``moderation.pinyin``),
+and of every allowlist phrase. ``Screener.screen`` reads a text as written and, where it has
+something to undo, in display order, with leetspeak read as letters and with stretched letters
+cut (``moderation.views``); each reading is folded with one ``str.translate`` and run through the
+automaton. Only a reading with a candidate takes the exact path, which maps skeleton positions
+back to the original text and keeps a match when
 
-* a Latin end of the term sits on a word boundary ("rape" in "r.a.p.e" and "我要rape", not in
-  "grape" or "therapist"); Chinese ends match anywhere;
+* a Latin end of the term sits on a word boundary ("rape" in "r.a.p.e", "我要rape" and
+  "RapeScene", not in "grape" or "therapist");
+* a Chinese end sits on a word boundary of the segmented text, or one word holds the whole match
+  (强奸犯), or the match is padded by a symbol, an invisible or a repeated character: 做爱 is no
+  match in 叫做爱丽丝 but is in 做*爱 (``moderation.words``);
 * whitespace inside the match is in the term ("blow job"), or separates single letters
   ("r a p e"): ordinary words run together ("go red" → "gored") do not match, while any other
   separator may split a term anywhere ("ra.pe", "ra😀pe", "屠 杀");
-* no allowlisted phrase found in the text covers it (血腥玛丽 exempts its own 血腥 only).
+* no allowlisted phrase covers it where that phrase is the reading of the text: on Latin word
+  boundaries, and breaking no common Chinese word (血腥玛丽 exempts its own 血腥 in 一杯血腥玛丽;
+  中性交 exempts nothing in 在家中性交, where it would break 家中).
 
 Of matches of one category starting at one place only the longest is reported; terms of other
 categories, and terms that overlap without starting together (血腥 and 屠杀 in 血腥屠杀), all are.

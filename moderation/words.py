@@ -5,10 +5,11 @@ Chinese has no spaces, so the characters of a term often occur across two ordina
 where the segmenter puts a word boundary, or where one word holds the whole match (强奸犯 holds
 强奸, 杀人犯 holds 杀人: a compound built on a term is still that term).
 
-Padding cannot be used to dodge this: separators, spaces and invisible characters end the
-segmenter's runs, so 屠.杀 and 屠 杀 are words of one character each and still match, while
-十字路口，交通 keeps 路口 and 交通 whole and does not. A character repeated around the match
-(做做爱爱, 强强奸) is padding too, and matches wherever it falls.
+Padding cannot be used to dodge this. A symbol or an invisible character between the characters
+of a match (做*爱, 做\u200b爱) or a character repeated around it (做做爱爱, 强强奸) makes it a match
+wherever it falls (``moderation.screening`` sees to that). Spaces and sentence punctuation end the
+segmenter's runs, so 屠 杀 is two one-character words and still matches, while 十字路口，交通 keeps
+路口 and 交通 whole and does not.
 
 An allowlisted phrase is the reading of a text only where it breaks no word of it: 血腥玛丽 in
 一杯|血腥|玛丽 exempts its 血腥, while 中性交 in 在|家中|性交 or 水中|性交 breaks 家中 or 水中
@@ -17,7 +18,7 @@ and exempts nothing. Words the dictionary has barely seen (玛丽和, counted tw
 
 The segmenter is jieba's dictionary alone, shared by every screener of a process and loaded on
 the first text that needs it (about a second); a text is segmented only when it has a Chinese
-candidate match, and at most once per screening.
+candidate match, and at most once per reading of it.
 """
 
 from __future__ import annotations
