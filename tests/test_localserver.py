@@ -333,6 +333,7 @@ def test_kill_9_of_wanflow_run_stops_its_s3_and_prefect_servers(tmp_path):
     """``wanflow run`` on embedded defaults starts weed and a temporary Prefect API; a
     ``kill -9`` once both are up must take both down."""
     env = _clean_env(tmp_path)
+    before = _wanflow_s3_dirs()
     manifest = EXAMPLES / "constellations.csv"
     process, children, ports = _tree_after_line(
         [WANFLOW, "run", str(manifest), "--model", "tiny"],
@@ -344,3 +345,5 @@ def test_kill_9_of_wanflow_run_stops_its_s3_and_prefect_servers(tmp_path):
     finally:
         process.kill()
         process.wait()
+    assert _wanflow_s3_dirs() - before == set()
+    assert _files_containing(tmp_path, env["WANFLOW_S3_SECRET_KEY"].encode()) == []
