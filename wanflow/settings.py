@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     s3_retries: int = Field(5, ge=0, le=20, description="retries of a transient S3 fault")
     s3_backoff_s: float = Field(0.5, ge=0, description="first retry delay; doubles each retry")
     s3_part_size_mb: int = Field(16, ge=5, le=5120, description="multipart part size (MiB)")
+    upload_retry_s: float = Field(
+        600.0,
+        ge=0,
+        description="how long a rendered clip's upload rides out storage faults (the clip is "
+        "kept locally meanwhile) before the shot fails",
+    )
     presign_expiry_s: int = Field(
         7 * 24 * 3600, ge=1, le=7 * 24 * 3600, description="presigned URL lifetime"
     )
