@@ -62,6 +62,9 @@ class ClipRecord(BaseModel):
     step_s: float = 0.0
     render_s: float = 0.0
     cached: bool = Field(False, description="found in the bucket; no GPU time spent")
+    sha256: str = Field("", description="of clip.mp4 as rendered; checked before reuse")
+    last_frame_sha256: str = Field("", description="of last.png as rendered")
+    warnings: list[str] = Field(default_factory=list, description="e.g. a cached clip redone")
 
 
 def clip_hash(
@@ -108,6 +111,31 @@ def clip_keys(digest: str) -> tuple[str, str, str]:
     presence means the clip is complete."""
     base = keys.join(CLIPS.rstrip("/"), keys.check_part(digest, "clip hash"))
     return f"{base}/clip.mp4", f"{base}/last.png", f"{base}/meta.json"
+
+
+def sha256_file(path: str | Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cache_problem(record: ClipRecord, mp4_sha256: str | None, png_sha256: str | None) -> str | None:
+    """Why a cached clip may not be reused (None: it is the model's output, byte for byte).
+
+    The bucket is shared: a clip swapped or cut short in ``work/clips/`` must not be published
+    as the model's, nor reused on every rerun. A record from before checksums were kept cannot
+    be vouched for either."""
+    if not record.sha256 or not record.last_frame_sha256:
+        return "has no checksum to verify it by"
+    if mp4_sha256 is None or png_sha256 is None:
+        return "is missing a file"
+    if mp4_sha256 != record.sha256:
+        return "clip.mp4 does not match its checksum (replaced or truncated)"
+    if png_sha256 != record.last_frame_sha256:
+        return "last.png does not match its checksum (replaced or truncated)"
+    return None
 
 
 def jobs_for(

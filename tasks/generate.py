@@ -2,7 +2,10 @@
 
 Tagged ``gpu`` so that a tag concurrency limit keeps one shot per GPU. Retried once after running
 out of device memory (under the next memory plan); storage faults are retried inside ``Storage``,
-and a bad request or missing weights fail at once.
+and a bad request or missing weights fail at once. GPU time is the expensive part: a rendered
+clip stays on the worker while its upload rides out a storage outage for up to
+``WANFLOW_UPLOAD_RETRY_S``, and is never rendered again for it. A cached clip is reused only when
+its bytes match the checksums recorded when it was made.
 """
 
 from __future__ import annotations
@@ -17,13 +20,22 @@ from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
-from generation.clips import ClipJob, ClipRecord, clip_hash, clip_keys, files_fingerprint
+from generation.clips import (
+    ClipJob,
+    ClipRecord,
+    cache_problem,
+    clip_hash,
+    clip_keys,
+    files_fingerprint,
+    sha256_file,
+)
 from generation.models import locate, resolve_model
 from generation.render import Renderer
 from tasks.manifest import storage
 from tasks.retry import first_out_of_memory
 from wanflow import markdown as md
 from wanflow.settings import get_settings
+from wanflow.storage import ObjectNotFoundError
 
 
 @task(
@@ -49,12 +61,18 @@ def generate_clip(job: ClipJob) -> ClipRecord:
             request = request.model_copy(update={"image": image})
         digest = clip_hash(spec, request, image_sha, hash_inputs(spec, request, settings))
         mp4_key, png_key, meta_key = clip_keys(digest)
+        warnings: list[str] = []
         if store.exists(meta_key):
             record = ClipRecord.model_validate_json(store.get_bytes(meta_key))
-            logger.info("%s shot %d: clip %s already made", job.item_id, job.shot, digest[:12])
-            return record.model_copy(
-                update={"item_id": job.item_id, "shot": job.shot, "cached": True}
-            )
+            problem = cache_problem(record, *_checksums(store, mp4_key, png_key, Path(tmp)))
+            if problem is None:
+                logger.info("%s shot %d: clip %s already made", job.item_id, job.shot, digest[:12])
+                return record.model_copy(
+                    update={"item_id": job.item_id, "shot": job.shot, "cached": True,
+                            "warnings": []}
+                )  # fmt: skip
+            warnings.append(f"cached clip {digest[:12]} {problem}: rendered again")
+            logger.warning("%s shot %d: %s", job.item_id, job.shot, warnings[-1])
 
         artifact = create_progress_artifact(
             progress=0.0,
@@ -86,8 +104,16 @@ def generate_clip(job: ClipJob) -> ClipRecord:
         rendered = Renderer(settings).render(spec, request, progress=progress)
         mp4 = write_mp4(rendered.frames, Path(tmp) / "clip.mp4", rendered.fps)
         png = write_png(rendered.frames[-1], Path(tmp) / "last.png")
-        store.put_file(mp4_key, mp4, content_type="video/mp4")
-        store.put_file(png_key, png, content_type="image/png")
+        sums = sha256_file(mp4), sha256_file(png)
+        window = settings.upload_retry_s
+        for key, path, ctype in ((mp4_key, mp4, "video/mp4"), (png_key, png, "image/png")):
+            store.patiently(
+                f"{job.item_id} shot {job.shot}: upload {key} (kept at {path})",
+                lambda key=key, path=path, ctype=ctype: store.put_file(
+                    key, path, content_type=ctype
+                ),
+                window,
+            )
     record = ClipRecord(
         item_id=job.item_id,
         shot=job.shot,
@@ -110,10 +136,17 @@ def generate_clip(job: ClipJob) -> ClipRecord:
         load_s=round(rendered.load_s, 3),
         step_s=round(rendered.step_s, 4),
         render_s=round(rendered.total_s, 3),
+        sha256=sums[0],
+        last_frame_sha256=sums[1],
+        warnings=warnings,
     )
     # Written last: its presence is what makes the clip count as made.
     meta = json.dumps(record.model_dump(mode="json"), ensure_ascii=False, indent=2).encode()
-    store.put_bytes(meta_key, meta, content_type="application/json")
+    store.patiently(
+        f"{job.item_id} shot {job.shot}: write {meta_key}",
+        lambda: store.put_bytes(meta_key, meta, content_type="application/json"),
+        settings.upload_retry_s,
+    )
     logger.info(
         "%s shot %d: %d frames %dx%d in %.1f s (load %.1f s, %.3f s/step) → %s",
         job.item_id,
@@ -127,6 +160,17 @@ def generate_clip(job: ClipJob) -> ClipRecord:
         mp4_key,
     )
     return record
+
+
+def _checksums(store, mp4_key: str, png_key: str, tmp: Path) -> tuple[str | None, str | None]:
+    """sha256 of the cached clip's mp4 and last frame as stored now (None where missing)."""
+    found: list[str | None] = []
+    for key, name in ((mp4_key, "cached.mp4"), (png_key, "cached.png")):
+        try:
+            found.append(sha256_file(store.download(key, tmp / name)))
+        except ObjectNotFoundError:
+            found.append(None)
+    return found[0], found[1]
 
 
 def hash_inputs(spec, request, settings) -> dict[str, object]:

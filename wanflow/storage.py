@@ -33,6 +33,7 @@ from wanflow.errors import (
     PermanentStorageError,
     PreconditionFailedError,
     StorageError,
+    TransientStorageError,
     is_transient,
     translate,
 )
@@ -274,6 +275,37 @@ class Storage:
                 ).etag
             ),
         )
+
+    def patiently(
+        self,
+        action: str,
+        call: Callable[[], T],
+        window_s: float,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> T:
+        """Run ``call`` (itself retried briefly by ``_retry``) again through transient faults for
+        up to ``window_s`` seconds, backing off to at most 30 s between tries: for writes whose
+        loss costs far more than waiting, such as a clip that took minutes of GPU time."""
+        start, delay = clock(), max(self.backoff_s, 0.05)
+        while True:
+            try:
+                return call()
+            except TransientStorageError as exc:
+                left = window_s - (clock() - start)
+                if left <= 0:
+                    raise
+                wait = min(delay, left)
+                log.warning(
+                    "%s: storage unavailable (%s); trying again in %.1f s, for %.0f s more",
+                    action,
+                    exc,
+                    wait,
+                    left,
+                )
+                sleep(wait)
+                delay = min(delay * 2, 30.0)
 
     # --- reads --------------------------------------------------------------------------------
     def get_bytes(self, key: str) -> bytes:
