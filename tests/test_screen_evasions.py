@@ -112,3 +112,15 @@ def test_the_shipped_pinyin_table_is_current():
     )
     assert shipped()["性交"] == ("xing jiao",)
     assert shipped()["冰毒"] == ()
+
+
+def test_readings_exist_only_where_there_is_something_to_undo():
+    from moderation.views import display_view, leet_views, stretch_views
+
+    assert display_view("a \u202bquiet\u202c lake") is None  # an embedding reverses no letters
+    shown = display_view("\u202eab\ncd")  # an override ends at the line's end
+    assert shown is not None and shown.text == "ba\ncd"
+    assert leet_views("2026年, 16:9, 4:3") == []
+    assert [v.text for v in leet_views("k1ll")] == ["kill", "klll"]
+    assert stretch_views("a killer bee") == []
+    assert [v.text for v in stretch_views("raaape")] == ["rape", "raape", "raaape"]
