@@ -29,6 +29,7 @@ import pytest
 from minio import Minio
 
 from tests.conftest import EXAMPLES, WANFLOW
+from wanflow.localsecurity import _certificates
 from wanflow.localserver import LocalS3Server, weed_binary
 
 PAYLOAD = b"private frames " + secrets.token_bytes(16).hex().encode()
@@ -108,7 +109,10 @@ def _http_probe(port: int) -> list[str]:
             with urllib.request.urlopen(request, timeout=10) as response:
                 leaks.append(f"{method} {path}: {response.status} {response.read(200)!r}")
         except urllib.error.HTTPError as exc:
-            text = exc.read(2000)
+            try:
+                text = exc.read(2000)
+            except (OSError, http.client.HTTPException):
+                text = b""  # the server hung up before its refusal was read
             if PAYLOAD in text or b"SeaweedFS" in text:
                 leaks.append(f"{method} {path}: {exc.code} {text[:200]!r}")
         except (OSError, http.client.HTTPException):
@@ -116,10 +120,12 @@ def _http_probe(port: int) -> list[str]:
     return leaks
 
 
-def _tls_without_client_certificate(port: int) -> str | None:
-    """The answer to an HTTPS request that presents no client certificate, if any."""
+def _tls_answer(port: int, client_cert: tuple[Path, Path] | None = None) -> str | None:
+    """The answer to an HTTPS request presenting ``client_cert`` (or none), if any."""
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
+    if client_cert:
+        context.load_cert_chain(*client_cert)
     try:
         with (
             socket.create_connection(("127.0.0.1", port), 10) as raw,
@@ -146,14 +152,32 @@ def _plaintext_grpc(port: int) -> str | None:
     return f"{response.status_code} {dict(response.headers)}"
 
 
-def test_every_other_port_refuses_plain_http_tls_without_a_certificate_and_grpc(server):
+def _foreign_certificate(folder: Path) -> tuple[Path, Path]:
+    """A client certificate an attacker can make: right shape, wrong authority."""
+    _, cert, key = _certificates()
+    (folder / "cert.pem").write_bytes(cert)
+    (folder / "key.pem").write_bytes(key)
+    return folder / "cert.pem", folder / "key.pem"
+
+
+def test_every_other_port_refuses_plain_http_tls_without_a_certificate_and_grpc(server, tmp_path):
     # Master, volume and filer (HTTP and gRPC), S3 and admin gRPC: some open after S3 answers.
     _poll(lambda: len(_listening(server.process.pid)[0]) >= 9, what="every component listening")
     others = _listening(server.process.pid)[0] - {server.port}
+    foreign = _foreign_certificate(tmp_path)
     for port in sorted(others):
         assert _http_probe(port) == [], f"port {port} answered plain HTTP"
-        assert _tls_without_client_certificate(port) is None, f"port {port} served TLS"
+        assert _tls_answer(port) is None, f"port {port} served TLS without a certificate"
+        assert _tls_answer(port, foreign) is None, f"port {port} took a foreign certificate"
         assert _plaintext_grpc(port) is None, f"port {port} answered plaintext gRPC"
+    # The probe can see an answer: with weed's own certificate (which its owner may read from
+    # its descriptors) the HTTPS ports of master, volume and filer do answer.
+    environ = psutil.Process(server.process.pid).environ()
+    genuine = tuple(
+        Path(f"/proc/{server.process.pid}/fd/{environ[name].rsplit('/', 1)[1]}")
+        for name in ("WEED_HTTPS_CLIENT_CERT", "WEED_HTTPS_CLIENT_KEY")
+    )
+    assert sum(_tls_answer(port, genuine) is not None for port in others) >= 3
 
 
 def test_unix_sockets_are_private_to_the_owner(server):
