@@ -234,3 +234,21 @@ def test_artifacts_table_and_summary_say_where_each_item_ended(monkeypatch):
     assert "![a](http://s3/wanflow/t?sig)" in text and "[video](http://s3/wanflow/v?sig)" in text
     assert "**b** (held): awaiting approval" in text
     assert artifact_key(report.manifest, "items") == "wanflow-night-csv-items"
+
+
+def test_what_is_published_holds_no_links_or_signed_queries():
+    from wanflow.publication import scrub
+
+    signed = "http://s3:9000/wanflow/work/r/a/sheet.jpg?X-Amz-Credential=k&X-Amz-Signature=s"
+    document = {
+        "review": {"decision": "pass", "sheet_url": signed, "sheet_key": "work/r/a/sheet.jpg"},
+        "urls": {"video.mp4": signed},
+        "notes": [signed, "星空"],
+        "item": {"callback_url": "https://hooks.example/x?token=t", "prompt": "星空"},
+        "odd": signed.replace("X-Amz-", "x-amz-"),
+    }
+    assert scrub(document) == {
+        "review": {"decision": "pass", "sheet_key": "work/r/a/sheet.jpg"},
+        "notes": ["星空"],
+        "item": {"prompt": "星空"},
+    }

@@ -227,3 +227,31 @@ def test_a_claim_whose_answer_was_lost_is_still_ours(storage, monkeypatch):
     assert claim is not None and claim.key == "processing/lost.csv"
     assert not storage.exists("incoming/lost.csv")
     # (A claimant meeting a record that is not its own still loses: the racing test.)
+
+
+def test_patient_retries_ride_out_faults_within_the_window_and_then_give_up(storage):
+    """The window, not a count, bounds the retries; the backoff doubles up to 30 s."""
+    now, slept = [0.0], []
+
+    def sleep(seconds):
+        slept.append(seconds)
+        now[0] += seconds
+
+    def failing():
+        now[0] += 1.0  # each attempt itself takes a second
+        raise TransientStorageError("down", "ConnectionRefused")
+
+    with pytest.raises(TransientStorageError):
+        storage.patiently("upload x", failing, 100.0, sleep=sleep, clock=lambda: now[0])
+    assert 100.0 <= now[0] <= 102.0  # gave up once the window was spent, not before
+    assert max(slept) <= 30.0 and slept[:3] == [0.05, 0.1, 0.2]
+
+    answers = iter([TransientStorageError("down", "503"), "etag"])
+
+    def flaky():
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    assert storage.patiently("upload y", flaky, 10.0, sleep=lambda s: None) == "etag"
