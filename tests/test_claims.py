@@ -133,3 +133,21 @@ def test_submit_refuses_to_replace_a_waiting_manifest(wanflow_env, storage):
     replaced = _submit(str(source), "--replace")
     assert replaced.returncode == 0, replaced.stderr
     assert storage.get_bytes("incoming/constellations.csv") == source.read_bytes()
+
+
+def test_a_claimant_that_stalled_behind_the_winner_takes_nothing(s3_server, storage, monkeypatch):
+    """It saw upload A, the winner claimed A, B was uploaded: the late claimant must neither take
+    A again nor take B under A's claim; B waits for a claim of its own."""
+    from tests.conftest import make_storage
+
+    storage.put_bytes("incoming/late.csv", b"prompt\nA\n")
+    seen = storage.stat("incoming/late.csv")
+    assert storage.claim("incoming/late.csv", owner="winner") is not None
+    storage.put_bytes("incoming/late.csv", b"prompt\nB\n")
+    late = make_storage(s3_server, bucket=storage.bucket)
+    stat = late.stat
+    monkeypatch.setattr(late, "stat", lambda key: seen if key == "incoming/late.csv" else stat(key))
+    assert late.claim("incoming/late.csv", owner="late") is None
+    assert storage.get_bytes("incoming/late.csv") == b"prompt\nB\n"
+    b = storage.claim("incoming/late.csv", owner="next")
+    assert b is not None and storage.get_bytes(b.key) == b"prompt\nB\n"
