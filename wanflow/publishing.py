@@ -83,7 +83,8 @@ def publish(
         raise AlreadyPublished(
             f"{prefix} already holds another version of {item_id} (run "
             f"{existing.get('run_id')}, manifest {existing.get('manifest')}); give the item "
-            "a new id, remove that publication, or set WANFLOW_REPUBLISH=true"
+            f"a new id, remove that publication and {decision_key(day, item_id)}, or set "
+            "WANFLOW_REPUBLISH=true"
         )
     _decide(store, day, item_id, document, republish=republish)
     if existing is not None:
@@ -128,8 +129,8 @@ def _decide(
         raise AlreadyPublished(
             f"{item_id}: run {held.get('run_id')} (manifest {held.get('manifest')}) publishes "
             f"another version under published/{day.isoformat()}/{item_id}/; nothing of run "
-            f"{mine['run_id']} was written there (give the item a new id, or set "
-            "WANFLOW_REPUBLISH=true to replace it)"
+            f"{mine['run_id']} was written there (give the item a new id, remove {key} if "
+            "that publication was abandoned, or set WANFLOW_REPUBLISH=true to replace it)"
         )
     store.put_bytes(key, body, content_type="application/json")
 
