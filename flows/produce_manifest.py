@@ -243,6 +243,7 @@ def _item_stages(
             outcome.reasons.append(f"generate shot {result.shot}: {result.error}")
         else:
             outcome.clips.append(Clip.model_validate(result.model_dump()))
+            outcome.warnings += [f"shot {result.shot}: {w}" for w in result.warnings]
     for outcome in outcomes.values():
         if outcome.status == "planned" and outcome.clips:
             outcome.status = "generated"
@@ -531,4 +532,7 @@ def _file_and_report(report: RunReport, processing_key: str) -> None:
     report.finished_at = datetime.now(UTC)
     with _stage(report, "report"):
         write_report(report)
-    finish_manifest(processing_key, succeeded)
+    filed = finish_manifest(processing_key, succeeded)
+    if filed != report.manifest_key:  # filed beside an earlier upload of the same name
+        report.manifest_key = filed
+        write_report(report)

@@ -212,13 +212,18 @@ def test_clips_are_generated_stored_by_content_hash_and_reused_on_rerun(produce,
     finally:
         storage_tmp.unlink()
 
+    # A rerun reuses every clip but one cut short in the bucket, which it renders again and says so.
+    storage.put_bytes(story.clips[1].key, b"truncated", content_type="video/mp4")
     storage.put_bytes("incoming/story.json", json.dumps(STORY, ensure_ascii=False).encode())
     again = produce("incoming/story.json")
     assert again.status == "succeeded" and again.run_id != report.run_id
     assert [c.hash for i in again.items for c in i.clips] == [
         c.hash for i in report.items for c in i.clips
     ]
-    assert all(c.cached for i in again.items for c in i.clips)
+    assert [c.cached for i in again.items for c in i.clips] == [True, False, True]
+    (warning,) = again.items[0].warnings
+    assert warning.startswith("shot 2: cached clip") and "rendered again" in warning
+    assert not again.items[1].warnings
     assert first_frames.shape[0] == story.clips[0].frames
 
 
@@ -288,6 +293,22 @@ def test_a_claimed_manifest_can_be_resumed_from_processing(produce, storage):
     report = produce("processing/resume.csv")
     assert report.status == "succeeded"
     assert storage.exists("processed/resume.csv")
+
+
+def test_a_manifest_filed_beside_an_earlier_one_of_its_name_is_reported_where_it_went(
+    produce, storage
+):
+    storage.put_bytes("processed/daily.csv", b"prompt\nyesterday\n")
+    storage.put_bytes("processing/daily.csv", b"prompt\ntoday\n")
+    report = produce("processing/daily.csv")
+    assert report.status == "succeeded"
+    assert report.manifest_key.startswith("processed/daily~") and report.manifest_key != (
+        "processed/daily.csv"
+    )
+    assert storage.get_bytes(report.manifest_key) == b"prompt\ntoday\n"
+    assert storage.get_bytes("processed/daily.csv") == b"prompt\nyesterday\n"
+    stored = json.loads(storage.get_bytes(report.key))
+    assert stored["manifest_key"] == report.manifest_key
 
 
 def test_processed_manifests_are_not_run_again_by_accident(produce, storage):

@@ -312,6 +312,14 @@ def test_unreadable_files_are_one_clear_error(tmp_path, name, data, message):
         ingest(path)
 
 
+def test_a_callback_url_with_credentials_is_refused_without_showing_them(tmp_path):
+    manifest = {"items": [{"prompt": "x"}], "callback_url": "https://bot:hunter2@hooks.example/x"}
+    path = write(tmp_path, "creds.json", json.dumps(manifest))
+    with pytest.raises(ManifestError, match="credentials in a callback URL") as caught:
+        ingest(path)
+    assert "hunter2" not in str(caught.value)
+
+
 def test_json_error_positions_are_absolute(tmp_path):
     items = ",\n".join(json.dumps({"prompt": f"p{i}"}) for i in range(5000))
     path = write(tmp_path, "m.json", "[\n" + items + ',\n{"prompt": oops}\n]')

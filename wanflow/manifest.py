@@ -386,6 +386,14 @@ class ManifestOptions(BaseModel):
         description="GPU seconds per item for items without a preset",
     )
 
+    @field_validator("callback_url")
+    @classmethod
+    def _no_credentials(cls, url: HttpUrl | None) -> HttpUrl | None:
+        # Refused as soon as the manifest is read: the URL is copied into the run report.
+        if url is not None and (url.username or url.password):
+            raise ValueError("credentials in a callback URL are not accepted")
+        return url
+
 
 def derive_id(fields: dict[str, Any]) -> str:
     """A stable id for a row without one: the same content gives the same id on every run."""
