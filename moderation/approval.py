@@ -136,9 +136,10 @@ def _short(reason: str) -> str:
 
 
 def label(item: PendingItem) -> str:
-    """One short line per item, as the form's field label: id, title, verdict, why."""
-    title = f" · {md.text(' '.join(item.title.split())[:40])}" if item.title else ""
-    return f"{md.text(item.id)}{title} — {item.verdict}: {md.text(brief(item.reasons))}"
+    """One short line per item, as the form's field label: id, title, verdict, why. Plain text:
+    Prefect shows a field's title as text (a markdown escape would show as a backslash)."""
+    title = f" · {md.plain(item.title)[:40]}" if item.title else ""
+    return f"{md.plain(item.id)}{title} — {item.verdict}: {md.plain(brief(item.reasons))}"
 
 
 def describe(request: ApprovalRequest) -> str:

@@ -110,7 +110,7 @@ def test_an_items_label_is_one_short_line_with_distinct_reasons_in_a_few_words()
     )
     text = label(held)
     assert text == (
-        "orion-hunt · 猎户 \\| 出猎 — review: shots 1–4: zeroshot failed (ClassifierError); "
+        "orion-hunt · 猎户 | 出猎 — review: shots 1–4: zeroshot failed (ClassifierError); "
         "violence 0.41 ≥ 0.35 at 2.0 s"
     )
     assert brief([]) == "no reason given"

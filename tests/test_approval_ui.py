@@ -62,6 +62,9 @@ PROMPT = (
 # --- loopback servers ---------------------------------------------------------------------------
 
 
+BUCKET = "wanflow"
+
+
 class MediaServer:
     """What the S3 server's presigned links would serve: a contact sheet (JPEG) and shot clips
     (MP4), on a loopback port; ``requested`` lists the paths asked for."""
@@ -85,7 +88,7 @@ class MediaServer:
 
     def presigned(self, path: str) -> str:
         return (
-            f"{self.base}/{path}?X-Amz-Algorithm=AWS4-HMAC-SHA256"
+            f"{self.base}/{BUCKET}/{path}?X-Amz-Algorithm=AWS4-HMAC-SHA256"
             "&X-Amz-Credential=test%2F20261203%2Fus-east-1%2Fs3%2Faws4_request"
             "&X-Amz-Expires=604800&X-Amz-Signature=0123456789abcdef"
         )
@@ -132,12 +135,20 @@ def _write_media(root: Path) -> None:
 
 
 @pytest.fixture
-def media(tmp_path) -> Iterator[MediaServer]:
+def media(tmp_path, monkeypatch) -> Iterator[MediaServer]:
+    from wanflow.settings import get_settings
+
     root = tmp_path / "media"
-    _write_media(root)
+    _write_media(root / BUCKET)
     server = MediaServer(root)
+    # Wanflow links only to its bucket's presigned URLs: the media server stands in for it.
+    monkeypatch.setenv("WANFLOW_S3_ENDPOINT", server.base.removeprefix("http://"))
+    monkeypatch.setenv("WANFLOW_S3_SECURE", "false")
+    monkeypatch.setenv("WANFLOW_S3_BUCKET", BUCKET)
+    get_settings.cache_clear()
     yield server
     server.close()
+    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -208,6 +219,10 @@ class WaitingFlow:
         return self.result
 
 
+# A manifest author's title that would run in the reviewer's browser if shown as markup.
+HOSTILE_TITLE = '<img src=x onerror="document.title=1"> *天狼星*'
+
+
 def _items(media: MediaServer, more: int = 0) -> list[PendingItem]:
     """The round as the review hands it over: a held item whose classifier failed on every
     shot (reasons already merged), and one that waits only because every item does."""
@@ -235,7 +250,7 @@ def _items(media: MediaServer, more: int = 0) -> list[PendingItem]:
     items += [
         PendingItem(
             id=f"star-{n}",
-            title="天狼星",
+            title=HOSTILE_TITLE if n == more else "天狼星",
             prompt="天狼星在冬夜南方天空闪烁",
             verdict="review",
             reasons=[f"awaiting human review: shot {n}: blood 0.38 ≥ 0.35"],
@@ -352,7 +367,7 @@ def _check_artifact(artifact, items: list[PendingItem], media: MediaServer, shot
         "e => e.complete && e.naturalWidth > 0", arg=sheet.element_handle(), timeout=PAGE_MS
     )
     assert sheet.evaluate("e => e.naturalWidth") == 640
-    assert "/work/r1/orion-hunt/sheet.jpg" in media.requested
+    assert f"/{BUCKET}/work/r1/orion-hunt/sheet.jpg" in media.requested
     for item in items[1:]:
         expect(artifact.get_by_text(item.prompt).first).to_be_attached()
     clips = artifact.get_by_role("link", name="shot 2 clip")
@@ -420,6 +435,7 @@ def test_a_reviewer_reads_the_details_and_decides_in_the_prefect_ui(
                     expect(shown).to_be_visible()
                     text = shown.inner_text().removesuffix(" (Optional)")
                     assert text == label(item) and len(text) < 160, (where, text)
+                assert page.locator("img[src='x']").count() == 0, f"{where}: a title ran"
                 html = page.content()
                 assert ERROR_DETAIL[:60] not in html and ERROR_DETAIL[-60:] not in html, where
                 assert "ClassifierError: no OpenCLIP" not in html, where

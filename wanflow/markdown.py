@@ -33,9 +33,16 @@ _ARTIFACT_PATH = re.compile(r"/artifacts/artifact/[0-9a-f]{8}(?:-[0-9a-f]{4}){3}
 UrlCheck = Callable[[str], bool]
 
 
+def plain(value: object) -> str:
+    """``value`` as one line of plain text, for what the UI shows as text, not markdown (a form
+    field's title): control and direction characters become spaces; nothing is escaped, since
+    there an escape would show."""
+    return " ".join(_CONTROL.sub(" ", str(value)).split())
+
+
 def text(value: object) -> str:
     """``value`` as one line of literal markdown text: readable as written, opening nothing."""
-    line = " ".join(_CONTROL.sub(" ", str(value)).split())
+    line = plain(value)
     escaped = "".join(
         _ENTITIES.get(char) or ("\\" + char if char in _ANYWHERE else char) for char in line
     )
