@@ -63,7 +63,7 @@ def test_shots_go_to_the_gpu_deployment_in_one_batch(
         ("lyra", "published"),
         ("cygnus", "published"),
     ]
-    assert all(r["link"].startswith("http") for r in rows)  # presigned video links
+    assert all(r["link"].startswith("[video](http") for r in rows)  # presigned video links
     # The batch's progress, made in the GPU run (other tests' artifacts share this API).
     progress = [a for a in artifacts if a.type == "progress" and a.flow_run_id == run.id]
     assert progress and all(a.data == 100.0 for a in progress)
