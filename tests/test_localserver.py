@@ -365,6 +365,16 @@ def test_kill_9_of_wanflow_run_stops_its_s3_and_prefect_servers(tmp_path):
     )  # fmt: skip
     try:
         assert len(children) >= 2 and len(ports) >= 8
+        # The temporary Prefect API, like every port Wanflow opens, wants credentials.
+        (prefect_api,) = [
+            k for k in children if "prefect.server.api.server:create_app" in k.cmdline()
+        ]
+        (api_port,) = _listening(prefect_api.pid)[0]
+        base = f"http://127.0.0.1:{api_port}/api"
+        assert httpx.get(f"{base}/health").status_code == 200  # the probe reaches it
+        for auth in (None, ("wanflow", "guess")):
+            refused = httpx.post(f"{base}/flow_runs/filter", json={}, auth=auth)
+            assert refused.status_code == 401, (auth, refused.text[:200])
         _assert_all_gone(process, children, ports)
     finally:
         process.kill()

@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -76,11 +77,14 @@ def prefect_server(timeout_s: float | None = None) -> Iterator[str]:
     Prefect would otherwise start its own temporary server (``SubprocessASGIServer``), which
     stops only through ``atexit``: after a ``kill -9`` it listens on forever. This one is the
     same server (the same uvicorn command and settings) launched so that it dies with us, and
-    Prefect is pointed at it for the duration.
+    Prefect is pointed at it for the duration. Like every port Wanflow opens, it demands
+    credentials: a basic-auth string made afresh at each start, known only to this process and
+    the server (both through their environments, which only their owner can read).
     """
     import httpx
     import prefect
     from prefect.settings import (
+        PREFECT_API_AUTH_STRING,
         PREFECT_API_URL,
         PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS,
         get_current_settings,
@@ -98,6 +102,8 @@ def prefect_server(timeout_s: float | None = None) -> Iterator[str]:
         **get_current_settings().to_environment_variables(exclude_unset=True),
     }
     env.pop("PREFECT_API_URL", None)
+    auth = f"wanflow:{secrets.token_urlsafe(32)}"
+    env["PREFECT_SERVER_API_AUTH_STRING"] = auth
     process: subprocess.Popen | None = None
     url = ""
     try:
@@ -132,10 +138,12 @@ def prefect_server(timeout_s: float | None = None) -> Iterator[str]:
         else:
             raise ChildStartError("the temporary Prefect server did not start")
         os.environ["PREFECT_API_URL"] = url
-        with temporary_settings(updates={PREFECT_API_URL: url}):
+        os.environ["PREFECT_API_AUTH_STRING"] = auth
+        with temporary_settings(updates={PREFECT_API_URL: url, PREFECT_API_AUTH_STRING: auth}):
             yield url
     finally:
         os.environ.pop("PREFECT_API_URL", None)
+        os.environ.pop("PREFECT_API_AUTH_STRING", None)
         if process is not None:
             stop_process(process, name="the Prefect server")
 
