@@ -308,11 +308,14 @@ class Storage:
                 delay = min(delay * 2, 30.0)
 
     # --- reads --------------------------------------------------------------------------------
-    def get_bytes(self, key: str) -> bytes:
+    def get_bytes(self, key: str, if_match: str | None = None) -> bytes:
+        """The object's bytes; with ``if_match`` (an ETag), only while it is still that version
+        (HTTP 412 otherwise)."""
         keys.check_key(key)
+        headers = {"If-Match": f'"{if_match}"'} if if_match else None
 
         def get() -> bytes:
-            response = self.client.get_object(self.bucket, key)
+            response = self.client.get_object(self.bucket, key, request_headers=headers)
             try:
                 return response.read()
             finally:
@@ -453,7 +456,7 @@ class Storage:
             return None
         token = record.rsplit("/", 1)[1].removesuffix(".json")
         try:
-            data = self._get_if_match(incoming_key, info.etag)
+            data = self.get_bytes(incoming_key, if_match=info.etag)
         except (ObjectNotFoundError, PreconditionFailedError):
             # Gone or replaced since the stat: nothing of this upload to process. The record is
             # removed so that the chain stays open for a new upload with this ETag.
@@ -540,19 +543,6 @@ class Storage:
         )
         self.delete(src)
         return target
-
-    def _get_if_match(self, key: str, etag: str) -> bytes:
-        def get() -> bytes:
-            response = self.client.get_object(
-                self.bucket, key, request_headers={"If-Match": f'"{etag}"'}
-            )
-            try:
-                return response.read()
-            finally:
-                response.close()
-                response.release_conn()
-
-        return self._retry(f"get {self.uri(key)}", get)
 
     def _stat_or_none(self, key: str) -> ObjectInfo | None:
         try:
