@@ -1,30 +1,34 @@
-"""``produce_manifest``: one manifest from ``incoming/`` to a run report, stage by stage.
+"""``produce_manifest``: one manifest from ``incoming/`` to a run report.
 
-claim → config → ingest → expand → screen → plan → narrate → generate → review → approve →
-compose → publish → report (then the callback and the Prefect artifacts). Narration is spoken
-before generation because its length sets each shot's frame count.
+claim → config → ingest → expand → screen → plan → narrate, for the manifest's items together
+(narration is spoken before generation because its length sets each shot's frame count); then
+shots go to the GPU fleet one by one, and each item, once its shots exist, goes on alone:
+review → compose → publish, or hold for a person (``flows.items``); held items wait together,
+and the approved ones publish; report (then the callback and the Prefect artifacts).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from contextvars import copy_context
 from datetime import UTC, datetime
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.approve import Answer, audit_entries, wait_for_decisions
-from flows.generate_shots import ShotFailure, generate_shots
+from flows.items import CARRIED, Items, StageClock, carry_on, decide, publish, rendered
 from generation.catalogue import Catalogue
-from generation.clips import ClipRecord, jobs_for
+from generation.clips import ClipJob, jobs_for
+from generation.plan import ShotPlan
 from moderation import Screener
 from moderation.approval import AuditEntry, PendingItem
 from tasks.approve import append_audit
 from tasks.artifacts import report_artifacts
-from tasks.compose import compose_item
+from tasks.dispatch import Dispatcher, render_here
 from tasks.manifest import (
     claim_manifest,
     finish_manifest,
@@ -43,19 +47,13 @@ from tasks.prompts import (
     screener_for,
     write_plans,
 )
-from tasks.publish import publish_item, published_files, send_callback
-from tasks.review import ItemReview, review_item
+from tasks.publish import send_callback
 from wanflow import keys
 from wanflow.ingest import Ingested
-from wanflow.publication import fingerprint, metadata, sources
 from wanflow.readers import ManifestError
 from wanflow.report import (
-    Approval,
     Block,
-    Clip,
-    Final,
     ItemOutcome,
-    Review,
     RunReport,
     callback_payload,
     new_run_id,
@@ -179,16 +177,61 @@ def _announce(report: RunReport, callback_url: str | None) -> None:
 def _item_stages(
     report: RunReport, ingested: Ingested, catalogue: Catalogue, screener: Screener
 ) -> None:
-    """expand → screen → plan → narrate → generate → review → approve → compose → publish,
-    item by item: every accepted item ends published, held for a person, rejected, blocked or
-    failed."""
-    outcomes = {item.id: item for item in report.items}
-    with _stage(report, "expand"):
-        expanded = expand_prompts(ingested.items, catalogue)
+    """expand → screen → plan → narrate for the manifest's items together; then each item on
+    its own as soon as its shots exist: review → compose → publish, or hold. Every accepted item
+    ends published, held for a person, rejected, blocked or failed."""
+    settings = get_settings()
+    clock = StageClock(report)
+    carried = _carry_items(report)
+    fresh = [item for item in ingested.items if item.id not in carried]
+    items = Items(report, {i.id: i for i in ingested.items}, {}, clock)
+    plans = _prepare(items, fresh, catalogue, screener) if fresh else {}
+    jobs = [
+        job
+        for plan in plans.values()
+        for job in jobs_for(
+            plan, continue_story=settings.continue_story, fast_cache=settings.fast_cache
+        )
+    ]
+    with ThreadPoolExecutor(settings.cpu_concurrency, thread_name_prefix="wanflow-item") as pool:
+        chains = []
+        with clock("generate"):
+            for item_id, results in _render(jobs, settings):
+                outcome = items.outcomes[item_id]
+                rendered(outcome, results)
+                if outcome.status == "generated":  # its review starts while others render
+                    chains.append(pool.submit(copy_context().run, carry_on, items, outcome))
+        for chain in chains:
+            chain.result()
+    with clock("approve"):
+        _approve(report, items)
+    for outcome in items.outcomes.values():
+        if outcome.status == "approved":
+            publish(items, outcome)
+
+
+def _carry_items(report: RunReport) -> set[str]:
+    """A resumed run finds its items where the pass before left them (published, held with a
+    finished video, ...) and takes up only the held ones: nothing renders or publishes twice."""
+    earlier = read_report(report.key)
+    if earlier is None or earlier.status != "running" or report.passes < 2:
+        return set()
+    before = {o.id: o for o in earlier.items if o.status in CARRIED}
+    report.items = [before.get(o.id, o) for o in report.items]
+    return set(before)
+
+
+def _prepare(
+    items: Items, fresh: list, catalogue: Catalogue, screener: Screener
+) -> dict[str, ShotPlan]:
+    """expand → screen → plan → narrate: each item's shots planned and timed by its narration."""
+    settings, report, outcomes = get_settings(), items.report, items.outcomes
+    with items.clock("expand"):
+        expanded = expand_prompts(fresh, catalogue)
     for item_id, reason in expanded.failed.items():
         outcomes[item_id].status, outcomes[item_id].reasons = "failed", [reason]
 
-    with _stage(report, "screen"):
+    with items.clock("screen"):
         verdicts = screen_text(list(expanded.ok.values()), screener)
     for item_id, blocks in verdicts.items():
         if blocks:
@@ -197,193 +240,65 @@ def _item_stages(
             outcome.reasons = _block_reasons(blocks)
     allowed = [e for e in expanded.ok.values() if not verdicts.get(e.item.id)]
 
-    with _stage(report, "plan"):
-        budget = ingested.summary.options.time_budget_s
-        plans = plan_shots(allowed, catalogue, budget)
-    for item_id, reason in plans.failed.items():
+    with items.clock("plan"):
+        budget = report.ingest.options.time_budget_s if report.ingest else None
+        planned = plan_shots(allowed, catalogue, budget)
+    for item_id, reason in planned.failed.items():
         outcomes[item_id].status, outcomes[item_id].reasons = "failed", [reason]
-    items = {item.id: item for item in ingested.items}
+    plans: dict[str, ShotPlan] = dict(planned.ok)
 
-    with _stage(report, "narrate"):
-        settings = get_settings()
-        for item_id, plan in list(plans.ok.items()):
+    with items.clock("narrate"):
+        for item_id, plan in list(plans.items()):
             if not any(shot.narration for shot in plan.shots):
                 continue
-            item = items[item_id]
+            item = items.manifest_items[item_id]
             try:
                 narration = narrate_item(report.run_id, plan, item.voice, item.speech_rate)
             except Exception as exc:  # a voice that cannot speak fails its item only
                 outcomes[item_id].status = "failed"
                 outcomes[item_id].reasons = [f"narrate: {type(exc).__name__}: {exc}"]
-                del plans.ok[item_id]
+                del plans[item_id]
                 continue
             outcomes[item_id].narration = narration
-            plans.ok[item_id] = retime(plan, narration, settings)
-        written = write_plans(report.run_id, list(plans.ok.values()))
-    for item_id, plan in plans.ok.items():
+            plans[item_id] = retime(plan, narration, settings)
+        written = write_plans(report.run_id, list(plans.values()))
+    for item_id, plan in plans.items():
         outcome = outcomes[item_id]
         outcome.status, outcome.plan_key = "planned", written[item_id]
         outcome.preset, outcome.shots = plan.params.preset, len(plan.shots)
         outcome.estimate_s = plan.estimate.total_s if plan.estimate else None
         outcome.warnings = plan.warnings
-
-    with _stage(report, "generate"):
-        jobs = [
-            job
-            for plan in plans.ok.values()
-            for job in jobs_for(
-                plan, continue_story=settings.continue_story, fast_cache=settings.fast_cache
-            )
-        ]
-        results = _render(jobs) if jobs else []
-    for result in results:
-        outcome = outcomes[result.item_id]
-        if isinstance(result, ShotFailure):
-            outcome.status = "failed"
-            outcome.reasons.append(f"generate shot {result.shot}: {result.error}")
-        else:
-            outcome.clips.append(Clip.model_validate(result.model_dump()))
-            outcome.warnings += [f"shot {result.shot}: {w}" for w in result.warnings]
-    for outcome in outcomes.values():
-        if outcome.status == "planned" and outcome.clips:
-            outcome.status = "generated"
-
-    with _stage(report, "review"):
-        for outcome in outcomes.values():
-            if outcome.status != "generated":
-                continue
-            try:
-                reviewed = review_item(report.run_id, outcome.id, outcome.title, outcome.clips)
-            except Exception as exc:  # unreviewed is never passed: the item stops here
-                outcome.status = "failed"
-                outcome.reasons.append(f"review: {type(exc).__name__}: {exc}")
-                continue
-            _apply_review(outcome, reviewed, items[outcome.id].require_approval)
-
-    with _stage(report, "approve"):
-        _approve(report, items)
-
-    with _stage(report, "compose"):
-        for outcome in outcomes.values():
-            if outcome.status not in ("reviewed", "approved") or outcome.id not in plans.ok:
-                continue
-            item = items[outcome.id]
-            moods = [m for m in (item.emotion, *item.tags) if m]
-            try:
-                done = compose_item(
-                    report.run_id,
-                    plans.ok[outcome.id],
-                    outcome.clips,
-                    item.bgm,
-                    moods,
-                    narration=outcome.narration,
-                    voice=item.voice,
-                    rate=item.speech_rate,
-                )
-            except Exception as exc:  # one item's failure is recorded; the others go on
-                outcome.status = "failed"
-                outcome.reasons.append(f"compose: {type(exc).__name__}: {exc}")
-                continue
-            outcome.final = Final.model_validate(done.model_dump())
-            outcome.status = "composed"
-
-    with _stage(report, "publish"):
-        day = report.started_at.astimezone(UTC).date()
-        for outcome in outcomes.values():
-            if outcome.status != "composed":
-                continue
-            try:
-                found = sources(outcome)  # refuses anything unreviewed or unapproved
-                plan = plans.ok[outcome.id].model_dump(mode="json")
-                print_ = fingerprint(report.manifest, outcome, plan)
-                files = published_files(day, outcome.id, list(found))
-                document = metadata(
-                    report, outcome, items[outcome.id], plan, files, datetime.now(UTC), print_
-                )
-                outcome.published = publish_item(day, outcome.id, found, document)
-            except Exception as exc:  # one item's failure is recorded; the others go on
-                outcome.status = "failed"
-                outcome.reasons.append(f"publish: {type(exc).__name__}: {exc}")
-                continue
-            outcome.status = "published"
+    items.plans.update(plans)
+    return plans
 
 
-def _render(jobs: list) -> list:
-    """The GPU stage: in this process, or as a run of the generate-shots deployment on the GPU
-    pool (``WANFLOW_GPU_DEPLOYMENT``), one batch per manifest so the model loads once."""
-    settings = get_settings()
-    if not settings.gpu_deployment:
-        return generate_shots(jobs)
-    from prefect.deployments import run_deployment
+def _render(jobs: list[ClipJob], settings) -> Iterator[tuple[str, list]]:
+    """The GPU stage, shot by shot on the fleet (``tasks.dispatch``): a GPU worker inside this
+    process (``WANFLOW_FLEET=local``) or the ``wanflow gpu-worker`` processes serving this
+    Prefect server (``remote``). Each item comes back as soon as its shots are in."""
+    if not jobs:
+        return
+    from prefect.settings import PREFECT_API_URL
 
-    parameters = {"jobs": [job.model_dump(mode="json") for job in jobs]}
-    run = run_deployment(
-        settings.gpu_deployment,
-        parameters=parameters,
-        timeout=None,  # wait: the GPU pool may be busy with other manifests' batches
-        as_subflow=True,
-        # A suspended run re-runs from the top when resumed: the server hands back the batch
-        # it already ran for these jobs (its result persisted) instead of starting another.
-        idempotency_key=_batch_key(parameters),
-    )
-    state = run.state
-    if state is None or not state.is_completed():
-        name = state.name if state else "unknown"
-        raise RuntimeError(f"{settings.gpu_deployment} run {run.id} ended {name}")
-    results = state.result()
-    return [_as_result(r) for r in results]
+    if not PREFECT_API_URL.value():  # the ephemeral API serves no task workers
+        yield from render_here(jobs, settings)
+        return
+    dispatcher = Dispatcher(jobs, settings, storage())
+    if settings.fleet == "remote":
+        yield from dispatcher.items()
+        return
+    from tasks.gpu_worker import local_worker
+
+    with local_worker(settings):
+        yield from dispatcher.items()
 
 
-def _batch_key(parameters: dict) -> str:
-    """One GPU batch per flow run and set of jobs: the same on every replay of this run, new
-    for a new run of the same manifest (which may have other weights or settings)."""
-    digest = hashlib.sha256(json.dumps(parameters, sort_keys=True).encode()).hexdigest()
-    return f"{flow_run.get_id()}:{digest[:16]}"
-
-
-def _as_result(value):
-    """Results come back as models when the worker's result serializer kept the types, as
-    dicts from a JSON serializer."""
-    if isinstance(value, ClipRecord | ShotFailure):
-        return value
-    if "error" in value:
-        return ShotFailure.model_validate(value)
-    return ClipRecord.model_validate(value)
-
-
-def _apply_review(outcome: ItemOutcome, reviewed: ItemReview, require_approval: bool) -> None:
-    """Block, hold for a person, or pass; nothing that is not a clean pass goes further alone."""
-    verdict = reviewed.verdict
-    outcome.review = Review(
-        decision=verdict.decision,
-        reasons=verdict.reasons,
-        scores=verdict.top_scores(),
-        flagged_frames=len(verdict.flagged),
-        failures=verdict.failures,
-        sheet_key=reviewed.sheet_key,
-        sheet_url=reviewed.sheet_url,
-        thumbnail_key=reviewed.thumbnail_key,
-        review_key=reviewed.review_key,
-    )
-    if verdict.decision == "block":
-        outcome.status = "blocked"
-        outcome.reasons += [f"review: {r}" for r in verdict.reasons]
-    elif verdict.decision == "review":
-        outcome.status = "held"
-        outcome.reasons += [f"awaiting human review: {r}" for r in verdict.reasons]
-    elif require_approval:
-        outcome.status = "held"
-        outcome.reasons.append("awaiting approval: the item requires it")
-    else:
-        outcome.status = "reviewed"
-
-
-def _approve(report: RunReport, items: dict) -> None:
+def _approve(report: RunReport, items: Items) -> None:
     """Log the automatic decisions, then ask people about the held items (or approve them all
     where the operator said so) and log their answers; what nobody decides stays held."""
     settings = get_settings()
     base = {"run_id": report.run_id, "flow_run_id": report.flow_run_id, "manifest": report.manifest}
-    day = report.started_at.astimezone(UTC).date()
+    day = items.day
     append_audit(report.run_id, day, _automatic_entries(report, base))
     held = [o for o in report.items if o.status == "held"]
     if not held:
@@ -394,7 +309,7 @@ def _approve(report: RunReport, items: dict) -> None:
         answers, undecided = [], [o.id for o in held]
     else:
         write_report(report)  # the bucket shows the run waiting, and why, while it waits
-        pending = [_pending(o, items[o.id].prompt) for o in held]
+        pending = [_pending(o, items.manifest_items[o.id].prompt) for o in held]
         suspend = settings.approval_suspend and _can_suspend()
         answers, undecided = wait_for_decisions(
             report.run_id,
@@ -408,23 +323,7 @@ def _approve(report: RunReport, items: dict) -> None:
     append_audit(report.run_id, day, entries)
     outcomes = {o.id: o for o in held}
     for entry in entries:
-        _apply_decision(outcomes[entry.item_id], entry)
-
-
-def _apply_decision(outcome: ItemOutcome, entry: AuditEntry) -> None:
-    outcome.approval = Approval(
-        decision=entry.decision, actor=entry.actor, at=entry.at, comment=entry.comment
-    )
-    note = f": {entry.comment}" if entry.comment else ""
-    if entry.decision == "approve":
-        outcome.status = "approved"
-        outcome.reasons = [r for r in outcome.reasons if not r.startswith("awaiting ")]
-        outcome.reasons.append(f"approved by {entry.actor}{note}")
-    elif entry.decision == "reject":
-        outcome.status = "rejected"
-        outcome.reasons.append(f"rejected by {entry.actor}{note}")
-    else:
-        outcome.reasons += entry.reasons
+        decide(outcomes[entry.item_id], entry)
 
 
 def _automatic_entries(report: RunReport, base: dict) -> list[AuditEntry]:
@@ -476,15 +375,17 @@ def _automatic_entries(report: RunReport, base: dict) -> list[AuditEntry]:
 
 def _pending(outcome: ItemOutcome, prompt: str) -> PendingItem:
     review = outcome.review
+    video = outcome.final.files.get("video.mp4") if outcome.final else None
     return PendingItem(
         id=outcome.id,
         title=outcome.title,
         prompt=prompt,
         verdict="review" if review is None or review.decision != "pass" else "pass",
-        reasons=[r for r in outcome.reasons if r.startswith("awaiting ")],
+        reasons=[f"awaiting {why}" for why in outcome.held_because],
         scores=review.scores if review else {},
         sheet_url=review.sheet_url if review else None,
         clip_urls={clip.shot: storage().presigned_get(clip.key) for clip in outcome.clips},
+        video_url=storage().presigned_get(video) if video else None,
     )
 
 

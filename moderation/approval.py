@@ -36,6 +36,9 @@ class PendingItem(BaseModel):
     scores: dict[str, float] = Field(default_factory=dict)
     sheet_url: str | None = None
     clip_urls: dict[int, str] = Field(default_factory=dict, description="shot → clip link")
+    video_url: str | None = Field(
+        None, description="the finished video (narration, music, subtitles): what is judged"
+    )
 
 
 class ApprovalRequest(BaseModel):
@@ -183,7 +186,9 @@ def details(request: ApprovalRequest) -> str:
             scores = ", ".join(f"{md.text(c)} {s:.2f}" for c, s in top)
             lines.append(f"- **scores:** {scores}")
         # Only the bucket's own presigned links: a URL from anywhere else is shown as nothing.
-        links = [md.link("contact sheet", item.sheet_url)] if md.bucket_url(item.sheet_url) else []
+        links = [md.link("finished video", item.video_url)] if md.bucket_url(item.video_url) else []
+        if md.bucket_url(item.sheet_url):
+            links.append(md.link("contact sheet", item.sheet_url))
         links += [
             md.link(f"shot {n} clip", url)
             for n, url in sorted(item.clip_urls.items())

@@ -13,7 +13,10 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from prefect import task
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
@@ -34,7 +37,7 @@ from generation.render import Renderer
 from tasks.manifest import storage
 from tasks.retry import first_out_of_memory
 from wanflow import markdown as md
-from wanflow.settings import get_settings
+from wanflow.settings import Settings, get_settings
 from wanflow.storage import ObjectNotFoundError
 
 
@@ -49,6 +52,38 @@ from wanflow.storage import ObjectNotFoundError
 )
 def generate_clip(job: ClipJob) -> ClipRecord:
     """Render ``job`` unless its clip is already in the bucket; returns where it is."""
+    return render_job(job)
+
+
+RendererFactory = Callable[[Settings], Any]
+_RENDERER: list[RendererFactory] = [Renderer]
+_OBSERVERS: list[Callable[[ClipJob, ClipRecord, float], None]] = []
+
+
+def use_renderer(factory: RendererFactory) -> None:
+    """What renders shots in this process: ``Renderer`` unless a stand-in is installed (the
+    fleet benchmark's simulated GPU). Anything with ``render(spec, request, progress=)``
+    returning a ``Rendered`` will do."""
+    _RENDERER[0] = factory
+
+
+def observe(callback: Callable[[ClipJob, ClipRecord, float], None]) -> None:
+    """Call ``callback(job, record, seconds)`` after every shot this process finishes: how a
+    GPU worker counts its model loads and busy time for its heartbeat."""
+    _OBSERVERS.append(callback)
+
+
+def render_job(job: ClipJob) -> ClipRecord:
+    """The body of every GPU task: the clip from the store when it is there and intact, else
+    rendered on this process's resident pipeline and stored under its hash."""
+    start = time.perf_counter()
+    record = _render_job(job)
+    for callback in list(_OBSERVERS):
+        callback(job, record, time.perf_counter() - start)
+    return record
+
+
+def _render_job(job: ClipJob) -> ClipRecord:
     from wanflow.video import write_mp4, write_png
 
     settings, store, logger = get_settings(), storage(), get_run_logger()
@@ -101,7 +136,7 @@ def generate_clip(job: ClipJob) -> ClipRecord:
                     elapsed / step,
                 )
 
-        rendered = Renderer(settings).render(spec, request, progress=progress)
+        rendered = _RENDERER[0](settings).render(spec, request, progress=progress)
         mp4 = write_mp4(rendered.frames, Path(tmp) / "clip.mp4", rendered.fps)
         png = write_png(rendered.frames[-1], Path(tmp) / "last.png")
         sums = sha256_file(mp4), sha256_file(png)

@@ -23,7 +23,7 @@ from moderation.approval import (
     details,
     label,
 )
-from tests.conftest import ROOT, WANFLOW, DeploymentWorker
+from tests.conftest import ROOT, WANFLOW
 
 REQUEST = ApprovalRequest(
     run_id="20261123T000000Z-abcd",
@@ -86,6 +86,7 @@ def test_the_details_artifact_shows_each_item_with_what_a_reviewer_needs(bucket)
         update={
             "reasons": [CLASSIFIER_ERROR, REQUEST.items[0].reasons[0], CLASSIFIER_ERROR],
             "clip_urls": {2: clip.format(2), 1: clip.format(1)},
+            "video_url": clip.format("final"),
         }
     )
     text = details(REQUEST.model_copy(update={"items": [held, REQUEST.items[1]]}))
@@ -98,8 +99,8 @@ def test_the_details_artifact_shows_each_item_with_what_a_reviewer_needs(bucket)
     sheet = "http://s3.local/wanflow/work/r/orion-hunt/sheet.jpg?X-Amz-Signature=1"
     assert f"![contact sheet of orion-hunt]({sheet})" in text  # inline, not only a link
     assert (
-        f"[contact sheet]({sheet}) · [shot 1 clip]({clip.format(1)}) · "
-        f"[shot 2 clip]({clip.format(2)})"
+        f"[finished video]({clip.format('final')}) · [contact sheet]({sheet}) · "
+        f"[shot 1 clip]({clip.format(1)}) · [shot 2 clip]({clip.format(2)})"
     ) in text
     assert "北斗" * 119 + "北…" in text and "北斗" * 121 not in text  # long prompts are cut
 
@@ -381,15 +382,14 @@ def test_a_deployed_run_suspends_while_waiting_and_resumes_from_the_top(
     prefect_api, wanflow_env, storage, monkeypatch
 ):
     """No process is held while a deployed run waits; resumed, it re-runs from the top and finds
-    its claim, its GPU batch and its verdicts again instead of redoing them. Two rounds: the
-    report sums the stage times of all three passes, each decision is stamped when it was made,
-    and only real suspensions say so in the log."""
+    its claim and its items where it left them instead of redoing them: nothing renders, is
+    reviewed or composed again. Two rounds: the report sums the stage times of all three
+    passes, each decision is stamped when it was made, and only real suspensions say so in the
+    log."""
     import asyncio
 
     from prefect import get_client
     from prefect.client.schemas.filters import (
-        DeploymentFilter,
-        DeploymentFilterId,
         FlowRunFilter,
         FlowRunFilterId,
         LogFilter,
@@ -398,20 +398,28 @@ def test_a_deployed_run_suspends_while_waiting_and_resumes_from_the_top(
     from prefect.runner import Runner
     from prefect.settings import PREFECT_API_URL
 
-    from flows.generate_shots import generate_shots
     from tasks.approve import read_audit
 
     api_url = PREFECT_API_URL.value()
-    monkeypatch.setenv("WANFLOW_GPU_DEPLOYMENT", "generate-shots/gpu-resume")
-    gpu = generate_shots.to_deployment(name="gpu-resume").apply()
-    with DeploymentWorker(gpu) as gpu_worker:  # shots render on the "gpu pool"
-        flow_run, state = _suspended_run(storage, monkeypatch, "deployed", ITEMS[:2], 900)
+    flow_run, state = _suspended_run(storage, monkeypatch, "deployed", ITEMS[:2], 900)
     assert state.name == "Suspended" and state.is_paused()
-    assert len(gpu_worker.executed) == 1
     (interim,) = [o.key for o in storage.list("reports/") if o.key.endswith(".json")]
     first = json.loads(storage.get_bytes(interim))
     assert first["status"] == "running" and first["passes"] == 1
     assert first["stages"]["generate"] > 0
+    # Held items wait composed: the reviewer judges the finished video.
+    assert all(i["status"] == "held" and i["final"] for i in first["items"])
+
+    def task_runs() -> list:
+        with get_client(sync_client=True) as client:
+            only = FlowRunFilter(id=FlowRunFilterId(any_=[flow_run.id]))
+            return client.read_task_runs(flow_run_filter=only)
+
+    def named(runs: list, prefix: str) -> list[str]:
+        return sorted(t.state.name for t in runs if t.name.startswith(prefix))
+
+    before = task_runs()
+    assert named(before, "render-") == ["Completed", "Completed"]  # one shot per item
 
     def resume_after(*decision: str) -> tuple[datetime, datetime]:
         """Decide with the CLI, then let a worker run the resumed run; when the decision was
@@ -423,30 +431,20 @@ def test_a_deployed_run_suspends_while_waiting_and_resumes_from_the_top(
         asyncio.run(Runner().execute_flow_run(flow_run.id))  # a worker takes the resumed run
         return before, after
 
-    with DeploymentWorker(gpu) as gpu_worker:  # a resume must not need it
-        vega_decided = resume_after("--approve", "vega")  # altair waits for round 2
-        with get_client(sync_client=True) as client:
-            assert client.read_flow_run(flow_run.id).state.name == "Suspended"
-        altair_decided = resume_after("--reject", "altair")
-    assert gpu_worker.executed == []  # no resume started a GPU run
+    vega_decided = resume_after("--approve", "vega")  # altair waits for round 2
+    with get_client(sync_client=True) as client:
+        assert client.read_flow_run(flow_run.id).state.name == "Suspended"
+    altair_decided = resume_after("--reject", "altair")
 
     with get_client(sync_client=True) as client:
         assert client.read_flow_run(flow_run.id).state.is_completed()
-        batches = client.read_flow_runs(
-            deployment_filter=DeploymentFilter(id=DeploymentFilterId(any_=[gpu]))
-        )
-        ids = [flow_run.id, *(batch.id for batch in batches)]
-        tasks = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=ids)))
         logs = client.read_logs(
             log_filter=LogFilter(flow_run_id=LogFilterFlowRunId(any_=[flow_run.id]))
         )
-    # Re-run from the top, twice: one GPU batch for the whole run, no shot made twice, and the
-    # verdicts came from the cache.
-    assert len(batches) == 1 and batches[0].parent_task_run_id is not None
-    generated = [t.state.name for t in tasks if t.name.startswith("generate-clip")]
-    assert generated == ["Completed", "Completed"]
-    reviews = sorted(t.state.name for t in tasks if t.name.startswith("review-item"))
-    assert reviews == ["Cached", "Cached", "Cached", "Cached", "Completed", "Completed"]
+    # Re-run from the top, twice: no shot rendered, no item reviewed or composed again.
+    after = task_runs()
+    for stage in ("render-", "review-item", "compose-item"):
+        assert named(after, stage) == named(before, stage), stage
     # Two waits, two suspensions; the passes that replayed an answered round did not suspend.
     assert sum("Suspending flow run" in log.message for log in logs) == 2
 

@@ -95,7 +95,8 @@ def _waiting_run(run, request) -> Group:
 def _links(request) -> list[str]:
     lines = [f"details: {request.details_url}"] if request.details_url else []
     for item in request.items:
-        urls = [("contact sheet", item.sheet_url)] if item.sheet_url else []
+        urls = [("finished video", item.video_url)] if item.video_url else []
+        urls += [("contact sheet", item.sheet_url)] if item.sheet_url else []
         urls += [(f"shot {n} clip", url) for n, url in sorted(item.clip_urls.items())]
         lines += [f"{item.id} {name}: {url}" for name, url in urls]
     return lines

@@ -127,6 +127,9 @@ class ItemOutcome(BaseModel):
     id: str
     title: str | None = None
     status: ItemStatus
+    held_because: list[str] = Field(
+        default_factory=list, description="while held: what a person must look at, and why"
+    )
     reasons: list[str] = Field(default_factory=list)
     blocked: list[Block] = Field(default_factory=list)
     preset: str | None = None

@@ -250,12 +250,28 @@ class Settings(BaseSettings):
     schedule_cron: str = Field("0 2 * * *", description="daily-content's cron schedule")
     schedule_timezone: str = Field("Asia/Shanghai", description="timezone of schedule_cron")
     cpu_pool: str = Field("cpu", description="work pool of the CPU flows")
-    gpu_pool: str = Field("gpu", description="work pool of the generate-shots flow")
+    gpu_pool: str = Field("gpu", description="work pool the GPU hosts belong to")
     gpu_count: int = Field(1, ge=1, le=1024, description="GPUs: the `gpu` tag concurrency limit")
-    gpu_deployment: str | None = Field(
-        None,
-        description="FLOW/DEPLOYMENT that renders shots on the GPU pool (e.g. "
-        "generate-shots/generate-shots); unset: in the produce-manifest process",
+    fleet: Literal["local", "remote"] = Field(
+        "local",
+        description="who renders a run's shots: `local`, a GPU worker inside the run's own "
+        "process; `remote`, the `wanflow gpu-worker` processes serving this Prefect server",
+    )
+    worker_heartbeat_s: float = Field(
+        10.0, gt=0, le=600, description="how often a GPU worker writes its record to the bucket"
+    )
+    worker_stale_s: float = Field(
+        60.0,
+        gt=0,
+        le=3600,
+        description="a GPU worker whose record has not changed for this long is taken for dead: "
+        "its shots are dispatched again",
+    )
+    resident_models: int = Field(
+        1, ge=1, le=8, description="models a GPU worker keeps loaded at once (least recent out)"
+    )
+    cpu_concurrency: int = Field(
+        2, ge=1, le=64, description="items reviewed, composed and published at once per run"
     )
     watch_limit: int = Field(50, ge=1, le=10_000, description="manifests one watcher tick starts")
 

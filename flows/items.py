@@ -1,0 +1,205 @@
+"""One item's way from its rendered shots to publication: review → compose → publish, or hold.
+
+Each item takes this way on its own as soon as its shots exist, in a bounded pool of threads
+(``WANFLOW_CPU_CONCURRENCY``), while other items still render. A clean item is published
+without waiting for anyone. A held item is composed first, so that its reviewer judges the
+finished video, and then waits with the others for a decision (``approve_held``); an approved
+one is published once decided. One item's failure is recorded on it and stops only it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+from generation.plan import ShotPlan
+from moderation.approval import AuditEntry
+from tasks.compose import compose_item
+from tasks.dispatch import Result, ShotFailure
+from tasks.manifest import storage
+from tasks.publish import publish_item, published_files
+from tasks.review import ItemReview, review_item
+from wanflow.publication import fingerprint, metadata, sources
+from wanflow.report import Approval, Clip, Final, ItemOutcome, Review, RunReport
+
+CARRIED = ("published", "blocked", "rejected", "failed", "held")  # where a pass leaves an item
+
+
+class StageClock:
+    """Seconds per stage in the report, summed over items that run at the same time."""
+
+    def __init__(self, report: RunReport) -> None:
+        self.report, self._lock = report, threading.Lock()
+
+    @contextmanager
+    def __call__(self, name: str):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - start
+            with self._lock:
+                stages = self.report.stages
+                stages[name] = round(stages.get(name, 0.0) + spent, 4)
+
+
+@dataclass
+class Items:
+    """What every item's stages need: the run, the manifest's items and their shot plans."""
+
+    report: RunReport
+    manifest_items: dict[str, Any]
+    plans: dict[str, ShotPlan]
+    clock: StageClock
+    outcomes: dict[str, ItemOutcome] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.outcomes = {o.id: o for o in self.report.items}
+
+    @property
+    def day(self) -> date:
+        return self.report.started_at.astimezone(UTC).date()
+
+    def plan(self, outcome: ItemOutcome) -> ShotPlan:
+        """The item's (re-timed) plan: this pass's, or the one an earlier pass stored."""
+        if outcome.id not in self.plans:
+            if not outcome.plan_key:
+                raise RuntimeError(f"{outcome.id} has no stored plan")
+            data = storage().get_bytes(outcome.plan_key)
+            self.plans[outcome.id] = ShotPlan.model_validate_json(data)
+        return self.plans[outcome.id]
+
+
+def rendered(outcome: ItemOutcome, results: list[Result]) -> None:
+    """An item's shots are in: every clip recorded, or the item failed with its shot."""
+    for result in results:
+        if isinstance(result, ShotFailure):
+            outcome.status = "failed"
+            outcome.reasons.append(f"generate shot {result.shot}: {result.error}")
+        else:
+            outcome.clips.append(Clip.model_validate(result.model_dump()))
+            outcome.warnings += [f"shot {result.shot}: {w}" for w in result.warnings]
+    if outcome.status == "planned" and outcome.clips:
+        outcome.status = "generated"
+
+
+def carry_on(items: Items, outcome: ItemOutcome) -> None:
+    """review → compose → publish (clean) or hold (composed, waiting for a person)."""
+    review(items, outcome)
+    if outcome.status in ("reviewed", "held"):
+        compose(items, outcome)
+    if outcome.status == "composed":
+        publish(items, outcome)
+
+
+def review(items: Items, outcome: ItemOutcome) -> None:
+    with items.clock("review"):
+        try:
+            reviewed = review_item(items.report.run_id, outcome.id, outcome.title, outcome.clips)
+        except Exception as exc:  # unreviewed is never passed: the item stops here
+            _fail(outcome, "review", exc)
+            return
+    _apply_review(outcome, reviewed, items.manifest_items[outcome.id].require_approval)
+
+
+def compose(items: Items, outcome: ItemOutcome) -> None:
+    """The finished video; a held item stays held, now with a video to judge."""
+    item = items.manifest_items[outcome.id]
+    moods = [m for m in (item.emotion, *item.tags) if m]
+    with items.clock("compose"):
+        try:
+            done = compose_item(
+                items.report.run_id,
+                items.plan(outcome),
+                outcome.clips,
+                item.bgm,
+                moods,
+                narration=outcome.narration,
+                voice=item.voice,
+                rate=item.speech_rate,
+            )
+        except Exception as exc:  # one item's failure is recorded; the others go on
+            _fail(outcome, "compose", exc)
+            return
+    outcome.final = Final.model_validate(done.model_dump())
+    if outcome.status == "reviewed":
+        outcome.status = "composed"
+
+
+def publish(items: Items, outcome: ItemOutcome) -> None:
+    """Published only when reviewed clean or approved by a person (``sources`` refuses)."""
+    report = items.report
+    with items.clock("publish"):
+        try:
+            found = sources(outcome)
+            plan = items.plan(outcome).model_dump(mode="json")
+            mark = fingerprint(report.manifest, outcome, plan)
+            files = published_files(items.day, outcome.id, list(found))
+            item = items.manifest_items[outcome.id]
+            document = metadata(report, outcome, item, plan, files, datetime.now(UTC), mark)
+            outcome.published = publish_item(items.day, outcome.id, found, document)
+        except Exception as exc:  # one item's failure is recorded; the others go on
+            _fail(outcome, "publish", exc)
+            return
+    outcome.status = "published"
+
+
+def _fail(outcome: ItemOutcome, stage: str, exc: BaseException) -> None:
+    outcome.status = "failed"
+    outcome.reasons.append(f"{stage}: {type(exc).__name__}: {exc}")
+
+
+def hold(outcome: ItemOutcome, because: list[str]) -> None:
+    """Held for a person: why, in ``held_because``; the reasons say it in words."""
+    outcome.status = "held"
+    outcome.held_because = because
+    outcome.reasons += [f"awaiting {why}" for why in because]
+
+
+def _apply_review(outcome: ItemOutcome, reviewed: ItemReview, require_approval: bool) -> None:
+    """Block, hold for a person, or pass; nothing that is not a clean pass goes further alone."""
+    verdict = reviewed.verdict
+    outcome.review = Review(
+        decision=verdict.decision,
+        reasons=verdict.reasons,
+        scores=verdict.top_scores(),
+        flagged_frames=len(verdict.flagged),
+        failures=verdict.failures,
+        sheet_key=reviewed.sheet_key,
+        sheet_url=reviewed.sheet_url,
+        thumbnail_key=reviewed.thumbnail_key,
+        review_key=reviewed.review_key,
+    )
+    if verdict.decision == "block":
+        outcome.status = "blocked"
+        outcome.reasons += [f"review: {r}" for r in verdict.reasons]
+    elif verdict.decision == "review":
+        hold(outcome, [f"human review: {r}" for r in verdict.reasons])
+    elif require_approval:
+        hold(outcome, ["approval: the item requires it"])
+    else:
+        outcome.status = "reviewed"
+
+
+def decide(outcome: ItemOutcome, entry: AuditEntry) -> None:
+    """A person's (or the timeout's) answer for a held item."""
+    outcome.approval = Approval(
+        decision=entry.decision, actor=entry.actor, at=entry.at, comment=entry.comment
+    )
+    note = f": {entry.comment}" if entry.comment else ""
+    if entry.decision == "approve":
+        outcome.status = "approved"
+        waiting = {f"awaiting {why}" for why in outcome.held_because}
+        outcome.reasons = [r for r in outcome.reasons if r not in waiting]
+        outcome.held_because = []
+        outcome.reasons.append(f"approved by {entry.actor}{note}")
+    elif entry.decision == "reject":
+        outcome.status = "rejected"
+        outcome.held_because = []
+        outcome.reasons.append(f"rejected by {entry.actor}{note}")
+    else:
+        outcome.reasons += entry.reasons

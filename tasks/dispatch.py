@@ -1,0 +1,259 @@
+"""Shots to the GPU fleet, items back as soon as their shots exist.
+
+Prefect does the scheduling: each shot becomes a background task run (``tasks.fleet``) that the
+next free GPU worker serving its model family takes, in the order they were dispatched. What is
+left to the dispatcher is what Prefect does not do:
+
+- **Order within an item.** Shots of an item that continue its story wait for the shot before
+  (they start from its last frame); the others go out at once, in manifest order.
+- **Items as they finish.** ``Dispatcher.items()`` yields an item the moment its last shot is
+  in, so its review, composition and publication start while other items still render.
+- **Workers that die.** Prefect leaves a SIGKILLed worker's task run RUNNING forever, and the run
+  it had received but not started SCHEDULED. Each worker's record in the bucket lists both; a
+  record that stops changing for ``WANFLOW_WORKER_STALE_S`` (by this process's clock) or says
+  it is stopping marks its shots orphaned: they are forced Crashed and dispatched again. A clip's
+  key is the hash of its inputs, so a shot rendered twice is stored once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from generation.clips import ClipJob, ClipRecord
+from generation.models import resolve_model
+from wanflow.fleet import WorkerBeat, read_beats
+from wanflow.settings import Settings
+
+MAX_ATTEMPTS = 3  # dispatches of one shot whose workers died under it
+
+
+class ShotFailure(BaseModel):
+    item_id: str
+    shot: int
+    error: str
+
+
+Result = ClipRecord | ShotFailure
+
+
+@dataclass
+class _Sent:
+    job: ClipJob
+    attempt: int
+    task_run_id: UUID
+    sent_at: float
+    history: list[str] = field(default_factory=list)  # why it was sent again
+
+
+@dataclass
+class _Item:
+    jobs: list[ClipJob]
+    chained: bool  # each shot starts from the last frame of the one before
+    results: dict[int, Result] = field(default_factory=dict)
+    next: int = 0  # index of the next job to send
+
+    @property
+    def done(self) -> bool:
+        return len(self.results) == len(self.jobs)
+
+
+class Liveness:
+    """Which workers are alive, judged by whether their records change (by this clock)."""
+
+    def __init__(self, stale_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.stale_s, self.clock = stale_s, clock
+        self._seen: dict[str, tuple[int, float]] = {}  # worker → (seq, when it last changed)
+
+    def dead(self, beats: list[WorkerBeat]) -> list[WorkerBeat]:
+        now, dead = self.clock(), []
+        for beat in beats:
+            seq, since = self._seen.get(beat.worker, (None, now))
+            if seq != beat.seq:
+                self._seen[beat.worker] = (beat.seq, now)
+                since = now
+            if beat.stopping or now - since >= self.stale_s:
+                dead.append(beat)
+        return dead
+
+
+class Dispatcher:
+    """Sends ``jobs`` to the fleet and yields ``(item_id, results in shot order)`` per item."""
+
+    def __init__(self, jobs: list[ClipJob], settings: Settings, store, *, poll_s: float = 0.5):
+        from tasks.fleet import family
+
+        self.settings, self.store, self.poll_s = settings, store, poll_s
+        self._items: dict[str, _Item] = {}
+        for job in jobs:
+            item = self._items.setdefault(job.item_id, _Item(jobs=[], chained=False))
+            item.jobs.append(job)
+        for item in self._items.values():
+            item.chained = any(j.continue_story for j in item.jobs[1:]) and family(
+                item.jobs[0], settings
+            ) in ("i2v", "ti2v")
+        self._sent: dict[UUID, _Sent] = {}
+        self._liveness = Liveness(settings.worker_stale_s)
+        self._beats_read = float("-inf")
+        self.redispatched: list[tuple[str, int, str]] = []  # (item, shot, why)
+
+    def items(self) -> Iterator[tuple[str, list[Result]]]:
+        from prefect import get_client
+
+        for item in self._items.values():  # manifest order
+            self._send_ready(item)
+        with get_client(sync_client=True) as client:
+            while self._sent:
+                finished = self._poll(client)
+                for item_id in finished:
+                    item = self._items[item_id]
+                    yield item_id, [item.results[j.shot] for j in item.jobs]
+                if self._sent and not finished:
+                    time.sleep(self.poll_s)
+
+    # --- sending ---------------------------------------------------------------------------
+
+    def _send_ready(self, item: _Item) -> None:
+        while item.next < len(item.jobs):
+            job = item.jobs[item.next]
+            if item.chained and item.next > 0:
+                before = item.results.get(item.jobs[item.next - 1].shot)
+                if before is None:
+                    return  # still rendering: this shot starts from its last frame
+                if isinstance(before, ShotFailure):
+                    self._fail_rest(item, f"shot {before.shot} failed")
+                    return
+                if job.continue_story:
+                    job = job.model_copy(update={"image_key": before.last_frame_key})
+            item.next += 1
+            self._send(job, attempt=1)
+            if item.chained:
+                return
+
+    def _send(self, job: ClipJob, attempt: int, history: list[str] | None = None) -> None:
+        from tasks.fleet import task_for
+
+        future = task_for(job, self.settings).delay(job, attempt)
+        sent = _Sent(job, attempt, future.task_run_id, time.monotonic(), list(history or []))
+        self._sent[future.task_run_id] = sent
+
+    def _fail_rest(self, item: _Item, why: str) -> None:
+        for job in item.jobs[item.next :]:
+            item.results[job.shot] = ShotFailure(item_id=job.item_id, shot=job.shot, error=why)
+        item.next = len(item.jobs)
+
+    # --- collecting ------------------------------------------------------------------------
+
+    def _poll(self, client) -> list[str]:
+        """Collect finished shots; re-send orphans; the items that became complete."""
+        from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterId
+
+        runs = client.read_task_runs(
+            task_run_filter=TaskRunFilter(id=TaskRunFilterId(any_=list(self._sent)))
+        )
+        finished: list[str] = []
+        waiting: list[_Sent] = []
+        for run in runs:
+            sent = self._sent.get(run.id)
+            if sent is None or run.state is None:
+                continue
+            if not run.state.is_final():
+                waiting.append(sent)
+                continue
+            del self._sent[run.id]
+            item = self._items[sent.job.item_id]
+            result = _result(sent.job, run.state)
+            if isinstance(result, ClipRecord) and sent.history:
+                result.warnings += [f"{why}: dispatched again" for why in sent.history]
+            item.results[sent.job.shot] = result
+            self._send_ready(item)
+            if item.done:
+                finished.append(sent.job.item_id)
+        if waiting:
+            self._resend_orphans(client, waiting)
+        return finished
+
+    def _resend_orphans(self, client, waiting: list[_Sent]) -> None:
+        now = time.monotonic()
+        if now - self._beats_read < min(1.0, self.settings.worker_heartbeat_s / 2):
+            return
+        self._beats_read = now
+        dead = self._liveness.dead(read_beats(self.store))
+        if not dead:
+            return
+        from prefect.states import Crashed
+
+        for sent in waiting:
+            holder = next((b for b in dead if b.holds(str(sent.task_run_id))), None)
+            if holder is None:
+                continue
+            why = (
+                f"worker {holder.worker} stopped"
+                if holder.stopping
+                else f"worker {holder.worker} stopped answering"
+            )
+            client.set_task_run_state(sent.task_run_id, Crashed(message=why), force=True)
+            del self._sent[sent.task_run_id]
+            job = sent.job
+            self.redispatched.append((job.item_id, job.shot, why))
+            if sent.attempt >= MAX_ATTEMPTS:
+                item = self._items[job.item_id]
+                item.results[job.shot] = ShotFailure(
+                    item_id=job.item_id, shot=job.shot, error=f"{why}, {sent.attempt} times"
+                )
+                self._fail_rest(item, f"shot {job.shot} failed")
+                continue
+            self._send(job, sent.attempt + 1, [*sent.history, why])
+
+
+def _result(job: ClipJob, state) -> Result:
+    if state.is_completed():
+        value = state.result()
+        return value if isinstance(value, ClipRecord) else ClipRecord.model_validate(value)
+    try:
+        raised = state.result(raise_on_failure=False)
+    except Exception as exc:  # the result itself could not be read
+        raised = exc
+    if isinstance(raised, BaseException):
+        error = f"{type(raised).__name__}: {raised}"
+    else:
+        error = f"{state.name}: {state.message or 'no message'}"
+    return ShotFailure(item_id=job.item_id, shot=job.shot, error=error)
+
+
+def _takes_image(job: ClipJob, settings: Settings) -> bool:
+    return resolve_model(job.model, settings).task in ("i2v", "ti2v")
+
+
+def render_here(jobs: list[ClipJob], settings: Settings) -> Iterator[tuple[str, list[Result]]]:
+    """Without a Prefect server (the ephemeral API has no task workers): every shot in this
+    process, in order, each item yielded when its shots are done."""
+    from tasks.generate import generate_clip
+
+    by_item: dict[str, list[ClipJob]] = {}
+    for job in jobs:
+        by_item.setdefault(job.item_id, []).append(job)
+    for item_id, item_jobs in by_item.items():
+        results: list[Result] = []
+        before: Result | None = None
+        for job in item_jobs:
+            if isinstance(before, ShotFailure):
+                results.append(
+                    ShotFailure(item_id=item_id, shot=job.shot, error=f"shot {before.shot} failed")
+                )
+                continue
+            if before is not None and job.continue_story and _takes_image(job, settings):
+                job = job.model_copy(update={"image_key": before.last_frame_key})
+            try:
+                outcome: Result = generate_clip(job)
+            except Exception as exc:  # one shot's failure is its item's
+                outcome = ShotFailure(
+                    item_id=item_id, shot=job.shot, error=f"{type(exc).__name__}: {exc}"
+                )
+            results.append(outcome)
+            before = outcome
+        yield item_id, results
