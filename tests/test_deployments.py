@@ -27,7 +27,6 @@ ENTRYPOINTS = {
     "daily-content": "flows/watch.py:daily_content",
     "produce-manifest": "flows/produce_manifest.py:produce_manifest",
     "watch-incoming": "flows/watch.py:watch_incoming",
-    "generate-shots": "flows/generate_shots.py:generate_shots",
 }
 VARIABLE = re.compile(r"^\{\{ prefect\.variables\.(\w+) \}\}$")
 
@@ -71,7 +70,6 @@ def test_schedules_pools_and_limits_come_from_wanflow_settings():
         "daily-content": "wanflow_cpu_pool",
         "produce-manifest": "wanflow_cpu_pool",
         "watch-incoming": "wanflow_cpu_pool",
-        "generate-shots": "wanflow_gpu_pool",
     }
     (daily,) = deployments["daily-content"]["schedules"]
     assert VARIABLE.match(daily["cron"]).group(1) == "wanflow_schedule_cron"
@@ -85,7 +83,6 @@ def test_schedules_pools_and_limits_come_from_wanflow_settings():
     assert watch["schedules"] == [{"interval": 60}]
     assert watch["concurrency_limit"] == {"limit": 1, "collision_strategy": "CANCEL_NEW"}
     assert "schedules" not in deployments["produce-manifest"]
-    assert "schedules" not in deployments["generate-shots"]
     # The watcher starts runs of the deployment this file defines.
     assert PRODUCE_DEPLOYMENT == "produce-manifest/produce-manifest"
     assert watch_incoming.parameters.properties["deployment"]["default"] == PRODUCE_DEPLOYMENT
@@ -154,21 +151,28 @@ def test_a_worker_image_is_built_from_what_the_repository_has(kind):
     assert wanted == ">=3.11" and tuple(map(int, python.split("."))) >= (3, 11)
 
 
-@pytest.mark.parametrize("kind", ["cpu", "gpu"])
-def test_a_worker_image_polls_the_pool_its_deployments_use(kind):
-    steps = _instructions(DOCKERFILES[kind])
+def test_the_cpu_image_polls_the_pool_its_deployments_use():
+    steps = _instructions(DOCKERFILES["cpu"])
     (cmd,) = [json.loads(args) for word, args in steps if word == "CMD"]
     assert cmd[:2] == ["sh", "-c"]
     command = shlex.split(cmd[2])
     assert command[:4] == ["exec", "prefect", "worker", "start"]
     pool = command[command.index("--pool") + 1]
-    setting = f"{kind}_pool"
     # The image's default is the setting's default, and the setting's variable names the pool
     # prefect.yaml deploys to.
-    default = Settings.model_fields[setting].default
-    assert pool == f"${{WANFLOW_{setting.upper()}:-{default}}}"
+    default = Settings.model_fields["cpu_pool"].default
+    assert pool == f"${{WANFLOW_CPU_POOL:-{default}}}"
     used = {VARIABLE.match(d["work_pool"]["name"]).group(1) for d in _prefect_yaml()["deployments"]}
-    assert f"wanflow_{setting}" in used
+    assert used == {"wanflow_cpu_pool"}
+
+
+def test_the_gpu_image_is_a_gpu_worker():
+    steps = _instructions(DOCKERFILES["gpu"])
+    (cmd,) = [json.loads(args) for word, args in steps if word == "CMD"]
+    assert cmd == ["wanflow", "gpu-worker"]
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert pyproject["project"]["scripts"]["wanflow"] == "wanflow.cli:app"
+    assert not [args for word, args in steps if word == "HEALTHCHECK"]  # no port to ask
 
 
 # --- wanflow setup ------------------------------------------------------------------------------
@@ -196,27 +200,44 @@ def _setup(*args: str) -> list[str]:
 
 
 @pytest.fixture
-def pools(monkeypatch) -> tuple[str, str]:
-    """Pool names of this test's own, so that tests sharing the session's API do not meet."""
-    suffix = uuid.uuid4().hex[:8]
-    cpu, gpu = f"cpu-{suffix}", f"gpu-{suffix}"
-    monkeypatch.setenv("WANFLOW_CPU_POOL", cpu)
-    monkeypatch.setenv("WANFLOW_GPU_POOL", gpu)
-    return cpu, gpu
+def pool(wanflow_env, monkeypatch) -> str:
+    """A pool name of this test's own, so that tests sharing the session's API do not meet;
+    the S3 settings of the session's server (setup puts Prefect's results in the bucket)."""
+    name = f"cpu-{uuid.uuid4().hex[:8]}"
+    monkeypatch.setenv("WANFLOW_CPU_POOL", name)
+    return name
+
+
+def _pool_env(name: str) -> dict[str, str]:
+    from prefect import get_client
+
+    with get_client(sync_client=True) as client:
+        template = client.read_work_pool(name).base_job_template
+    return template["variables"]["properties"]["env"]["default"]
 
 
 @pytest.mark.parametrize(
-    ("api_url", "status", "message"),
+    ("api_url", "endpoint", "status", "message"),
     [
-        (None, 2, "set PREFECT_API_URL"),
-        ("http://127.0.0.1:9/api", 1, "cannot reach the Prefect API at http://127.0.0.1:9/api"),
+        (None, "127.0.0.1:9", 2, "set PREFECT_API_URL"),
+        ("http://127.0.0.1:9/api", None, 2, "set WANFLOW_S3_ENDPOINT"),
+        (
+            "http://127.0.0.1:9/api",
+            "127.0.0.1:9",
+            1,
+            "cannot reach the Prefect API at http://127.0.0.1:9/api",
+        ),
     ],
 )
-def test_setup_refuses_without_a_prefect_server(tmp_path, api_url, status, message):
+def test_setup_refuses_without_a_prefect_server_or_an_s3_server(
+    tmp_path, api_url, endpoint, status, message
+):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_API")}
     env["PREFECT_HOME"] = str(tmp_path)
     if api_url:
         env["PREFECT_API_URL"] = api_url
+    if endpoint:
+        env["WANFLOW_S3_ENDPOINT"] = endpoint
     code = (
         "import typer; from wanflow import cli_setup; app = typer.Typer(); "
         "app.callback()(lambda: None); app.command()(cli_setup.setup); "
@@ -236,73 +257,101 @@ def test_setup_refuses_without_a_prefect_server(tmp_path, api_url, status, messa
 
 
 @pytest.mark.slow
-def test_setup_creates_then_leaves_alone_then_updates(prefect_api, pools, monkeypatch):
+def test_setup_creates_then_leaves_alone_then_updates(prefect_api, pool, monkeypatch):
     from prefect import get_client
 
-    cpu, gpu = pools
     monkeypatch.setenv("WANFLOW_GPU_COUNT", "3")
     monkeypatch.setenv("WANFLOW_SCHEDULE_CRON", "30 1 * * *")
     first = _setup()
-    assert f"work pool {cpu} (process): created" in first
-    assert f"work pool {gpu} (process): created" in first
-    assert "result storage: not set up (no --result-storage)" in first
+    assert re.fullmatch(
+        r"result storage remote-file-system/wanflow-results \(s3://.*\): .*", first[0]
+    )
+    assert f"work pool {pool} (process): created" in first
     assert any(line.startswith("concurrency limit for tag gpu: ") for line in first)
-    assert "variable wanflow_cpu_pool = " + repr(cpu) + ": created" in first
+    assert "variable wanflow_cpu_pool = " + repr(pool) + ": created" in first
 
     second = _setup()
-    assert len(second) == len(first) == 8
-    assert all(line.endswith(("unchanged", "unchanged (3)")) for line in second[:-1]), second
+    assert len(second) == len(first) == 6
+    assert all(line.endswith(("unchanged", "unchanged (3)")) for line in second), second
 
     monkeypatch.setenv("WANFLOW_GPU_COUNT", "2")
     monkeypatch.setenv("WANFLOW_SCHEDULE_CRON", "0 2 * * *")
     third = _setup()
     assert "concurrency limit for tag gpu: updated (3 → 2)" in third
     assert "variable wanflow_schedule_cron = '0 2 * * *': updated (was '30 1 * * *')" in third
-    assert f"work pool {cpu} (process): unchanged" in third
+    assert f"work pool {pool} (process): unchanged" in third
 
     with get_client(sync_client=True) as client:
         assert client.read_concurrency_limit_by_tag("gpu").concurrency_limit == 2
-        for name in (cpu, gpu):
-            assert client.read_work_pool(name).type == "process"
-        assert client.read_variable_by_name("wanflow_gpu_pool").value == gpu
+        assert client.read_work_pool(pool).type == "process"
+        assert client.read_variable_by_name("wanflow_cpu_pool").value == pool
 
 
 @pytest.mark.slow
-def test_setup_gives_both_pools_shared_result_storage(prefect_api, pools, tmp_path):
+def test_setup_keeps_prefect_results_in_the_bucket_without_its_keys(prefect_api, pool, storage):
     from prefect import get_client
-    from prefect.filesystems import LocalFileSystem
+    from prefect.client.schemas.actions import WorkPoolCreate
+    from prefect.workers.process import ProcessWorker
 
-    cpu, gpu = pools
-    _setup()  # pools made before result storage was asked for are brought up to date
-    lines = _setup("--result-storage", str(tmp_path / "results"))
-    block = r"result storage local-file-system/wanflow-results \(.*\): (created|updated.*)"
-    assert re.fullmatch(block, lines[0]), lines
-    assert f"work pool {cpu} (process): updated (flow runs persist results to " in lines[1]
-    assert LocalFileSystem.load("wanflow-results").basepath == str(tmp_path / "results")
+    # A pool an earlier setup made, its results in a shared directory.
+    template = ProcessWorker.get_default_base_job_template()
+    old = {
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": "local-file-system/wanflow-results",
+        "OPERATOR_SETTING": "kept",
+    }
+    template["variables"]["properties"]["env"]["default"] = old
     with get_client(sync_client=True) as client:
-        for name in (cpu, gpu):
-            env = client.read_work_pool(name).base_job_template["variables"]["properties"]["env"]
-            assert env["default"] == {
-                "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
-                "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": "local-file-system/wanflow-results",
+        client.create_work_pool(
+            WorkPoolCreate(name=pool, type="process", base_job_template=template)
+        )
+
+    lines = _setup()
+    where = f"s3://{storage.bucket}/work/prefect-results"
+    assert re.fullmatch(
+        rf"result storage remote-file-system/wanflow-results \({where}\): (created|updated)",
+        lines[0],
+    ), lines
+    assert lines[1] == (
+        f"work pool {pool} (process): updated (flow runs get "
+        "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK=remote-file-system/wanflow-results, "
+        "PREFECT_TASKS_SCHEDULING_DEFAULT_STORAGE_BLOCK=remote-file-system/wanflow-results, "
+        "WANFLOW_FLEET=remote)"
+    )
+    assert _pool_env(pool) == {
+        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
+        "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": "remote-file-system/wanflow-results",
+        "PREFECT_TASKS_SCHEDULING_DEFAULT_STORAGE_BLOCK": "remote-file-system/wanflow-results",
+        "WANFLOW_FLEET": "remote",
+        "OPERATOR_SETTING": "kept",
+    }
+    with get_client(sync_client=True) as client:
+        block = client.read_block_document_by_name(
+            "wanflow-results", block_type_slug="remote-file-system", include_secrets=True
+        )
+    settings = get_settings()
+    assert block.data == {
+        "basepath": where,
+        "settings": {
+            "client_kwargs": {
+                "endpoint_url": f"http://{settings.s3_endpoint}",
+                "region_name": settings.s3_region,
             }
-    again = _setup("--result-storage", str(tmp_path / "results"))
-    assert all("unchanged" in line for line in again), again
+        },
+    }
+    document = json.dumps(block.data)
+    assert settings.s3_secret_key.get_secret_value() not in document
+    assert settings.s3_access_key not in document
 
-    from typer.testing import CliRunner
-
-    for bad in ("s3://wanflow/results", "relative/dir"):
-        result = CliRunner().invoke(_setup_app(), ["setup", "--result-storage", bad])
-        assert result.exit_code == 2, result.output
-        assert "--result-storage" in result.stderr
+    again = _setup()
+    assert all(line.endswith(("unchanged", "unchanged (1)")) for line in again), again
 
 
 @pytest.mark.slow
-def test_prefect_deploy_all_uses_what_setup_wrote(prefect_api, pools, monkeypatch):
+def test_prefect_deploy_all_uses_what_setup_wrote(prefect_api, pool, monkeypatch):
     from prefect import get_client
     from prefect.settings import PREFECT_API_URL
 
-    cpu, gpu = pools
     monkeypatch.setenv("WANFLOW_SCHEDULE_CRON", "15 3 * * *")
     monkeypatch.setenv("WANFLOW_SCHEDULE_TIMEZONE", "Europe/Berlin")
     _setup()
@@ -318,7 +367,7 @@ def test_prefect_deploy_all_uses_what_setup_wrote(prefect_api, pools, monkeypatc
         try:
             for name, deployment in found.items():
                 assert deployment.entrypoint == ENTRYPOINTS[name]
-                assert deployment.work_pool_name == (gpu if name == "generate-shots" else cpu)
+                assert deployment.work_pool_name == pool
                 assert deployment.pull_steps == [
                     {
                         "prefect.deployments.steps.set_working_directory": {

@@ -1,26 +1,24 @@
 """``wanflow setup``: make a Prefect server ready for Wanflow's deployments; safe to run again.
 
-Everything ``deployments/prefect.yaml`` and the workers rely on is made to match the settings:
-the work pools, the ``gpu`` tag's concurrency limit, the Prefect variables the YAML reads its
-schedule and pools from (``prefect.yaml`` cannot read ``wanflow.toml``, and its ``{{ $VAR }}``
-placeholders have no defaults), and, when asked, the shared result storage deployed runs need.
+Everything ``deployments/prefect.yaml``, the pool workers and the GPU workers rely on is made to
+match the settings: the block that keeps Prefect's results in the bucket, the work pool (whose
+flow runs persist their results there and send their shots to the GPU fleet), the ``gpu`` tag's
+concurrency limit, and the Prefect variables the YAML reads its schedule and pool from
+(``prefect.yaml`` cannot read ``wanflow.toml``, and its ``{{ $VAR }}`` placeholders have no
+defaults).
 """
 
 from __future__ import annotations
 
 from copy import deepcopy
-from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-import typer
-
+from wanflow import results
 from wanflow.console import fail, load_settings, out
 from wanflow.settings import Settings
 
 GPU_TAG = "gpu"
 POOL_TYPE = "process"
-RESULTS_BLOCK = "wanflow-results"
-RESULTS_BLOCK_SLUG = f"local-file-system/{RESULTS_BLOCK}"
 
 
 def variables(settings: Settings) -> dict[str, str]:
@@ -29,39 +27,24 @@ def variables(settings: Settings) -> dict[str, str]:
         "wanflow_schedule_cron": settings.schedule_cron,
         "wanflow_schedule_timezone": settings.schedule_timezone,
         "wanflow_cpu_pool": settings.cpu_pool,
-        "wanflow_gpu_pool": settings.gpu_pool,
     }
 
 
-def results_env() -> dict[str, str]:
-    """What the pools give every flow run when result storage is set up: results persisted to
-    the shared block, so that a suspended run resumes on any worker and a parent reads what a
-    run on the other pool returned."""
-    return {
-        "PREFECT_RESULTS_PERSIST_BY_DEFAULT": "true",
-        "PREFECT_RESULTS_DEFAULT_STORAGE_BLOCK": RESULTS_BLOCK_SLUG,
-    }
+def pool_env() -> dict[str, str]:
+    """What the pool gives every flow run: results and background-task parameters in the
+    bucket (so that a suspended run resumes on any worker and GPU workers on other hosts read
+    what a run sends them), and shots rendered by the ``wanflow gpu-worker`` fleet."""
+    return results.results_env() | {"WANFLOW_FLEET": "remote"}
 
 
-def setup(
-    result_storage: Annotated[
-        str | None,
-        typer.Option(
-            "--result-storage",
-            metavar="DIR",
-            help="Directory every worker mounts at the same path (NFS or the like): deployed "
-            "runs persist their results there, which suspending for approval and the GPU "
-            "deployment need.",
-        ),
-    ] = None,
-) -> None:
-    """Create or update the work pools, the gpu concurrency limit and the schedule variables on
-    the Prefect server at PREFECT_API_URL; then run `prefect deploy`. Prints one line per
-    object: created, updated or unchanged."""
+def setup() -> None:
+    """Create or update Prefect's result storage in the bucket, the work pool, the gpu
+    concurrency limit and the schedule variables on the Prefect server at PREFECT_API_URL; then
+    run `prefect deploy`. Prints one line per object: created, updated or unchanged."""
     settings = load_settings()
     _api()
     _check_schedule(settings)
-    results = _results_dir(result_storage)
+    _check_endpoint(settings)
 
     import httpx
     from prefect.client.orchestration import get_client
@@ -73,16 +56,14 @@ def setup(
             problem = client.api_healthcheck()
             if problem is not None:
                 raise fail(f"cannot reach the Prefect API at {url}: {problem}")
-            if results is not None:  # first: the pools will name it
-                _say(_results_block(results))
-            env = results_env() if results else None
-            for name in dict.fromkeys((settings.cpu_pool, settings.gpu_pool)):
-                _say(_pool(client, name, env))
+            # First: the pool names it.
+            where = results.results_basepath(settings)
+            outcome = results.ensure_results_block(settings)
+            _say(f"result storage {results.RESULTS_BLOCK_SLUG} ({where}): {outcome}")
+            _say(_pool(client, settings.cpu_pool, pool_env()))
             _say(_gpu_limit(client, settings.gpu_count))
             for name, value in variables(settings).items():
                 _say(_variable(client, name, value))
-            if results is None:
-                _say("result storage: not set up (no --result-storage)")
     except httpx.HTTPError as exc:
         raise fail(f"the Prefect API at {url} refused a change: {exc}") from exc
 
@@ -103,6 +84,17 @@ def _api() -> None:
         )
 
 
+def _check_endpoint(settings: Settings) -> None:
+    """Workers on other hosts cannot reach the local S3 server `wanflow run` starts."""
+    if not settings.s3_endpoint:
+        raise fail(
+            "set WANFLOW_S3_ENDPOINT to the S3 server every host reaches (host:port): Prefect's "
+            "results and everything the GPU workers exchange live in its bucket "
+            f"({settings.s3_bucket}, WANFLOW_S3_BUCKET)",
+            2,
+        )
+
+
 def _check_schedule(settings: Settings) -> None:
     from prefect.client.schemas.schedules import CronSchedule
     from pydantic import ValidationError
@@ -119,40 +111,7 @@ def _check_schedule(settings: Settings) -> None:
         ) from exc
 
 
-def _results_dir(value: str | None) -> Path | None:
-    if value is None:
-        return None
-    if "://" in value:
-        raise fail(
-            f"--result-storage {value}: only a directory is supported; object storage needs "
-            "s3fs or prefect-aws, which requirements.lock does not install",
-            2,
-        )
-    path = Path(value).expanduser()
-    if not path.is_absolute():
-        raise fail(
-            f"--result-storage {value}: give an absolute path (workers resolve it in their "
-            "own working directory)",
-            2,
-        )
-    return path
-
-
-def _results_block(path: Path) -> str:
-    from prefect.filesystems import LocalFileSystem
-
-    what = f"result storage {RESULTS_BLOCK_SLUG} ({path})"
-    try:
-        existing = LocalFileSystem.load(RESULTS_BLOCK)
-    except ValueError:  # Prefect's way of saying "no such block"
-        existing = None
-    if existing is not None and existing.basepath == str(path):
-        return f"{what}: unchanged"
-    LocalFileSystem(basepath=str(path)).save(RESULTS_BLOCK, overwrite=True)
-    return f"{what}: " + ("created" if existing is None else f"updated (was {existing.basepath})")
-
-
-def _pool(client: Any, name: str, env: dict[str, str] | None) -> str:
+def _pool(client: Any, name: str, env: dict[str, str]) -> str:
     from prefect.client.schemas.actions import WorkPoolCreate, WorkPoolUpdate
     from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound
     from prefect.workers.process import ProcessWorker
@@ -162,8 +121,7 @@ def _pool(client: Any, name: str, env: dict[str, str] | None) -> str:
         pool = client.read_work_pool(name)
     except ObjectNotFound:
         template = ProcessWorker.get_default_base_job_template()
-        if env:
-            _env_defaults(template).update(env)
+        _env_defaults(template).update(env)
         try:
             client.create_work_pool(
                 WorkPoolCreate(name=name, type=POOL_TYPE, base_job_template=template)
@@ -178,11 +136,12 @@ def _pool(client: Any, name: str, env: dict[str, str] | None) -> str:
         )
     template = deepcopy(pool.base_job_template)
     current = _env_defaults(template)
-    if not env or all(current.get(k) == v for k, v in env.items()):
+    changed = ", ".join(f"{k}={v}" for k, v in env.items() if current.get(k) != v)
+    if not changed:
         return f"{what}: unchanged"
     current.update(env)
     client.update_work_pool(name, WorkPoolUpdate(base_job_template=template))
-    return f"{what}: updated (flow runs persist results to {RESULTS_BLOCK_SLUG})"
+    return f"{what}: updated (flow runs get {changed})"
 
 
 def _env_defaults(template: dict[str, Any]) -> dict[str, Any]:
