@@ -2,14 +2,18 @@
 
 Loading Wan2.2-A14B takes minutes and a shot a few, so a worker keeps one copy of each model
 resident per device (placed by the memory plan chosen when it loaded, with the speed settings of
-that moment) and serves every shot of a batch from it. A plan that ran out of memory for a model
-is not chosen for it again in this process.
+that moment) and serves every shot of a batch from it. At most ``WANFLOW_RESIDENT_MODELS`` models
+stay resident per device: loading another first unloads the least recently used one (after the
+shot it is rendering, if any), so with the default of 1 a 65 GiB model is never loaded beside
+another. A plan that ran out of memory for a model is not chosen for it again in this process.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -47,12 +51,18 @@ class Loaded:
     speed: Speed
     image_pipe: Any = None  # the image-to-video view of the same components, when it exists
     adapters: set[str] = field(default_factory=set)  # LoRA adapter sets loaded into it
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    lock: threading.Lock = field(default_factory=threading.Lock)  # held while a shot renders
+    name: str = ""  # the model's name (``ModelSpec.name``)
 
 
-_RESIDENT: dict[tuple[str, str], Loaded] = {}  # (model, device) → the one loaded copy
+# (model, device) → the one loaded copy, least recently used first.
+_RESIDENT: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
 _OUT_OF_MEMORY: dict[tuple[str, str], list[str]] = {}  # plans that ran out, per model
 _GUARD = threading.RLock()  # ran_out unloads while load holds it
+# Held only to change or copy _RESIDENT: a heartbeat reads what is resident while a load holds
+# _GUARD for minutes.
+_INDEX = threading.Lock()
+_log = logging.getLogger(__name__)
 
 
 def pick_device(setting: str) -> str:
@@ -74,12 +84,20 @@ def resident(spec: ModelSpec, device: str) -> Loaded | None:
     return _RESIDENT.get((spec.cache_key(), device))
 
 
+def resident_names(device: str | None = None) -> list[str]:
+    """The models loaded now (on ``device``, or on any), least recently used first."""
+    with _INDEX:
+        entries = list(_RESIDENT.items())
+    return [m.name for (_, where), m in entries if device in (None, where)]
+
+
 def unload(spec: ModelSpec | None = None, device: str | None = None) -> None:
     """Drop one model's resident pipeline (or all of them) and give its memory back."""
     with _GUARD:
         for key in list(_RESIDENT):
             if spec is None or key == (spec.cache_key(), device):
-                del _RESIDENT[key]
+                with _INDEX:
+                    del _RESIDENT[key]
     _release_memory()
 
 
@@ -123,9 +141,14 @@ def load(spec: ModelSpec, settings: Settings, device: str, shot_size=None) -> tu
     with _GUARD:
         loaded = _RESIDENT.get(key)
         if loaded is not None:
+            with _INDEX:
+                _RESIDENT.move_to_end(key)
             return loaded, False
         start = time.perf_counter()
         directory = locate(spec, settings)
+        located = time.perf_counter() - start
+        _make_room(device, settings.resident_models, spec.name)
+        start = time.perf_counter() - located  # load_s: locating and loading, not the wait
         _release_memory()  # what an unloaded model left behind, before loading another copy
         plan = _choose_plan(spec, settings, device, directory, shot_size)
         out_of_memory = False
@@ -136,8 +159,27 @@ def load(spec: ModelSpec, settings: Settings, device: str, shot_size=None) -> tu
         if out_of_memory:
             raise ran_out(spec, device, plan.name)
         loaded.load_s = time.perf_counter() - start
-        _RESIDENT[key] = loaded
+        loaded.name = spec.name
+        with _INDEX:
+            _RESIDENT[key] = loaded
         return loaded, True
+
+
+def _make_room(device: str, keep: int, incoming: str) -> None:
+    """Unload the least recently used models on ``device`` until one more fits in ``keep``.
+
+    A model rendering a shot is unloaded once that shot ends (its lock is free): dropping it
+    mid-shot would not free its memory, and the new model would load beside it. The caller holds
+    ``_GUARD``; nothing takes ``_GUARD`` while holding a pipeline's lock, so this cannot deadlock.
+    """
+    here = [key for key in _RESIDENT if key[1] == device]
+    while len(here) >= max(1, keep):
+        key = here.pop(0)
+        victim = _RESIDENT[key]
+        _log.info("unloading %s from %s to load %s", victim.name, device, incoming)
+        with victim.lock, _INDEX:  # the shot it is rendering, if any, ends first
+            del _RESIDENT[key]
+        del victim
 
 
 def _choose_plan(spec, settings, device, directory, shot_size) -> MemoryPlan:

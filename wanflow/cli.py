@@ -18,6 +18,7 @@ from wanflow import (
     __version__,
     cli_approvals,
     cli_compose,
+    cli_fleet,
     cli_generate,
     cli_prompts,
     cli_review,
@@ -214,6 +215,8 @@ app.command()(cli_prompts.screen)
 app.command()(cli_generate.generate)
 app.command()(cli_review.review)
 app.command()(cli_setup.setup)
+app.command("gpu-worker")(cli_fleet.gpu_worker)
+app.command()(cli_fleet.fleet)
 app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     add_help_option=False,
