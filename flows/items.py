@@ -29,11 +29,18 @@ from wanflow.report import Approval, Clip, Final, ItemOutcome, Review, RunReport
 CARRIED = ("published", "blocked", "rejected", "failed", "held")  # where a pass leaves an item
 
 
+STAGES = ("expand", "screen", "plan", "narrate", "generate", "review", "compose", "approve",
+          "publish")  # fmt: skip
+
+
 class StageClock:
-    """Seconds per stage in the report, summed over items that run at the same time."""
+    """Seconds per stage in the report, summed over items that run at the same time. Every
+    stage is listed, at 0 when no item reached it, so reports compare column for column."""
 
     def __init__(self, report: RunReport) -> None:
         self.report, self._lock = report, threading.Lock()
+        for stage in STAGES:
+            report.stages.setdefault(stage, 0.0)
 
     @contextmanager
     def __call__(self, name: str):

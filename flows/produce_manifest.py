@@ -284,8 +284,11 @@ def _render(jobs: list[ClipJob], settings) -> Iterator[tuple[str, list]]:
         yield from render_here(jobs, settings)
         return
     dispatcher = Dispatcher(jobs, settings, storage())
-    if settings.fleet == "remote":
-        yield from dispatcher.items()
+    if settings.fleet == "remote":  # shots, their parameters and results travel by the bucket
+        from wanflow.results import bucket_results
+
+        with bucket_results(settings):
+            yield from dispatcher.items()
         return
     from tasks.gpu_worker import local_worker
 

@@ -25,8 +25,9 @@ from wanflow.settings import Settings
 
 FAMILIES = ("t2v", "i2v", "ti2v")
 
+# No concurrency tag: a worker's own limit (one shot at a time per GPU) is the bound, and a tag
+# limit would have to be kept equal to the number of workers or silently idle some of them.
 _OPTIONS = {
-    "tags": ["gpu"],
     "retries": 1,  # once, under the next memory plan, after running out of device memory
     "retry_delay_seconds": 2,
     "retry_condition_fn": first_out_of_memory,

@@ -427,7 +427,9 @@ def test_review_passes_holds_and_blocks_by_the_policy(
     report = produce("incoming/reviewed.json")
     clean, signoff = report.items
     assert (clean.status, signoff.status) == ("published", "held")
-    assert signoff.final is None and signoff.published is None  # held: never published
+    # Held: composed, so that its reviewer judges the finished video, and never published.
+    assert signoff.final is not None and signoff.published is None
+    assert signoff.held_because == ["approval: the item requires it"]
     assert set(clean.final.files) == {
         "video.mp4", "subtitles.srt", "subtitles.vtt", "thumbnail.jpg", "poster.jpg"
     }  # fmt: skip

@@ -2,8 +2,8 @@
 
 Everything ``deployments/prefect.yaml``, the pool workers and the GPU workers rely on is made to
 match the settings: the block that keeps Prefect's results in the bucket, the work pool (whose
-flow runs persist their results there and send their shots to the GPU fleet), the ``gpu`` tag's
-concurrency limit, and the Prefect variables the YAML reads its schedule and pool from
+flow runs persist their results there and send their shots to the GPU fleet), and the Prefect
+variables the YAML reads its schedule and pool from
 (``prefect.yaml`` cannot read ``wanflow.toml``, and its ``{{ $VAR }}`` placeholders have no
 defaults).
 """
@@ -17,7 +17,6 @@ from wanflow import results
 from wanflow.console import fail, load_settings, out
 from wanflow.settings import Settings
 
-GPU_TAG = "gpu"
 POOL_TYPE = "process"
 
 
@@ -38,8 +37,8 @@ def pool_env() -> dict[str, str]:
 
 
 def setup() -> None:
-    """Create or update Prefect's result storage in the bucket, the work pool, the gpu
-    concurrency limit and the schedule variables on the Prefect server at PREFECT_API_URL; then
+    """Create or update Prefect's result storage in the bucket, the work pool and the
+    schedule variables on the Prefect server at PREFECT_API_URL; then
     run `prefect deploy`. Prints one line per object: created, updated or unchanged."""
     settings = load_settings()
     _api()
@@ -61,7 +60,6 @@ def setup() -> None:
             outcome = results.ensure_results_block(settings)
             _say(f"result storage {results.RESULTS_BLOCK_SLUG} ({where}): {outcome}")
             _say(_pool(client, settings.cpu_pool, pool_env()))
-            _say(_gpu_limit(client, settings.gpu_count))
             for name, value in variables(settings).items():
                 _say(_variable(client, name, value))
     except httpx.HTTPError as exc:
@@ -148,21 +146,6 @@ def _env_defaults(template: dict[str, Any]) -> dict[str, Any]:
     """The default environment of every flow run the pool starts, inside its job template."""
     env = template.setdefault("variables", {}).setdefault("properties", {}).setdefault("env", {})
     return env.setdefault("default", {})
-
-
-def _gpu_limit(client: Any, count: int) -> str:
-    from prefect.exceptions import ObjectNotFound
-
-    what = f"concurrency limit for tag {GPU_TAG}"
-    try:
-        current = client.read_concurrency_limit_by_tag(GPU_TAG).concurrency_limit
-    except ObjectNotFound:
-        client.create_concurrency_limit(tag=GPU_TAG, concurrency_limit=count)
-        return f"{what}: created ({count})"
-    if current == count:
-        return f"{what}: unchanged ({count})"
-    client.create_concurrency_limit(tag=GPU_TAG, concurrency_limit=count)  # updates in place
-    return f"{what}: updated ({current} → {count})"
 
 
 def _variable(client: Any, name: str, value: str) -> str:

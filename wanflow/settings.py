@@ -250,8 +250,6 @@ class Settings(BaseSettings):
     schedule_cron: str = Field("0 2 * * *", description="daily-content's cron schedule")
     schedule_timezone: str = Field("Asia/Shanghai", description="timezone of schedule_cron")
     cpu_pool: str = Field("cpu", description="work pool of the CPU flows")
-    gpu_pool: str = Field("gpu", description="work pool the GPU hosts belong to")
-    gpu_count: int = Field(1, ge=1, le=1024, description="GPUs: the `gpu` tag concurrency limit")
     fleet: Literal["local", "remote"] = Field(
         "local",
         description="who renders a run's shots: `local`, a GPU worker inside the run's own "
