@@ -19,14 +19,12 @@ from datetime import UTC, datetime
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
-from flows.approve import Answer, audit_entries, wait_for_decisions
-from flows.items import CARRIED, Items, StageClock, carry_on, decide, publish, rendered
+from flows.held import approve_held
+from flows.items import CARRIED, Items, StageClock, carry_on, publish, rendered
 from generation.catalogue import Catalogue
 from generation.clips import ClipJob, jobs_for
 from generation.plan import ShotPlan
 from moderation import Screener
-from moderation.approval import AuditEntry, PendingItem
-from tasks.approve import append_audit
 from tasks.artifacts import report_artifacts
 from tasks.dispatch import Dispatcher, render_here
 from tasks.manifest import (
@@ -204,7 +202,7 @@ def _item_stages(
         for chain in chains:
             chain.result()
     with clock("approve"):
-        _approve(report, items)
+        approve_held(report, items)
     for outcome in items.outcomes.values():
         if outcome.status == "approved":
             publish(items, outcome)
@@ -225,7 +223,7 @@ def _prepare(
     items: Items, fresh: list, catalogue: Catalogue, screener: Screener
 ) -> dict[str, ShotPlan]:
     """expand → screen → plan → narrate: each item's shots planned and timed by its narration."""
-    settings, report, outcomes = get_settings(), items.report, items.outcomes
+    report, outcomes = items.report, items.outcomes
     with items.clock("expand"):
         expanded = expand_prompts(fresh, catalogue)
     for item_id, reason in expanded.failed.items():
@@ -245,22 +243,12 @@ def _prepare(
         planned = plan_shots(allowed, catalogue, budget)
     for item_id, reason in planned.failed.items():
         outcomes[item_id].status, outcomes[item_id].reasons = "failed", [reason]
-    plans: dict[str, ShotPlan] = dict(planned.ok)
-
     with items.clock("narrate"):
-        for item_id, plan in list(plans.items()):
-            if not any(shot.narration for shot in plan.shots):
-                continue
-            item = items.manifest_items[item_id]
-            try:
-                narration = narrate_item(report.run_id, plan, item.voice, item.speech_rate)
-            except Exception as exc:  # a voice that cannot speak fails its item only
-                outcomes[item_id].status = "failed"
-                outcomes[item_id].reasons = [f"narrate: {type(exc).__name__}: {exc}"]
-                del plans[item_id]
-                continue
-            outcomes[item_id].narration = narration
-            plans[item_id] = retime(plan, narration, settings)
+        plans = {
+            item_id: timed
+            for item_id, plan in planned.ok.items()
+            if (timed := _narrate(items, plan)) is not None
+        }
         written = write_plans(report.run_id, list(plans.values()))
     for item_id, plan in plans.items():
         outcome = outcomes[item_id]
@@ -270,6 +258,22 @@ def _prepare(
         outcome.warnings = plan.warnings
     items.plans.update(plans)
     return plans
+
+
+def _narrate(items: Items, plan: ShotPlan) -> ShotPlan | None:
+    """The item's narration spoken, and its shots timed by it; None when its voice failed (the
+    item fails, alone)."""
+    if not any(shot.narration for shot in plan.shots):
+        return plan
+    item, outcome = items.manifest_items[plan.item_id], items.outcomes[plan.item_id]
+    try:
+        narration = narrate_item(items.report.run_id, plan, item.voice, item.speech_rate)
+    except Exception as exc:  # a voice that cannot speak fails its item only
+        outcome.status = "failed"
+        outcome.reasons = [f"narrate: {type(exc).__name__}: {exc}"]
+        return None
+    outcome.narration = narration
+    return retime(plan, narration, get_settings())
 
 
 def _render(jobs: list[ClipJob], settings) -> Iterator[tuple[str, list]]:
@@ -294,127 +298,6 @@ def _render(jobs: list[ClipJob], settings) -> Iterator[tuple[str, list]]:
 
     with local_worker(settings):
         yield from dispatcher.items()
-
-
-def _approve(report: RunReport, items: Items) -> None:
-    """Log the automatic decisions, then ask people about the held items (or approve them all
-    where the operator said so) and log their answers; what nobody decides stays held."""
-    settings = get_settings()
-    base = {"run_id": report.run_id, "flow_run_id": report.flow_run_id, "manifest": report.manifest}
-    day = items.day
-    append_audit(report.run_id, day, _automatic_entries(report, base))
-    held = [o for o in report.items if o.status == "held"]
-    if not held:
-        return
-    if settings.auto_approve:
-        answers, undecided = [_auto_answer(held)], []
-    elif settings.approval_timeout_s <= 0:
-        answers, undecided = [], [o.id for o in held]
-    else:
-        write_report(report)  # the bucket shows the run waiting, and why, while it waits
-        pending = [_pending(o, items.manifest_items[o.id].prompt) for o in held]
-        suspend = settings.approval_suspend and _can_suspend()
-        answers, undecided = wait_for_decisions(
-            report.run_id,
-            report.manifest,
-            pending,
-            settings.approval_timeout_s,
-            settings.approval_poll_s,
-            suspend=suspend,
-        )
-    entries = audit_entries(answers, undecided, base, settings.approval_timeout_s)
-    append_audit(report.run_id, day, entries)
-    outcomes = {o.id: o for o in held}
-    for entry in entries:
-        decide(outcomes[entry.item_id], entry)
-
-
-def _automatic_entries(report: RunReport, base: dict) -> list[AuditEntry]:
-    """Screening blocks and the review policy's verdicts, as audit entries."""
-    entries = []
-    for o in report.items:
-        if o.blocked:
-            entries.append(
-                AuditEntry(
-                    key=f"screen:{o.id}",
-                    item_id=o.id,
-                    stage="screen",
-                    decision="block",
-                    actor="wanflow/screen",
-                    automatic=True,
-                    reasons=o.reasons,
-                    **base,
-                )
-            )
-        if o.review:
-            entries.append(
-                AuditEntry(
-                    key=f"review:{o.id}",
-                    item_id=o.id,
-                    stage="review",
-                    decision=o.review.decision,
-                    actor="wanflow/review-policy",
-                    automatic=True,
-                    reasons=o.review.reasons + o.review.failures
-                    or [f"clean: {len(o.clips)} clip(s) reviewed"],
-                    **base,
-                )
-            )
-            if o.review.decision == "pass" and o.status == "held":
-                entries.append(
-                    AuditEntry(
-                        key=f"review:{o.id}:require-approval",
-                        item_id=o.id,
-                        stage="review",
-                        decision="hold",
-                        actor="wanflow/manifest",
-                        automatic=True,
-                        reasons=["the item requires approval"],
-                        **base,
-                    )
-                )
-    return entries
-
-
-def _pending(outcome: ItemOutcome, prompt: str) -> PendingItem:
-    review = outcome.review
-    video = outcome.final.files.get("video.mp4") if outcome.final else None
-    return PendingItem(
-        id=outcome.id,
-        title=outcome.title,
-        prompt=prompt,
-        verdict="review" if review is None or review.decision != "pass" else "pass",
-        reasons=[f"awaiting {why}" for why in outcome.held_because],
-        scores=review.scores if review else {},
-        sheet_url=review.sheet_url if review else None,
-        clip_urls={clip.shot: storage().presigned_get(clip.key) for clip in outcome.clips},
-        video_url=storage().presigned_get(video) if video else None,
-    )
-
-
-def _auto_answer(held: list[ItemOutcome]) -> Answer:
-    return Answer(
-        choices={o.id: "approve" for o in held},
-        reviewer="wanflow/auto-approve",
-        comment="WANFLOW_AUTO_APPROVE is set",
-        automatic=True,
-    )
-
-
-def _can_suspend() -> bool:
-    """A suspended run is re-run from the top by a worker: it needs a deployment, and results
-    persisted so that the stages before are not run again."""
-    from prefect.context import FlowRunContext
-
-    context = FlowRunContext.get()
-    if context is None or context.flow_run is None or context.flow_run.deployment_id is None:
-        return False
-    if not context.persist_result:
-        get_run_logger().warning(
-            "results are not persisted: pausing (holding this process) instead of suspending"
-        )
-        return False
-    return True
 
 
 def _block_reasons(blocks: list[Block]) -> list[str]:

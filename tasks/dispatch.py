@@ -30,6 +30,7 @@ from wanflow.fleet import WorkerBeat, read_beats
 from wanflow.settings import Settings
 
 MAX_ATTEMPTS = 3  # dispatches of one shot whose workers died under it
+_PAGE = 200  # task runs read per API call (Prefect's default page size)
 
 
 class ShotFailure(BaseModel):
@@ -63,11 +64,13 @@ class _Item:
 
 
 class Liveness:
-    """Which workers are alive, judged by whether their records change (by this clock)."""
+    """Which workers are alive, judged by whether their records change (by this clock), and
+    which of the live ones have sat idle for as long."""
 
     def __init__(self, stale_s: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.stale_s, self.clock = stale_s, clock
         self._seen: dict[str, tuple[int, float]] = {}  # worker → (seq, when it last changed)
+        self._idle: dict[str, float] = {}  # worker → since when it holds no shot
 
     def dead(self, beats: list[WorkerBeat]) -> list[WorkerBeat]:
         now, dead = self.clock(), []
@@ -76,9 +79,24 @@ class Liveness:
             if seq != beat.seq:
                 self._seen[beat.worker] = (beat.seq, now)
                 since = now
+            if beat.running or beat.waiting:
+                self._idle.pop(beat.worker, None)
+            else:
+                self._idle.setdefault(beat.worker, now)
             if beat.stopping or now - since >= self.stale_s:
                 dead.append(beat)
         return dead
+
+    def idle_families(self, beats: list[WorkerBeat], dead: list[WorkerBeat]) -> set[str]:
+        """Families some live worker has served while holding nothing for ``stale_s``: Prefect
+        would have handed it any shot of theirs still queued on the server."""
+        gone, now = {b.worker for b in dead}, self.clock()
+        idle: set[str] = set()
+        for beat in beats:
+            since = self._idle.get(beat.worker)
+            if beat.worker not in gone and since is not None and now - since >= self.stale_s:
+                idle.update(beat.serves)
+        return idle
 
 
 class Dispatcher:
@@ -99,6 +117,7 @@ class Dispatcher:
         self._sent: dict[UUID, _Sent] = {}
         self._liveness = Liveness(settings.worker_stale_s)
         self._beats_read = float("-inf")
+        self._reported: set[str] = set()  # items already yielded
         self.redispatched: list[tuple[str, int, str]] = []  # (item, shot, why)
 
     def items(self) -> Iterator[tuple[str, list[Result]]]:
@@ -107,7 +126,7 @@ class Dispatcher:
         for item in self._items.values():  # manifest order
             self._send_ready(item)
         with get_client(sync_client=True) as client:
-            while self._sent:
+            while self._sent or len(self._reported) < len(self._items):
                 finished = self._poll(client)
                 for item_id in finished:
                     item = self._items[item_id]
@@ -152,17 +171,18 @@ class Dispatcher:
         """Collect finished shots; re-send orphans; the items that became complete."""
         from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterId
 
-        runs = client.read_task_runs(
-            task_run_filter=TaskRunFilter(id=TaskRunFilterId(any_=list(self._sent)))
-        )
+        ids, runs = list(self._sent), []
+        for start in range(0, len(ids), _PAGE):  # the API answers at most a page at a time
+            only = TaskRunFilter(id=TaskRunFilterId(any_=ids[start : start + _PAGE]))
+            runs += client.read_task_runs(task_run_filter=only, limit=_PAGE)
         finished: list[str] = []
-        waiting: list[_Sent] = []
+        waiting: list[tuple[_Sent, bool]] = []  # (shot, whether a worker started it)
         for run in runs:
             sent = self._sent.get(run.id)
             if sent is None or run.state is None:
                 continue
             if not run.state.is_final():
-                waiting.append(sent)
+                waiting.append((sent, run.state.is_running()))
                 continue
             del self._sent[run.id]
             item = self._items[sent.job.item_id]
@@ -171,43 +191,56 @@ class Dispatcher:
                 result.warnings += [f"{why}: dispatched again" for why in sent.history]
             item.results[sent.job.shot] = result
             self._send_ready(item)
-            if item.done:
-                finished.append(sent.job.item_id)
         if waiting:
             self._resend_orphans(client, waiting)
+        for item_id, item in self._items.items():
+            if item.done and item_id not in self._reported:
+                self._reported.add(item_id)
+                finished.append(item_id)
         return finished
 
-    def _resend_orphans(self, client, waiting: list[_Sent]) -> None:
+    def _resend_orphans(self, client, waiting: list[tuple[_Sent, bool]]) -> None:
+        """Shots a dead worker held, and queued shots no worker holds while one that serves
+        their family sits idle (a worker killed between taking a shot and its next record, or a
+        Prefect server restarted, which forgets its queue): Crashed, and sent again."""
+        from tasks.fleet import family
+
         now = time.monotonic()
         if now - self._beats_read < min(1.0, self.settings.worker_heartbeat_s / 2):
             return
         self._beats_read = now
-        dead = self._liveness.dead(read_beats(self.store))
-        if not dead:
-            return
+        beats = read_beats(self.store)
+        dead = self._liveness.dead(beats)
+        idle = self._liveness.idle_families(beats, dead)
+        for sent, started in waiting:
+            run_id = str(sent.task_run_id)
+            holder = next((b for b in dead if b.holds(run_id)), None)
+            if holder is not None:
+                stopped = "stopped" if holder.stopping else "stopped answering"
+                self._resend(client, sent, f"worker {holder.worker} {stopped}")
+            elif (
+                not started
+                and now - sent.sent_at >= self.settings.worker_stale_s
+                and family(sent.job, self.settings) in idle
+                and not any(b.holds(run_id) for b in beats)
+            ):
+                self._resend(client, sent, "no worker took it while one was idle")
+
+    def _resend(self, client, sent: _Sent, why: str) -> None:
         from prefect.states import Crashed
 
-        for sent in waiting:
-            holder = next((b for b in dead if b.holds(str(sent.task_run_id))), None)
-            if holder is None:
-                continue
-            why = (
-                f"worker {holder.worker} stopped"
-                if holder.stopping
-                else f"worker {holder.worker} stopped answering"
+        client.set_task_run_state(sent.task_run_id, Crashed(message=why), force=True)
+        del self._sent[sent.task_run_id]
+        job = sent.job
+        self.redispatched.append((job.item_id, job.shot, why))
+        if sent.attempt >= MAX_ATTEMPTS:
+            item = self._items[job.item_id]
+            item.results[job.shot] = ShotFailure(
+                item_id=job.item_id, shot=job.shot, error=f"{why}, {sent.attempt} times"
             )
-            client.set_task_run_state(sent.task_run_id, Crashed(message=why), force=True)
-            del self._sent[sent.task_run_id]
-            job = sent.job
-            self.redispatched.append((job.item_id, job.shot, why))
-            if sent.attempt >= MAX_ATTEMPTS:
-                item = self._items[job.item_id]
-                item.results[job.shot] = ShotFailure(
-                    item_id=job.item_id, shot=job.shot, error=f"{why}, {sent.attempt} times"
-                )
-                self._fail_rest(item, f"shot {job.shot} failed")
-                continue
-            self._send(job, sent.attempt + 1, [*sent.history, why])
+            self._fail_rest(item, f"shot {job.shot} failed")
+            return
+        self._send(job, sent.attempt + 1, [*sent.history, why])
 
 
 def _result(job: ClipJob, state) -> Result:

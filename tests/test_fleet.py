@@ -14,15 +14,15 @@ import time
 
 import pytest
 
-from tests.conftest import ROOT, WANFLOW
+from tests.conftest import ROOT, WANFLOW, lenient_review
 
 pytestmark = pytest.mark.slow
 
-ITEMS = [
-    {"id": "lyra", "prompt": "天琴座", "seed": 5},
-    {"id": "cygnus", "prompt": "天鹅座", "seed": 6, "require_approval": True},
-    {"id": "vega", "prompt": "织女星", "seed": 1},
-    {"id": "aquila", "prompt": "天鹰座", "seed": 7},
+ITEMS = [  # draft: 20 steps a shot
+    {"id": "lyra", "prompt": "天琴座", "seed": 5, "preset": "draft"},
+    {"id": "cygnus", "prompt": "天鹅座", "seed": 6, "preset": "draft", "require_approval": True},
+    {"id": "vega", "prompt": "织女星", "seed": 1, "preset": "draft"},
+    {"id": "aquila", "prompt": "天鹰座", "seed": 7, "preset": "draft"},
 ]
 
 
@@ -47,18 +47,23 @@ def _published(storage) -> dict[str, int]:
     return counts
 
 
+def _prompt(item) -> str:
+    return next(i["prompt"] for i in ITEMS if i["id"] == item.id)
+
+
 def _report(storage) -> dict | None:
     found = [o.key for o in storage.list("reports/") if o.key.endswith(".json")]
     return json.loads(storage.get_bytes(found[0])) if found else None
 
 
 @pytest.fixture
-def fleet(prefect_api, wanflow_env, lenient_review, monkeypatch, tmp_path):
+def fleet(prefect_api, wanflow_env, clip_checkpoint, monkeypatch, tmp_path):
     """Env for a remote fleet: fast heartbeats, a short staleness, held items wait."""
     from prefect.settings import PREFECT_API_URL
 
     from wanflow.settings import get_settings
 
+    lenient_review(monkeypatch, clip_checkpoint)  # clean items pass review on their own
     settings = {
         "WANFLOW_FLEET": "remote",
         "WANFLOW_WORKER_HEARTBEAT_S": "0.3",
@@ -98,9 +103,7 @@ def test_two_workers_share_a_manifest_survive_a_kill_and_publish_clean_items_fir
 
     start, env = fleet
     marker = tmp_path / "gated"
-    doomed = start(
-        "doomed", sys.executable, "-m", "tests.fleet_worker", "织女星", str(marker), "gpu-worker"
-    )
+    doomed = start("doomed", sys.executable, "-m", "tests.fleet_worker", "", str(marker))
     steady = start("steady", WANFLOW, "gpu-worker")
     _wait_for(lambda: {b.worker for b in read_beats(storage)} >= {"doomed", "steady"}, 180,
               "both workers' records")  # fmt: skip
@@ -116,13 +119,13 @@ def test_two_workers_share_a_manifest_survive_a_kill_and_publish_clean_items_fir
 
     flow = threading.Thread(target=run, daemon=True)
     flow.start()
-    # vega's shot has started on the doomed worker: kill it there, mid-shot.
-    _wait_for(marker.exists, 300, "the gated shot to start", alive=flow.is_alive)
+    # A shot has started on the doomed worker (which never finishes one): kill it mid-shot.
+    _wait_for(marker.exists, 300, "a shot to start on the doomed worker", alive=flow.is_alive)
     os.killpg(doomed.pid, signal.SIGKILL)
     doomed.wait(timeout=30)
 
     # The run waits for a person about cygnus; by then the clean items are already published,
-    # vega among them, rendered again by the steady worker.
+    # the killed worker's shots among them, rendered again by the steady worker.
     def waiting():
         report = _report(storage)
         return report if report and report["status"] == "running" else None
@@ -157,13 +160,14 @@ def test_two_workers_share_a_manifest_survive_a_kill_and_publish_clean_items_fir
     steady.send_signal(signal.SIGTERM)
     assert steady.wait(timeout=120) == 0
     beats = {b.worker: b for b in read_beats(storage)}
-    assert beats["steady"].stopping and beats["steady"].loads == {"tiny": 1}
+    assert beats["steady"].stopping and beats["steady"].loads == {"tiny-ti2v-5b": 1}
     assert beats["steady"].shots >= 2
     assert sum(beats["doomed"].loads.values()) <= 1
 
     # The killed worker's shot: forced Crashed (Prefect would leave it RUNNING), sent again.
-    (vega,) = [i for i in report.items if i.id == "vega"]
-    assert any("worker doomed stopped answering" in w for w in vega.warnings), vega.warnings
+    killed = marker.read_text(encoding="utf-8")  # the prompt of the shot it died in
+    (victim,) = [i for i in report.items if i.clips and i.plan_key and _prompt(i) in killed]
+    assert any("worker doomed stopped answering" in w for w in victim.warnings), victim.warnings
     with get_client(sync_client=True) as client:
         runs = [t for t in client.read_task_runs(limit=200) if t.name.startswith("render-")]
     crashed = [t for t in runs if t.state.name == "Crashed" and "doomed" in t.state.message]

@@ -1,0 +1,139 @@
+"""Held items and the people who decide them: the automatic decisions logged, the held items
+asked about (or approved by the operator's switch, or left held), and the answers applied.
+
+A held item reaches here composed, so that its reviewer judges the finished video; the
+approved ones are published by the caller.
+"""
+
+from __future__ import annotations
+
+from prefect import get_run_logger
+
+from flows.approve import Answer, audit_entries, wait_for_decisions
+from flows.items import Items, decide
+from moderation.approval import AuditEntry, PendingItem
+from tasks.approve import append_audit
+from tasks.manifest import storage, write_report
+from wanflow.report import ItemOutcome, RunReport
+from wanflow.settings import get_settings
+
+
+def approve_held(report: RunReport, items: Items) -> None:
+    """Log the automatic decisions, then ask people about the held items (or approve them all
+    where the operator said so) and log their answers; what nobody decides stays held."""
+    settings = get_settings()
+    base = {"run_id": report.run_id, "flow_run_id": report.flow_run_id, "manifest": report.manifest}
+    day = items.day
+    append_audit(report.run_id, day, _automatic_entries(report, base))
+    held = [o for o in report.items if o.status == "held"]
+    if not held:
+        return
+    if settings.auto_approve:
+        answers, undecided = [_auto_answer(held)], []
+    elif settings.approval_timeout_s <= 0:
+        answers, undecided = [], [o.id for o in held]
+    else:
+        write_report(report)  # the bucket shows the run waiting, and why, while it waits
+        pending = [_pending(o, items.manifest_items[o.id].prompt) for o in held]
+        suspend = settings.approval_suspend and _can_suspend()
+        answers, undecided = wait_for_decisions(
+            report.run_id,
+            report.manifest,
+            pending,
+            settings.approval_timeout_s,
+            settings.approval_poll_s,
+            suspend=suspend,
+        )
+    entries = audit_entries(answers, undecided, base, settings.approval_timeout_s)
+    append_audit(report.run_id, day, entries)
+    outcomes = {o.id: o for o in held}
+    for entry in entries:
+        decide(outcomes[entry.item_id], entry)
+
+
+def _automatic_entries(report: RunReport, base: dict) -> list[AuditEntry]:
+    """Screening blocks and the review policy's verdicts, as audit entries."""
+    entries = []
+    for o in report.items:
+        if o.blocked:
+            entries.append(
+                AuditEntry(
+                    key=f"screen:{o.id}",
+                    item_id=o.id,
+                    stage="screen",
+                    decision="block",
+                    actor="wanflow/screen",
+                    automatic=True,
+                    reasons=o.reasons,
+                    **base,
+                )
+            )
+        if o.review:
+            entries.append(
+                AuditEntry(
+                    key=f"review:{o.id}",
+                    item_id=o.id,
+                    stage="review",
+                    decision=o.review.decision,
+                    actor="wanflow/review-policy",
+                    automatic=True,
+                    reasons=o.review.reasons + o.review.failures
+                    or [f"clean: {len(o.clips)} clip(s) reviewed"],
+                    **base,
+                )
+            )
+            if o.review.decision == "pass" and o.status == "held":
+                entries.append(
+                    AuditEntry(
+                        key=f"review:{o.id}:require-approval",
+                        item_id=o.id,
+                        stage="review",
+                        decision="hold",
+                        actor="wanflow/manifest",
+                        automatic=True,
+                        reasons=["the item requires approval"],
+                        **base,
+                    )
+                )
+    return entries
+
+
+def _pending(outcome: ItemOutcome, prompt: str) -> PendingItem:
+    review = outcome.review
+    video = outcome.final.files.get("video.mp4") if outcome.final else None
+    return PendingItem(
+        id=outcome.id,
+        title=outcome.title,
+        prompt=prompt,
+        verdict="review" if review is None or review.decision != "pass" else "pass",
+        reasons=[f"awaiting {why}" for why in outcome.held_because],
+        scores=review.scores if review else {},
+        sheet_url=review.sheet_url if review else None,
+        clip_urls={clip.shot: storage().presigned_get(clip.key) for clip in outcome.clips},
+        video_url=storage().presigned_get(video) if video else None,
+    )
+
+
+def _auto_answer(held: list[ItemOutcome]) -> Answer:
+    return Answer(
+        choices={o.id: "approve" for o in held},
+        reviewer="wanflow/auto-approve",
+        comment="WANFLOW_AUTO_APPROVE is set",
+        automatic=True,
+    )
+
+
+def _can_suspend() -> bool:
+    """A suspended run is re-run from the top by a worker: it needs a deployment, and results
+    persisted so that the stages before are not run again."""
+    from prefect.context import FlowRunContext
+
+    context = FlowRunContext.get()
+    if context is None or context.flow_run is None or context.flow_run.deployment_id is None:
+        return False
+    if not context.persist_result:
+        get_run_logger().warning(
+            "results are not persisted: pausing (holding this process) instead of suspending"
+        )
+        return False
+    return True
