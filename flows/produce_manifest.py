@@ -194,7 +194,8 @@ def _item_stages(
     with ThreadPoolExecutor(settings.cpu_concurrency, thread_name_prefix="wanflow-item") as pool:
         chains = []
         with clock("generate"):
-            for item_id, results in _render(jobs, settings):
+            priority = report.ingest.options.priority if report.ingest else "normal"
+            for item_id, results in _render(jobs, settings, priority):
                 outcome = items.outcomes[item_id]
                 rendered(outcome, results)
                 if outcome.status == "generated":  # its review starts while others render
@@ -276,7 +277,7 @@ def _narrate(items: Items, plan: ShotPlan) -> ShotPlan | None:
     return retime(plan, narration, get_settings())
 
 
-def _render(jobs: list[ClipJob], settings) -> Iterator[tuple[str, list]]:
+def _render(jobs: list[ClipJob], settings, priority: str) -> Iterator[tuple[str, list]]:
     """The GPU stage, shot by shot on the fleet (``tasks.dispatch``): a GPU worker inside this
     process (``WANFLOW_FLEET=local``) or the ``wanflow gpu-worker`` processes serving this
     Prefect server (``remote``). Each item comes back as soon as its shots are in."""
@@ -287,7 +288,7 @@ def _render(jobs: list[ClipJob], settings) -> Iterator[tuple[str, list]]:
     if not PREFECT_API_URL.value():  # the ephemeral API serves no task workers
         yield from render_here(jobs, settings)
         return
-    dispatcher = Dispatcher(jobs, settings, storage())
+    dispatcher = Dispatcher(jobs, settings, storage(), priority=priority)
     if settings.fleet == "remote":  # shots, their parameters and results travel by the bucket
         from wanflow.results import bucket_results
 

@@ -102,10 +102,19 @@ class Liveness:
 class Dispatcher:
     """Sends ``jobs`` to the fleet and yields ``(item_id, results in shot order)`` per item."""
 
-    def __init__(self, jobs: list[ClipJob], settings: Settings, store, *, poll_s: float = 0.5):
+    def __init__(
+        self,
+        jobs: list[ClipJob],
+        settings: Settings,
+        store,
+        *,
+        priority: str = "normal",
+        poll_s: float = 0.5,
+    ):
         from tasks.fleet import family
 
         self.settings, self.store, self.poll_s = settings, store, poll_s
+        self.priority = priority
         self._items: dict[str, _Item] = {}
         for job in jobs:
             item = self._items.setdefault(job.item_id, _Item(jobs=[], chained=False))
@@ -156,7 +165,7 @@ class Dispatcher:
     def _send(self, job: ClipJob, attempt: int, history: list[str] | None = None) -> None:
         from tasks.fleet import task_for
 
-        future = task_for(job, self.settings).delay(job, attempt)
+        future = task_for(job, self.settings, self.priority).delay(job, attempt)
         sent = _Sent(job, attempt, future.task_run_id, time.monotonic(), list(history or []))
         self._sent[future.task_run_id] = sent
 

@@ -6,9 +6,10 @@ checksums, upload patience) and returns the ``ClipRecord``. One task per family 
 operator route families to workers (a worker serving only ``t2v`` keeps the text-to-video model
 resident and never loads another), and Prefect hands each queued shot to the next free worker.
 
-The functions are distinct on purpose: a background task is found on the worker by its key,
-which Prefect derives from the function's name and code object, so caller and workers must run
-this same file. ``attempt`` makes a re-dispatched shot's inputs differ from the run it replaces
+A background task is found on the worker by its key, which Prefect derives from the function's
+name and code object, so caller and workers must run this same file; each task gets a name of
+its own (family and priority), hence a key and a server-side queue of its own. ``attempt``
+makes a re-dispatched shot's inputs differ from the run it replaces
 (a task worker caches by inputs), and ``refresh_cache`` keeps two identical shots of one run
 from being answered by each other's cache entry.
 """
@@ -36,40 +37,43 @@ _OPTIONS = {
 }
 
 
-@task(name="render-t2v", **_OPTIONS)
-def render_t2v(job: ClipJob, attempt: int = 1) -> ClipRecord:
-    """A text-to-video shot."""
-    return render_job(job)
+PRIORITIES = ("high", "normal", "low")  # a worker takes queued shots in this order
 
 
-@task(name="render-i2v", **_OPTIONS)
-def render_i2v(job: ClipJob, attempt: int = 1) -> ClipRecord:
-    """An image-to-video shot."""
-    return render_job(job)
+def _render_task(family: str, priority: str):
+    """The background task for one family at one priority. Each gets its own name, hence its
+    own task key and its own queue on the Prefect server; a worker subscribes to its queues
+    highest priority first, and the server hands a free worker the first queued shot it finds
+    in that order. Built by this factory at import, identically in every process."""
+
+    def render(job: ClipJob, attempt: int = 1) -> ClipRecord:
+        return render_job(job)
+
+    suffix = "" if priority == "normal" else f"-{priority}"
+    render.__name__ = render.__qualname__ = f"render_{family}{suffix.replace('-', '_')}"
+    render.__doc__ = f"A {family} shot, {priority} priority."
+    return task(name=f"render-{family}{suffix}", **_OPTIONS)(render)
 
 
-@task(name="render-ti2v", **_OPTIONS)
-def render_ti2v(job: ClipJob, attempt: int = 1) -> ClipRecord:
-    """A shot for a model that takes text and, optionally, an image."""
-    return render_job(job)
-
-
-RENDER_TASKS = {"t2v": render_t2v, "i2v": render_i2v, "ti2v": render_ti2v}
+RENDER_TASKS = {(f, p): _render_task(f, p) for f in FAMILIES for p in PRIORITIES}
+render_t2v, render_i2v, render_ti2v = (RENDER_TASKS[f, "normal"] for f in FAMILIES)
 
 
 def family(job: ClipJob, settings: Settings) -> str:
     return resolve_model(job.model, settings).task
 
 
-def task_for(job: ClipJob, settings: Settings):
-    return RENDER_TASKS[family(job, settings)]
+def task_for(job: ClipJob, settings: Settings, priority: str = "normal"):
+    return RENDER_TASKS[family(job, settings), priority]
 
 
 def tasks_serving(families: list[str] | tuple[str, ...]) -> list:
-    unknown = [f for f in families if f not in RENDER_TASKS]
+    """A worker's tasks, in the order it should take their queued shots: every family's high
+    priority shots first, then normal, then low."""
+    unknown = [f for f in families if f not in FAMILIES]
     if unknown:
         raise ValueError(
             f"unknown model famil{'ies' if len(unknown) > 1 else 'y'} {', '.join(unknown)}; "
             f"use {', '.join(FAMILIES)}"
         )
-    return [RENDER_TASKS[f] for f in dict.fromkeys(families)]
+    return [RENDER_TASKS[f, p] for p in PRIORITIES for f in dict.fromkeys(families)]

@@ -114,7 +114,9 @@ class _TaskWorker(TaskWorker):
         self._subscription = Subscription(
             model=TaskRun,
             path="/task_runs/subscriptions/scheduled",
-            keys=self.task_keys,
+            # In the order served: the server's queue scans keys in this order for each shot it
+            # hands out, so high priority shots of any family go before normal ones.
+            keys=list(dict.fromkeys(t.task_key for t in self.tasks)),
             client_id=self.client_id,
             base_url=url,
         )

@@ -276,7 +276,10 @@ def test_approval_round_trip_through_the_cli(approving, storage):
     vega, altair, deneb = report.items
     assert (vega.status, altair.status, deneb.status) == ("published", "rejected", "rejected")
     assert vega.approval.decision == "approve" and vega.final is not None  # approved, finished
-    assert altair.final is None and deneb.final is None
+    # Composed before the decision, so that the reviewer judged the finished video; rejected,
+    # never published.
+    assert altair.final is not None and altair.published is None and deneb.published is None
+    assert not list(storage.list(f"published/{report.started_at.date()}/altair/"))
     assert vega.approval.actor == "ann@studio" and vega.reasons == [
         "approved by ann@studio: altair shows a weapon"
     ]

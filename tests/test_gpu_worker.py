@@ -243,6 +243,40 @@ def test_the_local_worker_renders_a_shot_dispatched_before_it_subscribed(
     assert final.stopping and final.shots == 1 and final.waiting == []
 
 
+@pytest.mark.slow
+def test_a_worker_takes_high_priority_shots_before_normal_ones_queued_earlier(
+    prefect_api, wanflow_env, storage
+):
+    """Priority is a queue per level on the Prefect server; a worker scans them high first."""
+    from prefect import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterId
+
+    from tasks.fleet import task_for
+    from tasks.gpu_worker import local_worker
+    from wanflow.settings import get_settings
+
+    settings = get_settings()
+    queued = [  # all queued before any worker subscribes: normal first, in sending order
+        task_for(job, settings, priority).delay(job, 1)
+        for job, priority in (
+            (_job(11, "normal-a"), "normal"),
+            (_job(12, "low-a"), "low"),
+            (_job(13, "normal-b"), "normal"),
+            (_job(14, "high-a"), "high"),
+            (_job(15, "high-b"), "high"),
+        )
+    ]
+    with local_worker(settings, limit=1):
+        done = [future.result(timeout=300) for future in queued]
+    assert [r.item_id for r in done] == ["normal-a", "low-a", "normal-b", "high-a", "high-b"]
+    with get_client(sync_client=True) as client:
+        only = TaskRunFilter(id=TaskRunFilterId(any_=[f.task_run_id for f in queued]))
+        runs = client.read_task_runs(task_run_filter=only)
+    started = [run.name for run in sorted(runs, key=lambda r: r.start_time)]
+    family = task_for(_job(1), settings).name
+    assert started == [f"{family}-high"] * 2 + [family] * 2 + [f"{family}-low"]
+
+
 def test_gpu_worker_refuses_to_start_without_a_prefect_server(wanflow_env, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
     env["PREFECT_HOME"] = str(tmp_path / "prefect")  # no profile that names a server

@@ -112,6 +112,22 @@ def test_json_object_with_items_and_manifest_defaults(tmp_path):
     assert str(result.summary.options.callback_url) == "https://example.org/hook"
 
 
+def test_a_manifest_priority_is_read_in_english_or_chinese_and_checked(tmp_path):
+    from wanflow.readers import ManifestError
+
+    def priority(value):
+        doc = {"priority": value, "items": [{"id": "a", "prompt": "x"}]}
+        name = f"p-{abs(hash(str(value)))}.json"
+        return ingest(write(tmp_path, name, json.dumps(doc, ensure_ascii=False)))
+
+    assert priority("高").summary.options.priority == "high"
+    assert priority(" LOW ").summary.options.priority == "low"
+    plain = ingest(write(tmp_path, "plain.json", json.dumps({"items": [{"prompt": "x"}]})))
+    assert plain.summary.options.priority == "normal"
+    with pytest.raises(ManifestError, match="priority"):
+        priority("asap")
+
+
 def test_json_lines_with_a_bad_line_keeps_the_others(tmp_path):
     text = (
         '{"id": "a", "prompt": "x"}\n\n{"id": "b", "prompt": \n'

@@ -12,7 +12,7 @@ import hashlib
 import json
 import re
 import unicodedata
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -370,6 +370,22 @@ class Item(BaseModel):
         return self.language or detect_language(self.prompt)
 
 
+_PRIORITIES = {
+    "high": "high", "高": "high", "紧急": "high", "urgent": "high",
+    "normal": "normal", "普通": "normal", "正常": "normal", "中": "normal",
+    "low": "low", "低": "low",
+}  # fmt: skip
+
+
+def _priority(value: Any) -> Any:
+    if isinstance(value, str) and value.strip().lower() in _PRIORITIES:
+        return _PRIORITIES[value.strip().lower()]
+    return value
+
+
+Priority = Annotated[Literal["high", "normal", "low"], BeforeValidator(_priority)]
+
+
 class ManifestOptions(BaseModel):
     """Manifest-wide settings, from a JSON manifest's top-level object."""
 
@@ -379,6 +395,11 @@ class ManifestOptions(BaseModel):
     require_approval: Bool = False
     callback_url: HttpUrl | None = None
     name: Text | None = None
+    priority: Priority = Field(
+        "normal",
+        description="high, normal or low (高, 普通, 低): GPU workers take a high priority "
+        "manifest's queued shots before normal ones, whichever run sent them first",
+    )
     time_budget_s: float | None = Field(
         None,
         gt=0,
