@@ -127,11 +127,16 @@ class Dispatcher:
         self._liveness = Liveness(settings.worker_stale_s)
         self._beats_read = float("-inf")
         self._reported: set[str] = set()  # items already yielded
+        self._progress = None
         self.redispatched: list[tuple[str, int, str]] = []  # (item, shot, why)
 
     def items(self) -> Iterator[tuple[str, list[Result]]]:
         from prefect import get_client
 
+        from tasks.artifacts import Progress
+
+        shots = sum(len(item.jobs) for item in self._items.values())
+        self._progress = Progress(shots, f"rendering {shots} shot(s) on the GPU fleet")
         for item in self._items.values():  # manifest order
             self._send_ready(item)
         with get_client(sync_client=True) as client:
@@ -199,6 +204,8 @@ class Dispatcher:
             if isinstance(result, ClipRecord) and sent.history:
                 result.warnings += [f"{why}: dispatched again" for why in sent.history]
             item.results[sent.job.shot] = result
+            if self._progress is not None:
+                self._progress.advance(f"({sent.job.item_id} shot {sent.job.shot})")
             self._send_ready(item)
         if waiting:
             self._resend_orphans(client, waiting)

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from uuid import UUID
 
 import pytest
 
@@ -97,6 +98,11 @@ def test_two_workers_share_a_manifest_survive_a_kill_and_publish_clean_items_fir
     fleet, storage, tmp_path
 ):
     from prefect import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterType,
+    )
 
     from flows.produce_manifest import produce_manifest
     from wanflow.fleet import read_beats
@@ -170,5 +176,13 @@ def test_two_workers_share_a_manifest_survive_a_kill_and_publish_clean_items_fir
     assert any("worker doomed stopped answering" in w for w in victim.warnings), victim.warnings
     with get_client(sync_client=True) as client:
         runs = [t for t in client.read_task_runs(limit=200) if t.name.startswith("render-")]
+        shown = client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                type=ArtifactFilterType(any_=["progress"]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[UUID(report.flow_run_id)]),
+            )
+        )
     crashed = [t for t in runs if t.state.name == "Crashed" and "doomed" in t.state.message]
     assert crashed
+    # The run's progress across the fleet reached every shot.
+    assert any(a.data == 100.0 and "GPU fleet" in (a.description or "") for a in shown)
