@@ -190,3 +190,53 @@ def test_the_pipeline_benchmark_measures_both_parts_and_accounts_for_every_secon
         assert any(line.startswith(f"  {stage['stage']} ") for line in lines), stage
     verdict = "PASS" if flow["passed"] else "FAIL"
     assert lines[-1].startswith(f"overhead: {verdict} (")
+
+
+@pytest.mark.slow
+def test_the_fleet_benchmark_runs_the_flow_on_simulated_gpu_workers(tmp_path):
+    """3 items (one per model, the second held for approval) through the whole flow on 1 and 2
+    simulated GPU worker processes, at a tiny time scale: the figures exist and are sane."""
+    script = ROOT / "benchmarks" / "fleet.py"
+    command = [sys.executable, str(script), "--items", "3", "--workers", "1", "2"]
+    result = subprocess.run(
+        [*command, "--time-scale", "0.002", "--no-warm-up", "--json"],
+        cwd=tmp_path,  # not the repository root: the script must find its imports itself
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    figures = json.loads(result.stdout.splitlines()[-1])
+    models = figures["models"]
+    assert models == 3
+    assert figures["solo"]["status"] == "succeeded"
+    assert figures["solo"]["statuses"].get("published") == 1
+    runs = figures["runs"]
+    assert [r["workers"] for r in runs] == [1, 2]
+    for run in runs:
+        workers = run["workers"]
+        assert run["status"] == "succeeded", run
+        assert run["items"] == run["shots"] == run["shots_rendered"] == run["worker_shots"] == 3
+        assert run["statuses"].get("published") == 2 and run["statuses"].get("held") == 1
+        # Every model loaded once by some worker, never twice by the same one.
+        assert models <= run["model_loads"] <= workers * models
+        assert run["targets"]["one_load_per_worker_per_model"] is True
+        assert len(run["loads_per_worker"]) == workers
+        assert 0 < run["gpu_busy_fraction"] <= 1
+        assert 0 < run["busy_while_queued"] <= 1 and run["stranded_idle_s"] >= 0
+        assert 0 < run["render_s"] < run["wall_s"]
+        assert 0 < run["dispatch_overhead_s"] < run["wall_s"]
+        assert 0 < run["first_publish_s"] < run["wall_s"]
+        assert isinstance(run["clean_published_while_held"], bool)
+        assert run["speedup"] > 0 and isinstance(run["cpu_bound"], bool)
+        assert run["load_avg"]["before"] and run["load_avg"]["after"]
+        assert set(run["targets"]) >= {
+            "busy_while_queued",
+            "one_load_per_worker_per_model",
+            "dispatch_overhead",
+            "first_publish",
+        }
+    assert runs[0]["speedup"] == 1.0 and "speedup" in runs[1]["targets"]
+    lines = result.stdout.splitlines()
+    assert any(line.strip().startswith("targets: speedup") for line in lines)
