@@ -14,17 +14,17 @@ is what a dispatcher knows of it:
 - **Records** are written at ready, whenever a run is received, started or finished, and every
   ``WANFLOW_WORKER_HEARTBEAT_S`` in between (``seq`` grows with each write, from a thread of its
   own, so a long model load or shot never silences it). ``running`` lists the task runs it
-  executes; ``waiting`` the one it has received and acknowledged but not started: Prefect's task
-  worker takes the next run off the server while ``limit`` runs execute and holds it until one
-  ends. A worker killed with SIGKILL leaves both for the dispatcher to force Crashed and send
-  again; no other worker would ever get them. (The run after those, which the server may
-  already have pushed at a busy worker, is not acknowledged: when the connection closes, the
-  server hands it to another worker.)
+  executes; ``waiting`` a run received but not yet started (for an instant: unlike Prefect's own
+  task worker, which takes the next run off the server while ``limit`` runs execute and holds it
+  until one ends, this one reads a run only when it has a free slot). A worker killed with
+  SIGKILL leaves what it lists for the dispatcher to force Crashed and send again. The run the
+  server may already have pushed at a busy worker is not acknowledged: when the connection
+  closes (a drain, or the kernel closing a killed process's socket), the server hands it to
+  another worker.
 - **Drain** (``stop()``, SIGTERM or SIGINT for the CLI): it takes no new run and closes its
   subscription, finishes the runs in progress (records keep coming, ``stopping`` false, since
   what it lists as running is still being rendered), then writes a final record with ``stopping``
-  true listing the received-but-unstarted run in ``waiting`` (it stays SCHEDULED in Prefect: the
-  dispatcher sends it again at once) and returns. A second signal stops at once: the final record
+  true and returns. A second signal stops at once: the final record
   then also lists the interrupted run as running, and the process exits 1.
 
 ``local_worker`` runs one in a thread of the calling process, for ``WANFLOW_FLEET=local``.
@@ -101,6 +101,7 @@ class _TaskWorker(TaskWorker):
         super().__init__(*tasks, limit=limit)
         self._wanflow_client_id, self._owner = client_id, owner
         self._subscription: Subscription[TaskRun] | None = None
+        self._slots = asyncio.Semaphore(1)
 
     @property
     def client_id(self) -> str:  # the name the server lists this subscriber under
@@ -121,14 +122,26 @@ class _TaskWorker(TaskWorker):
             base_url=url,
         )
         owner = self._owner
+        # A free slot first, then the next run: reading a run acknowledges it, and a run
+        # acknowledged by a busy worker is one no other worker can take while it waits (nor
+        # ever, if this process is killed). Unread, the run the server pushed stays
+        # unacknowledged, and goes back to the server's queue when this connection closes.
+        self._slots = asyncio.Semaphore(self.limit or 1_000_000)
+        runs = aiter(self._subscription)
         try:
-            async for task_run in self._subscription:  # acknowledged as it is received
+            while True:
+                await self._slots.acquire()
+                try:
+                    task_run = await anext(runs)  # acknowledged as it is received
+                except BaseException:
+                    self._slots.release()
+                    raise
                 run_id = str(task_run.id)
                 owner._received(run_id)
-                # Cancelled here (a drain), the run stays listed as waiting.
-                acquired = await self._acquire_token(task_run.id)
+                acquired = await self._acquire_token(task_run.id)  # at once: a slot is free
                 if not acquired:  # delivered twice: already ours
                     owner._forget(run_id)
+                    self._slots.release()
                     continue
                 owner._started(run_id)
                 assert self._runs_task_group is not None
@@ -141,6 +154,7 @@ class _TaskWorker(TaskWorker):
             await self._safe_submit_scheduled_task_run(task_run)
         finally:
             self._owner._finished(str(task_run.id))
+            self._slots.release()
 
     async def _close_subscription(self) -> None:
         """Close the websocket: the server then puts back any run it had pushed but not had
