@@ -191,6 +191,10 @@ class Dispatcher:
             runs += client.read_task_runs(task_run_filter=only, limit=_PAGE)
         finished: list[str] = []
         waiting: list[tuple[_Sent, bool]] = []  # (shot, whether a worker started it)
+        for gone in set(ids) - {run.id for run in runs}:
+            # Deleted: a worker that could not read a run's parameters deletes it. Never
+            # final, it would be waited for for ever.
+            self._resend(client, self._sent[gone], "its task run was deleted", crash=False)
         for run in runs:
             sent = self._sent.get(run.id)
             if sent is None or run.state is None:
@@ -242,10 +246,11 @@ class Dispatcher:
             ):
                 self._resend(client, sent, "no worker took it while one was idle")
 
-    def _resend(self, client, sent: _Sent, why: str) -> None:
+    def _resend(self, client, sent: _Sent, why: str, *, crash: bool = True) -> None:
         from prefect.states import Crashed
 
-        client.set_task_run_state(sent.task_run_id, Crashed(message=why), force=True)
+        if crash:
+            client.set_task_run_state(sent.task_run_id, Crashed(message=why), force=True)
         del self._sent[sent.task_run_id]
         job = sent.job
         self.redispatched.append((job.item_id, job.shot, why))

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tasks.dispatch import Liveness
+from tests.test_generate import request  # at import time: it resets the test environment
 from wanflow.fleet import WorkerBeat
 
 
@@ -50,3 +53,39 @@ def test_a_stopping_worker_is_done_at_once():
     live = Liveness(stale_s=3600, clock=Clock())
     (dead,) = live.dead([_beat("a", 1, stopping=True), _beat("b", 1)])
     assert dead.worker == "a"
+
+
+@pytest.mark.slow
+def test_a_shot_whose_task_run_was_deleted_is_sent_again(prefect_api, wanflow_env, storage):
+    """A worker that cannot read a run's parameters deletes the run: never final, it would be
+    waited for for ever; the dispatcher sends the shot again instead."""
+    import contextlib
+
+    from prefect import get_client
+    from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
+
+    from generation.clips import ClipJob, ClipRecord
+    from tasks.dispatch import Dispatcher
+    from tasks.gpu_worker import local_worker
+    from tasks.manifest import storage as bucket
+    from wanflow.settings import get_settings
+
+    settings = get_settings()
+    job = ClipJob(item_id="gone", shot=1, model="tiny", request=request(seed=21, steps=2))
+    with contextlib.ExitStack() as stack:
+
+        class LosingParameters(Dispatcher):
+            def _send(self, job, attempt, history=None):
+                super()._send(job, attempt, history)
+                if attempt == 1:  # its parameters lost before any worker reads them
+                    with get_client(sync_client=True) as client:
+                        run = client.read_task_run(next(reversed(self._sent)))
+                    stored = run.state.state_details.task_parameters_id
+                    (PREFECT_LOCAL_STORAGE_PATH.value() / "parameters" / str(stored)).unlink()
+                    stack.enter_context(local_worker(settings, families=["t2v", "ti2v"]))
+
+        dispatcher = LosingParameters([job], settings, bucket(), poll_s=0.1)
+        ((item, (record,)),) = list(dispatcher.items())
+    assert item == "gone" and isinstance(record, ClipRecord) and storage.exists(record.key)
+    assert dispatcher.redispatched == [("gone", 1, "its task run was deleted")]
+    assert record.warnings == ["its task run was deleted: dispatched again"]
