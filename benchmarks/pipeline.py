@@ -20,34 +20,61 @@
    local S3 server (``LocalS3Server``) and a Prefect API (``prefect_test_harness``: a temporary
    SQLite database behind a server subprocess), with the tiny random-weight models on the CPU
    and ``WANFLOW_AUTO_APPROVE`` on so that held items go on to compose and publish. Other
-   ``WANFLOW_*`` variables are cleared. A 1-item warm-up run goes first (imports, the tiny model
-   build and load, NudeNet's session, the Prefect client) and is printed but not counted; its
-   item differs, so nothing of it is reused by the measured run.
+   ``WANFLOW_*`` variables are cleared, so the run is set up as by default: the embedded fleet
+   (each run starts a GPU worker in a thread of this process, ``tasks.gpu_worker.local_worker``,
+   and sends it every shot as a background task with ``.delay()``), and each item reviewed,
+   composed and published in a pool of ``WANFLOW_CPU_CONCURRENCY`` (2) threads as soon as its
+   shot is in, while the next one renders. A 1-item warm-up run goes first (imports, the tiny
+   model build and load, NudeNet's session, the Prefect client) and is printed but not counted;
+   its item differs, so nothing of it is reused by the measured run.
 
-   Work versus overhead, for the measured run:
+   Items overlap (a shot renders in the worker's thread while the item before it is reviewed in
+   another), so seconds of the wall clock and seconds summed over threads are kept apart. For
+   the measured run:
    - flow wall: the ``produce_manifest(...)`` call, from call to return;
-   - work: the time spent inside the task functions (every Prefect ``Task`` found in the
-     ``tasks.*`` and ``flows.*`` modules has its ``.fn`` wrapped by a timer, which the task
-     engine calls inside the task run): S3 reads and writes, speech synthesis, rendering,
-     review, composing, publishing. Prefect artifact calls made from inside a task (the progress
-     bar of a ``render-*`` shot) are taken out of work: they are Prefect bookkeeping. A task
-     called inside another task is counted once, in the outer one (there are none today; the
-     count is printed);
-   - overhead = flow wall − work: creating and finishing the flow run, sending each shot to
-     the run's own GPU worker as a background task and collecting it, every task run (state changes through the API, parameter hashing, cache
-     keys, result handling, the run's logs), the run's artifacts (progress, table, markdown),
-     and the flow's own Python between tasks (building the report, retiming plans, publication
-     metadata), which is not Prefect's but small and is not separated out. The figure is thus an
-     upper bound on Prefect's cost. Overhead per item = overhead / items.
-   Each stage of ``report.stages`` (whatever stages the flow has) is printed with its wall time,
-   the task work inside it and the difference; the work is attributed to the stage open at the
-   time by wrapping the flow module's ``_stage`` (when it has one). The report's own timers
-   (clips' ``load_s`` + ``render_s``) are printed beside generate-clip's work: they also hold
-   its progress-artifact calls, so they read a little higher. Where the overhead goes is split
-   exactly, by also timing ``Task.__call__`` and ``Flow.__call__``: per task, its runs less its
-   function ("engine": creating the run, state changes, tag concurrency slots, results, logs);
-   per flow, its run less the task runs and subflows it called (the flow's start and finish,
-   and its own code between tasks); and the artifact calls. Target: under 1 s per item.
+   - work: the time spent inside task functions, summed over the threads they run in: S3 reads
+     and writes, speech synthesis, rendering, review, composing, publishing. Every Prefect
+     ``Task`` in the ``tasks.*`` and ``flows.*`` modules has its ``.fn`` wrapped by a timer,
+     which the task engine calls inside the task run (in the flow's thread or an item's); the
+     ``render-*`` background tasks, which Prefect's task worker runs with ``run_task_sync`` in
+     the GPU worker's thread, are timed by their body, ``render_job`` (wrapping their ``.fn``
+     would change the task key the worker subscribes with). Prefect artifact calls made inside a
+     task (a shot's progress bar) are not work: they are Prefect bookkeeping. A task called
+     inside another task is counted once, in the outer one (there are none today; the count is
+     printed);
+   - busy: the wall-clock seconds during which at least one task function was working, in any
+     thread; work / busy is the parallelism reached;
+   - overhead = flow wall − busy: the seconds during which no task function worked anywhere, so
+     that the run waited on Prefect, on the dispatch of shots, or on its own code. It is an upper
+     bound on what orchestration adds to the run's length. Prefect's time that overlapped work
+     in another thread (an item's task runs while a shot renders) did not lengthen the run and
+     is not in it; it is in the thread-seconds below. Overhead per item = overhead / items.
+     Target: under 1 s per item.
+   Every second of the flow wall is charged to exactly one activity, the first of these going on
+   in any thread at that instant (each thread is in one at a time: its innermost timer): task
+   functions (work, so this line is busy); Prefect artifact calls; a task run's engine outside
+   its function (``Task.__call__`` for the flow's tasks; for a background run, the task
+   worker's handling of it: reading its parameters and the flow context pickled with them, the
+   engine's state changes, persisting its result); sending shots (``Task.delay``: creating the
+   run, pickling and storing its parameters and context); polling for finished shots
+   (``Dispatcher._poll``: reading the runs, their results and the workers' records); starting
+   the run's local GPU worker (until it is subscribed) and draining it; waiting between polls
+   (the rest of ``Dispatcher.items``: its sleeps, while a shot is queued, picked up, or finished
+   but not yet noticed); the flow's own code (the rest of its function: building the report,
+   retiming plans, publication metadata, waiting for item threads; not Prefect's, and where
+   anything the timers miss would land); the flow run's engine (``Flow.__call__`` outside the
+   function: creating the flow run, and finishing it). The charges add up to the flow wall; all
+   but the first are overhead.
+
+   Thread-seconds: each stage of ``report.stages`` (whatever stages the flow has) with the task
+   work done inside it, both summed over items that overlap (``flows.items.StageClock`` sums
+   stage times so), and the difference; work is attributed to the stage open in its thread
+   (``StageClock`` and the flow module's ``_stage`` are wrapped), a background render task's to
+   ``generate``, the stage that sends it. Per task: its runs less its function and artifact
+   calls ("engine"), and for a background task the shots sent and the seconds in ``.delay()``;
+   per flow: its run less its function, starting and finishing; the dispatcher's polls. The
+   clips' own timers (``load_s`` + ``render_s``) are printed beside the render tasks' work:
+   they hold the progress-artifact calls too.
 
 Timings are wall-clock and noisy on a shared machine. Usage:
 
@@ -366,6 +393,8 @@ class FlowCalls:
     runs: int = 0
     call_s: float = 0.0  # Flow.__call__
     fn_s: float = 0.0  # the flow function (its own code, and everything it calls)
+    start_s: float = 0.0  # Flow.__call__ before the function: creating the flow run
+    finish_s: float = 0.0  # after it: its final state, result and logs
 
     @property
     def engine_s(self) -> float:
@@ -451,15 +480,22 @@ class Ledger:
 
     # --- the timers ----------------------------------------------------------------------------
 
-    def task_fn(self, fn, name: str):
+    def task_fn(self, fn, name: str | None):
         """A task's function, wherever the engine calls it: its time is work (less the artifact
-        calls it makes), in the stage open in its thread."""
+        calls it makes), in the stage open in its thread. ``name`` None: the task whose run
+        calls it (``render_job``, the body of every render task)."""
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
             if self._in_task():
                 return fn(*args, **kwargs)
-            self.local.task, self.local.artifacts = name, 0.0
+            called_by = name
+            if called_by is None:
+                from prefect.context import TaskRunContext
+
+                context = TaskRunContext.get()
+                called_by = context.task.name if context else fn.__name__
+            self.local.task, self.local.artifacts = called_by, 0.0
             start = time.perf_counter()
             try:
                 with self.timer("work"):
@@ -470,11 +506,11 @@ class Ledger:
                 self.local.task = None
                 stage = getattr(self.local, "stage", None)
                 if stage is None:
-                    stage = BACKGROUND_STAGE if name in self.background else OUTSIDE
+                    stage = BACKGROUND_STAGE if called_by in self.background else OUTSIDE
                 with self.lock:
                     self.work[stage] = self.work.get(stage, 0.0) + seconds
                     self.runs[stage] = self.runs.get(stage, 0) + 1
-                    entry = self._task(name)
+                    entry = self._task(called_by)
                     entry.work_s += seconds
                     entry.artifacts_s += artifacts
 
@@ -546,16 +582,21 @@ class Ledger:
 
         @functools.wraps(call)
         def wrapper(flow, *args, **kwargs):
+            calls = self.local.__dict__.setdefault("flows", [])
+            calls.append([None, None])  # when its function started and ended
             start = time.perf_counter()
             try:
                 with self.timer("flow_engine"):
                     return call(flow, *args, **kwargs)
             finally:
-                seconds = time.perf_counter() - start
+                end = time.perf_counter()
+                fn_start, fn_end = calls.pop()
                 with self.lock:
                     entry = self._flow(flow.name)
                     entry.runs += 1
-                    entry.call_s += seconds
+                    entry.call_s += end - start
+                    entry.start_s += (fn_start or end) - start
+                    entry.finish_s += end - (fn_end or end)
 
         return wrapper
 
@@ -564,14 +605,15 @@ class Ledger:
 
         @functools.wraps(fn)
         def wrapper(*args, **kwargs):
-            start = time.perf_counter()
+            calls = self.local.__dict__.get("flows") or [[None, None]]
+            start = calls[-1][0] = time.perf_counter()
             try:
                 with self.timer("own_code"):
                     return fn(*args, **kwargs)
             finally:
-                seconds = time.perf_counter() - start
+                end = calls[-1][1] = time.perf_counter()
                 with self.lock:
-                    self._flow(name).fn_s += seconds
+                    self._flow(name).fn_s += end - start
 
         return wrapper
 
@@ -715,15 +757,20 @@ def instrument(ledger: Ledger) -> list[str]:
                 tasks_found[id(value)] = value
             elif isinstance(value, Flow):
                 flows_found[id(value)] = value
-    for value in tasks.fleet.RENDER_TASKS.values():  # built by a factory: not module globals
-        tasks_found[id(value)] = value
-    ledger.background = {t.name for t in tasks.fleet.RENDER_TASKS.values()}
-    names = []
-    for task in tasks_found.values():
+    # The render tasks' functions stay as they are: Prefect's task worker re-creates the tasks
+    # it serves (``with_options``), deriving their keys from their functions' code, and a
+    # wrapper's key would not be the one the dispatcher sends. Their body is timed instead.
+    background = {id(t): t for t in tasks.fleet.RENDER_TASKS.values()}
+    ledger.background = {t.name for t in background.values()}
+    tasks.fleet.render_job = ledger.task_fn(tasks.fleet.render_job, None)
+    names = sorted(ledger.background)
+    for task in [*tasks_found.values(), *background.values()]:
+        ledger.task_names[task.task_key] = task.name
+        if id(task) in background:
+            continue
         if inspect.iscoroutinefunction(task.fn):
             continue  # none today; an async task's time would be counted as overhead
         task.fn = ledger.task_fn(task.fn, task.name)
-        ledger.task_names[task.task_key] = task.name
         names.append(task.name)
     for flow_ in flows_found.values():
         if not inspect.iscoroutinefunction(flow_.fn):
@@ -877,7 +924,14 @@ def _flow_figures(items, measured, ledger, warm, setup_s, wrapped) -> dict:
         for name, c in sorted(ledger.tasks.items(), key=lambda kv: -kv[1].engine_s)
     }
     flows = {
-        name: {"runs": c.runs, "call_s": c.call_s, "fn_s": c.fn_s, "engine_s": c.engine_s}
+        name: {
+            "runs": c.runs,
+            "call_s": c.call_s,
+            "fn_s": c.fn_s,
+            "engine_s": c.engine_s,
+            "start_s": c.start_s,
+            "finish_s": c.finish_s,
+        }
         for name, c in ledger.flows.items()
     }
     return {
@@ -972,7 +1026,10 @@ def print_flow(r: dict) -> None:
             f"{c['artifacts_s']:5.2f} s{sent}{untimed}"
         )
     for name, c in r["flows"].items():
-        print(f"    flow {name:<22} {c['runs']:>4} runs  engine {c['engine_s']:6.2f} s")
+        print(
+            f"    flow {name:<22} {c['runs']:>4} runs  engine {c['engine_s']:6.2f} s "
+            f"(starting {c['start_s']:.2f} s, finishing {c['finish_s']:.2f} s)"
+        )
     d = r["dispatcher"]
     print(
         f"    dispatcher: {d['polls']} polls in {d['poll_s']:.2f} s; local GPU worker start "
