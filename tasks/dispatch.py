@@ -128,6 +128,7 @@ class Dispatcher:
         self._beats_read = float("-inf")
         self._reported: set[str] = set()  # items already yielded
         self._progress = None
+        self._done = 0  # shots finished
         self.redispatched: list[tuple[str, int, str]] = []  # (item, shot, why)
 
     def items(self) -> Iterator[tuple[str, list[Result]]]:
@@ -139,14 +140,19 @@ class Dispatcher:
         self._progress = Progress(shots, f"rendering {shots} shot(s) on the GPU fleet")
         for item in self._items.values():  # manifest order
             self._send_ready(item)
+        pause = self.poll_s
         with get_client(sync_client=True) as client:
             while self._sent or len(self._reported) < len(self._items):
+                done = self._done
                 finished = self._poll(client)
                 for item_id in finished:
                     item = self._items[item_id]
                     yield item_id, [item.results[j.shot] for j in item.jobs]
+                # Each poll costs the API and this process CPU: while nothing finishes (long
+                # shots), poll less and less often, up to every 4 poll intervals.
+                pause = self.poll_s if self._done > done else min(4 * self.poll_s, pause * 1.5)
                 if self._sent and not finished:
-                    time.sleep(self.poll_s)
+                    time.sleep(pause)
 
     # --- sending ---------------------------------------------------------------------------
 
@@ -208,6 +214,7 @@ class Dispatcher:
             if isinstance(result, ClipRecord) and sent.history:
                 result.warnings += [f"{why}: dispatched again" for why in sent.history]
             item.results[sent.job.shot] = result
+            self._done += 1
             if self._progress is not None:
                 self._progress.advance(f"({sent.job.item_id} shot {sent.job.shot})")
             self._send_ready(item)
