@@ -54,47 +54,23 @@ def approve_held(report: RunReport, items: Items) -> None:
 def _automatic_entries(report: RunReport, base: dict) -> list[AuditEntry]:
     """Screening blocks and the review policy's verdicts, as audit entries."""
     entries = []
+
+    def log(key: str, item: ItemOutcome, stage: str, decision, actor: str, reasons) -> None:
+        entries.append(
+            AuditEntry(key=key, item_id=item.id, stage=stage, decision=decision, actor=actor,
+                       automatic=True, reasons=reasons, **base)
+        )  # fmt: skip
+
     for o in report.items:
         if o.blocked:
-            entries.append(
-                AuditEntry(
-                    key=f"screen:{o.id}",
-                    item_id=o.id,
-                    stage="screen",
-                    decision="block",
-                    actor="wanflow/screen",
-                    automatic=True,
-                    reasons=o.reasons,
-                    **base,
-                )
-            )
+            log(f"screen:{o.id}", o, "screen", "block", "wanflow/screen", o.reasons)
         if o.review:
-            entries.append(
-                AuditEntry(
-                    key=f"review:{o.id}",
-                    item_id=o.id,
-                    stage="review",
-                    decision=o.review.decision,
-                    actor="wanflow/review-policy",
-                    automatic=True,
-                    reasons=o.review.reasons + o.review.failures
-                    or [f"clean: {len(o.clips)} clip(s) reviewed"],
-                    **base,
-                )
-            )
+            clean = [f"clean: {len(o.clips)} clip(s) reviewed"]
+            why = o.review.reasons + o.review.failures or clean
+            log(f"review:{o.id}", o, "review", o.review.decision, "wanflow/review-policy", why)
             if o.review.decision == "pass" and o.status == "held":
-                entries.append(
-                    AuditEntry(
-                        key=f"review:{o.id}:require-approval",
-                        item_id=o.id,
-                        stage="review",
-                        decision="hold",
-                        actor="wanflow/manifest",
-                        automatic=True,
-                        reasons=["the item requires approval"],
-                        **base,
-                    )
-                )
+                why = ["the item requires approval"]
+                log(f"review:{o.id}:require-approval", o, "review", "hold", "wanflow/manifest", why)
     return entries
 
 

@@ -173,3 +173,14 @@ class HttpReceiver:
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+def published_ids(storage) -> dict[str, int]:
+    """Item id → how many times it was published (metadata.json, written last, under
+    ``published/<date>/<item>/``): 1 for each, or something was published twice."""
+    counts: dict[str, int] = {}
+    for obj in storage.list("published/"):
+        if obj.key.endswith("/metadata.json"):
+            item = obj.key.split("/")[2]
+            counts[item] = counts.get(item, 0) + 1
+    return counts

@@ -15,7 +15,7 @@ from uuid import UUID
 
 import pytest
 
-from tests.conftest import ROOT, WANFLOW, lenient_review
+from tests.conftest import ROOT, WANFLOW, lenient_review, published_ids
 
 pytestmark = pytest.mark.slow
 
@@ -37,15 +37,6 @@ def _wait_for(predicate, timeout_s: float, what: str, alive=None):
             raise AssertionError(f"gave up waiting for {what}: the run ended")
         time.sleep(0.2)
     raise AssertionError(f"timed out after {timeout_s} s waiting for {what}")
-
-
-def _published(storage) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for obj in storage.list("published/"):
-        if obj.key.endswith("/metadata.json"):
-            item = obj.key.split("/")[2]
-            counts[item] = counts.get(item, 0) + 1
-    return counts
 
 
 def _prompt(item) -> str:
@@ -147,7 +138,7 @@ def test_two_workers_share_a_manifest_survive_a_kill_and_publish_clean_items_fir
     (held,) = [i for i in interim["items"] if i["id"] == "cygnus"]
     assert held["held_because"] == ["approval: the item requires it"]
     assert held["final"]["files"]["video.mp4"]  # composed first: the reviewer sees the video
-    assert _published(storage) == {"lyra": 1, "vega": 1, "aquila": 1}
+    assert published_ids(storage) == {"lyra": 1, "vega": 1, "aquila": 1}
 
     decided = subprocess.run(
         [WANFLOW, "approvals", "decide", interim["flow_run_id"], "--approve", "cygnus",
@@ -160,7 +151,7 @@ def test_two_workers_share_a_manifest_survive_a_kill_and_publish_clean_items_fir
     report = result["report"]
     assert report.status == "succeeded", report.error
     assert [i.status for i in report.items] == ["published"] * 4
-    assert _published(storage) == {"lyra": 1, "cygnus": 1, "vega": 1, "aquila": 1}
+    assert published_ids(storage) == {"lyra": 1, "cygnus": 1, "vega": 1, "aquila": 1}
 
     # Drained, the steady worker's last record is final: it loaded the model once.
     steady.send_signal(signal.SIGTERM)

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.conftest import WANFLOW, lenient_review, make_storage
+from tests.conftest import WANFLOW, lenient_review, make_storage, published_ids
 from tests.faults import FaultProxy
 from wanflow.localserver import LocalS3Server
 from wanflow.settings import get_settings
@@ -71,15 +71,6 @@ def _port(server: LocalS3Server) -> int:
     return int(server.endpoint.rsplit(":", 1)[1])
 
 
-def _published_ids(storage) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for obj in storage.list("published/"):
-        if obj.key.endswith("/metadata.json"):
-            item = obj.key.split("/")[2]
-            counts[item] = counts.get(item, 0) + 1
-    return counts
-
-
 def test_a_run_killed_during_generation_resumes_without_redoing_shots(
     prefect_api, wanflow_env, storage, tmp_path, monkeypatch
 ):
@@ -120,7 +111,7 @@ def test_a_run_killed_during_generation_resumes_without_redoing_shots(
     assert {c.key for c in clips if c.cached} == before
     assert all(not c.cached for c in clips if c.key not in before)
     assert {c.key for c in clips} == _made(storage)
-    assert _published_ids(storage) == {"vega": 1, "altair": 1, "deneb": 1}
+    assert published_ids(storage) == {"vega": 1, "altair": 1, "deneb": 1}
     assert storage.exists("processed/killed.json")
 
     # And once more from a fresh upload: nothing is rendered or published again.
@@ -128,7 +119,7 @@ def test_a_run_killed_during_generation_resumes_without_redoing_shots(
     again = produce_manifest("incoming/killed.json")
     assert all(c.cached for i in again.items for c in i.clips)
     assert all(i.published.reused for i in again.items)
-    assert _published_ids(storage) == {"vega": 1, "altair": 1, "deneb": 1}
+    assert published_ids(storage) == {"vega": 1, "altair": 1, "deneb": 1}
 
 
 def test_the_s3_server_restarted_mid_run_is_ridden_out_by_retries(
@@ -214,6 +205,6 @@ def test_a_manifest_of_every_kind_of_item_ends_each_where_it_should(
     rejected = {(r.row, r.field) for r in report.rejected}
     assert (3, "prompt") in rejected and (4, "voice") in rejected
     # Only the clean item is published; nothing unreviewed or unapproved ever is.
-    assert _published_ids(storage) == {"ok": 1}
+    assert published_ids(storage) == {"ok": 1}
     stored = json.loads(storage.get_bytes(report.key))
     assert {i["id"]: i["status"] for i in stored["items"]} == {k: v[0] for k, v in ended.items()}
