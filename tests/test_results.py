@@ -21,6 +21,7 @@ from wanflow.results import (
     block_settings,
     bucket_results,
     ensure_results_block,
+    results_basepath,
     results_env,
     use_bucket_results,
 )
@@ -200,3 +201,16 @@ def test_a_task_worker_process_and_a_flow_exchange_everything_through_the_bucket
     assert secret not in json.dumps(_block_document())
     assert secret not in json.dumps(_stored(storage, parameters[0]), default=str)
     assert os.environ["AWS_ACCESS_KEY_ID"] == settings.s3_access_key  # exported for s3fs
+
+
+def test_a_process_follows_the_block_when_it_is_re_pointed(prefect_api, wanflow_env):
+    """Prefect keeps a loaded default storage for the life of the process: without forgetting
+    it, results would go on to the bucket the block named when first used here."""
+    from prefect.results import get_default_result_storage
+
+    settings = get_settings()
+    elsewhere = settings.model_copy(update={"s3_bucket": "some-other-bucket"})
+    with bucket_results(elsewhere):
+        assert get_default_result_storage().basepath == results_basepath(elsewhere)
+    with bucket_results(settings):
+        assert get_default_result_storage().basepath == results_basepath(settings)

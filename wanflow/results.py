@@ -126,6 +126,15 @@ def ensure_results_block(settings: Settings) -> Outcome:
     return "created" if existing is None else "updated"
 
 
+def _forget_loaded_storage() -> None:
+    """Prefect keeps each default storage it has loaded, by slug, for the life of the process
+    (``prefect.results._default_storages``, 3.8): a process that loaded the block before it was
+    re-pointed (here or by another process) would go on writing to the old location."""
+    from prefect import results as prefect_results
+
+    prefect_results._default_storages.clear()
+
+
 @contextmanager
 def bucket_results(settings: Settings) -> Iterator[None]:
     """Within the block, Prefect persists results and background-task parameters in the
@@ -139,6 +148,7 @@ def bucket_results(settings: Settings) -> Iterator[None]:
     )
 
     ensure_results_block(settings)
+    _forget_loaded_storage()
     export_credentials(settings)
     updates = {
         PREFECT_RESULTS_PERSIST_BY_DEFAULT: True,
@@ -164,6 +174,7 @@ def use_bucket_results(settings: Settings) -> None:
             "here and would hide the change; wrap the work in bucket_results(settings) instead"
         )
     ensure_results_block(settings)
+    _forget_loaded_storage()
     export_credentials(settings)
     os.environ.update(results_env())
     refresh_global_settings_context()
