@@ -9,10 +9,8 @@ and the approved ones publish; report (then the callback and the Prefect artifac
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from contextvars import copy_context
 from datetime import UTC, datetime
 
@@ -81,15 +79,6 @@ def _started() -> datetime:
     return start.astimezone(UTC) if start else datetime.now(UTC)
 
 
-@contextmanager
-def _stage(report: RunReport, name: str):
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        report.stages[name] = round(report.stages.get(name, 0.0) + time.perf_counter() - start, 4)
-
-
 @flow(name="produce-manifest", flow_run_name="produce {manifest_key}", log_prints=True)
 def produce_manifest(manifest_key: str) -> RunReport:
     """Claim a manifest, ingest it, report on every row, and file it as processed or failed."""
@@ -106,8 +95,9 @@ def produce_manifest(manifest_key: str) -> RunReport:
         settings=get_settings().public_dict(),
     )
     _carry_earlier_passes(report)
+    clock = StageClock(report)
 
-    with _stage(report, "claim"):
+    with clock("claim"):
         claim = claim_manifest(source, owner=f"flow-run/{report.flow_run_id or run_id}")
     if claim is None:
         report.status = "skipped"
@@ -117,10 +107,10 @@ def produce_manifest(manifest_key: str) -> RunReport:
 
     callback_url: str | None = None
     try:
-        with _stage(report, "config"):  # first: a bad operator file fails before any work
+        with clock("config"):  # first: a bad operator file fails before any work
             config = read_operator_config()
             catalogue, screener = catalogue_for(config), screener_for(config)
-        with _stage(report, "ingest"):
+        with clock("ingest"):
             ingested = ingest_manifest(claim.key, catalogue)
         report.ingest = ingested.summary
         if ingested.summary.options.callback_url:
@@ -131,7 +121,7 @@ def produce_manifest(manifest_key: str) -> RunReport:
         if not ingested.items:
             report.status, report.error = "failed", "no valid items: every row was rejected"
         else:
-            _item_stages(report, ingested, catalogue, screener)
+            _item_stages(report, ingested, catalogue, screener, clock)
             failed = all(item.status == "failed" for item in report.items)
             report.status = "failed" if failed else "succeeded"
             if failed:
@@ -141,12 +131,12 @@ def produce_manifest(manifest_key: str) -> RunReport:
     except Exception as exc:
         report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
         try:
-            _file_and_report(report, claim.key)
+            _file_and_report(report, claim.key, clock)
             _announce(report, callback_url)
         except Exception as secondary:  # keep the original error; the manifest stays claimed
             logger.error("could not file %s as failed: %s", claim.key, secondary)
         raise
-    _file_and_report(report, claim.key)
+    _file_and_report(report, claim.key, clock)
     _announce(report, callback_url)
     logger.info("%s %s; report at %s", report.manifest, report.status, report.key)
     return report
@@ -173,13 +163,16 @@ def _announce(report: RunReport, callback_url: str | None) -> None:
 
 
 def _item_stages(
-    report: RunReport, ingested: Ingested, catalogue: Catalogue, screener: Screener
+    report: RunReport,
+    ingested: Ingested,
+    catalogue: Catalogue,
+    screener: Screener,
+    clock: StageClock,
 ) -> None:
     """expand → screen → plan → narrate for the manifest's items together; then each item on
     its own as soon as its shots exist: review → compose → publish, or hold. Every accepted item
     ends published, held for a person, rejected, blocked or failed."""
     settings = get_settings()
-    clock = StageClock(report)
     carried = _carry_items(report)
     fresh = [item for item in ingested.items if item.id not in carried]
     items = Items(report, {i.id: i for i in ingested.items}, {}, clock)
@@ -311,14 +304,14 @@ def _block_reasons(blocks: list[Block]) -> list[str]:
     return [f"{term!r} ({category}) in {', '.join(f)}" for (term, category), f in fields.items()]
 
 
-def _file_and_report(report: RunReport, processing_key: str) -> None:
+def _file_and_report(report: RunReport, processing_key: str, clock: StageClock) -> None:
     """Report first, then move the manifest: a crash between them leaves it in processing/."""
     succeeded = report.status == "succeeded"
     report.manifest_key = keys.manifest_key(
         keys.PROCESSED if succeeded else keys.FAILED, report.manifest
     )
     report.finished_at = datetime.now(UTC)
-    with _stage(report, "report"):
+    with clock("report"):
         write_report(report)
     filed = finish_manifest(processing_key, succeeded)
     if filed != report.manifest_key:  # filed beside an earlier upload of the same name
