@@ -10,6 +10,9 @@ wrong field or given the wrong type is not echoed back to a terminal or a log ei
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -346,3 +349,28 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Process-wide settings; tests call ``get_settings.cache_clear()`` after changing env."""
     return Settings()
+
+
+# The settings a command handed to the flows it runs in this process. A deployed flow run has no
+# caller but its process environment; an in-process run from the CLI gets the caller's settings
+# this way, so that the CLI never rewrites ``os.environ`` and no setting (secrets included)
+# becomes a flow-run parameter stored by the Prefect API.
+_SCOPED: ContextVar[Settings | None] = ContextVar("wanflow_settings", default=None)
+
+
+@contextmanager
+def settings_scope(settings: Settings) -> Iterator[Settings]:
+    """Run flows in this block (and the tasks and threads they start) under ``settings``."""
+    token = _SCOPED.set(settings)
+    try:
+        yield settings
+    finally:
+        _SCOPED.reset(token)
+
+
+def current_settings() -> Settings:
+    """What a flow or worker entry point reads once and then passes down as an argument: the
+    caller's :func:`settings_scope`, or a fresh read of the environment and ``wanflow.toml``.
+    Never cached: a long-lived process sees an operator's change at its next run."""
+    scoped = _SCOPED.get()
+    return scoped if scoped is not None else Settings()
