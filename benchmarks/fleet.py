@@ -251,7 +251,7 @@ def worker_main(argv: list[str]) -> None:
     StandIn.scale = float(scale)
     use_renderer(StandIn)
     observe(Recorder(Path(events)))
-    from wanflow.cli import app
+    from cli.main import app
 
     app(command, prog_name="wanflow")
 

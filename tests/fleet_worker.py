@@ -27,7 +27,7 @@ def main() -> None:
             return super().render(spec, request, progress=progress)
 
     use_renderer(Gated)
-    from wanflow.cli import app
+    from cli.main import app
 
     app(["gpu-worker", *options], prog_name="wanflow")
 

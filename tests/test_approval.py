@@ -532,7 +532,7 @@ def test_the_waiting_list_prints_a_hostile_title_as_text():
     from rich.console import Console
     from rich.text import Text
 
-    from wanflow.cli_approvals import _waiting_run
+    from cli.approvals import _waiting_run
 
     hostile = "[link=http://evil.example]click[/link] [/] [bold red]x"
     item = REQUEST.items[0].model_copy(update={"title": hostile, "reasons": [hostile]})

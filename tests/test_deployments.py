@@ -58,8 +58,8 @@ def test_each_entrypoint_loads_the_flow_its_deployment_is_named_after(monkeypatc
 
 
 def test_schedules_pools_and_limits_come_from_wanflow_settings():
+    from cli.setup import variables
     from flows.watch import PRODUCE_DEPLOYMENT, watch_incoming
-    from wanflow.cli_setup import variables
 
     deployments = {d["name"]: d for d in _prefect_yaml()["deployments"]}
     written = variables(Settings())  # what `wanflow setup` writes, by variable name
@@ -171,7 +171,7 @@ def test_the_gpu_image_is_a_gpu_worker():
     (cmd,) = [json.loads(args) for word, args in steps if word == "CMD"]
     assert cmd == ["wanflow", "gpu-worker"]
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert pyproject["project"]["scripts"]["wanflow"] == "wanflow.cli:app"
+    assert pyproject["project"]["scripts"]["wanflow"] == "cli.main:app"
     assert not [args for word, args in steps if word == "HEALTHCHECK"]  # no port to ask
 
 
@@ -179,10 +179,10 @@ def test_the_gpu_image_is_a_gpu_worker():
 
 
 def _setup_app():
-    """The command registered as wanflow/cli.py registers it."""
+    """The command registered as cli/main.py registers it."""
     import typer
 
-    from wanflow import cli_setup
+    from cli import setup as cli_setup
 
     app = typer.Typer()
     app.callback()(lambda: None)
@@ -239,7 +239,7 @@ def test_setup_refuses_without_a_prefect_server_or_an_s3_server(
     if endpoint:
         env["WANFLOW_S3_ENDPOINT"] = endpoint
     code = (
-        "import typer; from wanflow import cli_setup; app = typer.Typer(); "
+        "import typer; from cli import setup as cli_setup; app = typer.Typer(); "
         "app.callback()(lambda: None); app.command()(cli_setup.setup); "
         "app(['setup'], prog_name='wanflow')"
     )

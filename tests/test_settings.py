@@ -144,7 +144,7 @@ def test_the_cli_refuses_a_blank_or_listed_secret_with_exit_2_and_no_traceback(
         if toml:
             (tmp_path / "wanflow.toml").write_text(toml)
         done = subprocess.run(
-            [sys.executable, "-m", "wanflow.cli", "storage", "ls"],
+            [sys.executable, "-m", "cli.main", "storage", "ls"],
             env=env | variables | {"PYTHONPATH": str(ROOT)},
             capture_output=True,
             text=True,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import typer
 
-from wanflow.console import err, fail, load_settings, out
+from cli.console import err, fail, load_settings, out
 from wanflow.scratch import scratch
 from wanflow.settings import Settings
 

@@ -18,7 +18,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-from wanflow.console import err, fail, out
+from cli.console import err, fail, out
 
 app = typer.Typer(help="Runs waiting for a reviewer: list them, decide them.", no_args_is_help=True)
 

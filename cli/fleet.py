@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from wanflow.console import err, fail, load_settings, out
+from cli.console import err, fail, load_settings, out
 
 _GPU = re.compile(r"[A-Za-z0-9][A-Za-z0-9,:-]{0,127}")  # indexes, or GPU-… / MIG-… UUIDs
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from wanflow.console import fail, load_settings, out
+from cli.console import fail, load_settings, out
 
 
 def review(

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from wanflow.console import err, fail, load_settings, out
+from cli.console import err, fail, load_settings, out
 
 
 def expand(

@@ -13,8 +13,8 @@ from __future__ import annotations
 from copy import deepcopy
 from typing import Any
 
+from cli.console import fail, load_settings, out
 from wanflow import results
-from wanflow.console import fail, load_settings, out
 from wanflow.settings import Settings
 
 POOL_TYPE = "process"

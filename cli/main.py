@@ -14,20 +14,11 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from wanflow import (
-    __version__,
-    cli_approvals,
-    cli_compose,
-    cli_fleet,
-    cli_generate,
-    cli_prompts,
-    cli_review,
-    cli_setup,
-    keys,
-)
-from wanflow.console import err, out
-from wanflow.console import fail as _fail
-from wanflow.console import load_settings as _settings
+from cli import approvals, compose, fleet, generate, prompts, review, setup
+from cli.console import err, out
+from cli.console import fail as _fail
+from cli.console import load_settings as _settings
+from wanflow import __version__, keys
 from wanflow.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -38,7 +29,7 @@ app = typer.Typer(
 )
 storage_app = typer.Typer(help="The S3 bucket: a local server, listings.", no_args_is_help=True)
 app.add_typer(storage_app, name="storage")
-app.add_typer(cli_approvals.app, name="approvals")
+app.add_typer(approvals.app, name="approvals")
 
 
 class _Stop(Exception):
@@ -210,17 +201,17 @@ def submit(
 
 
 # --- prompt stage ----------------------------------------------------------------------------
-app.command()(cli_prompts.expand)
-app.command()(cli_prompts.screen)
-app.command()(cli_generate.generate)
-app.command()(cli_review.review)
-app.command()(cli_setup.setup)
-app.command("gpu-worker")(cli_fleet.gpu_worker)
-app.command()(cli_fleet.fleet)
+app.command()(prompts.expand)
+app.command()(prompts.screen)
+app.command()(generate.generate)
+app.command()(review.review)
+app.command()(setup.setup)
+app.command("gpu-worker")(fleet.gpu_worker)
+app.command()(fleet.fleet)
 app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     add_help_option=False,
-)(cli_compose.compose)
+)(compose.compose)
 
 
 # --- storage ---------------------------------------------------------------------------------
