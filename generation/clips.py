@@ -1,4 +1,5 @@
-"""Clips as the pipeline hands them around: jobs for GPU workers, content-hash keys, records.
+"""Clips as the pipeline hands them around: jobs for GPU workers, content-hash keys, records
+(:class:`wanflow.clip.Clip`).
 
 A clip's key is the hash of everything that decides its frames (the weights, the request, the
 reference image's bytes), so a rerun — of the same manifest or of another asking for the same
@@ -18,8 +19,9 @@ from generation.adapters import effective_cache
 from generation.models import ModelSpec
 from generation.plan import ShotPlan
 from generation.presets import GenerationParams
-from generation.render import ShotRequest
+from generation.render import Rendered, ShotRequest
 from wanflow import keys
+from wanflow.clip import Clip
 
 CLIPS = keys.join(keys.WORK, "clips") + "/"
 HASH_VERSION = 1  # bump when a change to rendering changes the frames of the same request
@@ -37,34 +39,9 @@ class ClipJob(BaseModel):
     continue_story: bool = True
 
 
-class ClipRecord(BaseModel):
-    """Where a rendered clip is and how it was made (the report and later stages read this)."""
-
-    item_id: str
-    shot: int
-    hash: str
-    key: str
-    last_frame_key: str
-    model: str
-    device: str
-    dtype: str
-    plan: str
-    speed: str = Field("", description="attention backend, +compiled when blocks were compiled")
-    width: int
-    height: int
-    frames: int
-    fps: int
-    steps: int
-    seed: int
-    image_key: str | None = None
-    experts: list[str] = Field(default_factory=list)
-    load_s: float = 0.0
-    step_s: float = 0.0
-    render_s: float = 0.0
-    cached: bool = Field(False, description="found in the bucket; no GPU time spent")
-    sha256: str = Field("", description="of clip.mp4 as rendered; checked before reuse")
-    last_frame_sha256: str = Field("", description="of last.png as rendered")
-    warnings: list[str] = Field(default_factory=list, description="e.g. a cached clip redone")
+# The record's one model lives in the core (the report keeps it); this name is kept for the
+# modules that import it from here.
+ClipRecord = Clip
 
 
 def clip_hash(
@@ -121,7 +98,7 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def cache_problem(record: ClipRecord, mp4_sha256: str | None, png_sha256: str | None) -> str | None:
+def cache_problem(record: Clip, mp4_sha256: str | None, png_sha256: str | None) -> str | None:
     """Why a cached clip may not be reused (None: it is the model's output, byte for byte).
 
     The bucket is shared: a clip swapped or cut short in ``work/clips/`` must not be published
@@ -136,6 +113,53 @@ def cache_problem(record: ClipRecord, mp4_sha256: str | None, png_sha256: str | 
     if png_sha256 != record.last_frame_sha256:
         return "last.png does not match its checksum (replaced or truncated)"
     return None
+
+
+def rendering(rendered: Rendered, request: ShotRequest) -> dict[str, object]:
+    """What the renderer and the request decided of a clip, rounded as records keep it: the
+    flow's record and ``wanflow generate``'s printout say it the same way."""
+    return {
+        "model": rendered.model,
+        "device": rendered.device,
+        "dtype": rendered.dtype,
+        "plan": rendered.plan,
+        "speed": rendered.speed,
+        "width": rendered.width,
+        "height": rendered.height,
+        "frames": int(rendered.frames.shape[0]),
+        "fps": rendered.fps,
+        "steps": request.steps,
+        "seed": request.seed,
+        "experts": rendered.experts,
+        "load_s": round(rendered.load_s, 3),
+        "step_s": round(rendered.step_s, 4),
+        "render_s": round(rendered.total_s, 3),
+    }
+
+
+def clip_record(
+    job: ClipJob,
+    digest: str,
+    rendered: Rendered,
+    request: ShotRequest,
+    checksums: tuple[str, str],
+    warnings: list[str],
+) -> Clip:
+    """The record of a clip just rendered and uploaded under ``clip_keys(digest)``;
+    ``checksums`` are clip.mp4's and last.png's as written."""
+    mp4_key, png_key, _ = clip_keys(digest)
+    return Clip(
+        item_id=job.item_id,
+        shot=job.shot,
+        hash=digest,
+        key=mp4_key,
+        last_frame_key=png_key,
+        image_key=job.image_key,
+        sha256=checksums[0],
+        last_frame_sha256=checksums[1],
+        warnings=warnings,
+        **rendering(rendered, request),
+    )
 
 
 def jobs_for(

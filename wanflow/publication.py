@@ -17,13 +17,18 @@ from importlib import metadata as dist
 from typing import Any
 
 from wanflow import __version__
+from wanflow.clip import PUBLISHED_FIELDS
 from wanflow.manifest import Item
 from wanflow.report import ItemOutcome, RunReport
 
 SCHEMA = "wanflow.published/1"
 METADATA = "metadata.json"
-# Bucket file name → the key it is copied from (in the item's outcome); metadata.json comes last.
-FILES = ("video.mp4", "subtitles.srt", "subtitles.vtt", "thumbnail.jpg", "contact_sheet.jpg")
+# What compose uploads to ``work/<run>/<item>/final/`` (the outcome's ``final.files``), every one
+# of them published; the review's contact sheet goes with them, and metadata.json comes last.
+# Compose's poster frame stays on the compose machine: nothing would publish it.
+FINAL_FILES = ("video.mp4", "subtitles.srt", "subtitles.vtt", "thumbnail.jpg")
+CONTACT_SHEET = "contact_sheet.jpg"
+FILES = (*FINAL_FILES, CONTACT_SHEET)
 _VERSIONED = ("torch", "diffusers", "transformers", "open_clip_torch", "nudenet", "prefect")
 
 
@@ -45,8 +50,8 @@ def sources(outcome: ItemOutcome) -> dict[str, str]:
         raise NotPublishable(f"{outcome.id} was not approved ({approval.decision})")
     if final is None:
         raise NotPublishable(f"{outcome.id} has no finished video")
-    found = {name: final.files.get(name) for name in FILES if name != "contact_sheet.jpg"}
-    found["contact_sheet.jpg"] = review.sheet_key
+    found = {name: final.files.get(name) for name in FINAL_FILES}
+    found[CONTACT_SHEET] = review.sheet_key
     missing = [name for name, key in found.items() if not key]
     if missing:
         raise NotPublishable(f"{outcome.id} lacks {', '.join(missing)}")
@@ -124,7 +129,7 @@ def metadata(
             "shots_s": [shot.get("duration_s") for shot in plan.get("shots", [])],
         },
         "gpu_seconds": round(sum(c.load_s + c.render_s for c in rendered), 3),
-        "clips": [c.model_dump(mode="json") for c in clips],
+        "clips": [c.model_dump(mode="json", include=set(PUBLISHED_FIELDS)) for c in clips],
         "audio": outcome.final.model_dump(mode="json", exclude={"files"})
         if outcome.final
         else None,
@@ -164,7 +169,9 @@ def _signed(value: Any) -> bool:
 
 
 __all__ = [
+    "CONTACT_SHEET",
     "FILES",
+    "FINAL_FILES",
     "METADATA",
     "SCHEMA",
     "NotPublishable",

@@ -1,6 +1,7 @@
 """The run report: what happened to every row and item of one manifest, and why.
 
 Written as JSON to ``reports/<date>/<run-id>.json``. It holds the masked settings, never secrets.
+An item's ``clips`` are the workers' whole records (:class:`wanflow.clip.Clip`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from wanflow import __version__, keys
 from wanflow.callback import CallbackResult
+from wanflow.clip import Clip
 from wanflow.ingest import IngestSummary, Rejection
 
 RunStatus = Literal["running", "succeeded", "failed", "skipped"]
@@ -39,27 +41,6 @@ class Block(BaseModel):
     start: int
     end: int
     matched: str = Field(description="the text as written at [start, end)")
-
-
-class Clip(BaseModel):
-    """One rendered shot: where it is and what made it (generation's record, abridged)."""
-
-    shot: int
-    key: str
-    last_frame_key: str
-    hash: str
-    model: str
-    device: str
-    plan: str = Field(description="the memory plan that ran")
-    speed: str = Field("", description="attention backend, +compiled when blocks were compiled")
-    width: int
-    height: int
-    frames: int
-    fps: int
-    cached: bool = Field(description="found in the bucket; no GPU time spent")
-    load_s: float
-    step_s: float
-    render_s: float
 
 
 class Review(BaseModel):
