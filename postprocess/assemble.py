@@ -31,8 +31,8 @@ from pathlib import Path
 import ffmpeg
 
 from postprocess.checks import video_frames
-from postprocess.runner import ffmpeg_exe, path_arg, run, run_args
-from wanflow.video import VideoError, commit_file, temp_beside
+from postprocess.runner import path_arg, run, run_args
+from wanflow.video import VideoError, commit_file, ffmpeg_exe, temp_beside
 
 # Vocabulary ``[transition]`` ids → xfade transitions; ``None`` is a cut. "dissolve" is an
 # editor's cross-dissolve (its aliases are "crossfade", "cross dissolve"): xfade's linear blend

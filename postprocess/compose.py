@@ -1,6 +1,6 @@
-"""A story's clips and narration → one finished video, as the seed articles' 后期处理 describes:
-narration (TTS), shots held or slowed to fit it, transitions, music ducked under the voice,
-subtitles (soft, optionally burned), loudness, thumbnail and poster, and a check of the result.
+"""A story's clips and narration → one finished video: narration (TTS), shots held or slowed
+to fit it, transitions, music ducked under the voice, subtitles (soft, optionally burned),
+loudness, thumbnail and poster, and a check of the result.
 
 The narration is spoken first, because its durations decide how long each shot lasts; the
 subtitles and the mix then use the very same times, read off the joined picture track.
@@ -23,7 +23,7 @@ from postprocess.text import language_runs, split_sentences, spoken
 from postprocess.timing import extension
 from postprocess.tts import Engine, Utterance, narrate
 from wanflow.settings import Settings
-from wanflow.video import probe
+from wanflow.video import probe, using_ffmpeg
 
 SENTENCE_GAP_S = 0.15  # a breath between sentences of one shot
 
@@ -45,6 +45,7 @@ class Options:
     true_peak_db: float = -1.5
     crf: int = 20
     preset: str = "veryfast"
+    ffmpeg: str | None = None  # the binary every step runs; None: imageio-ffmpeg's
 
 
 def options_from(
@@ -71,6 +72,7 @@ def options_from(
         true_peak_db=settings.true_peak_db,
         crf=settings.video_crf,
         preset=settings.video_preset,
+        ffmpeg=settings.ffmpeg,
     )
 
 
@@ -144,6 +146,9 @@ class Spoken:
 
 @dataclass
 class Composed:
+    """A finished story's local files and what was measured of them (the compose task uploads
+    them and reports them as :class:`wanflow.report.Final`)."""
+
     video: Path
     srt: Path
     vtt: Path
@@ -203,7 +208,21 @@ def compose(
 ) -> Composed:
     """Finish one story. ``narration[i]`` is read over ``clips[i]``; ``transitions[i]`` leads
     from clip ``i`` to ``i + 1``. Writes ``out`` (MP4) and, beside it, ``.srt``, ``.vtt``,
-    ``.jpg`` thumbnail and ``.poster.jpg``. Raises ValueError for inputs that do not fit."""
+    ``.jpg`` thumbnail and ``.poster.jpg``. Raises ValueError for inputs that do not fit.
+    Every ffmpeg step runs ``options.ffmpeg``."""
+    with using_ffmpeg(options.ffmpeg):
+        return _compose(clips, narration, transitions, out, engines, work, options)
+
+
+def _compose(
+    clips: Sequence[Path],
+    narration: Sequence[str | None],
+    transitions: Sequence[str | None],
+    out: Path,
+    engines: Sequence[Engine],
+    work: Path,
+    options: Options,
+) -> Composed:
     if not clips:
         raise ValueError("nothing to compose: no clips")
     if len(narration) != len(clips) or len(transitions) != len(clips) - 1:

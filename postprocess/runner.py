@@ -1,9 +1,9 @@
 """Every ffmpeg run of post-production goes through :func:`run`: the compiled command is logged,
 stderr is captured, and a failure raises :class:`FFmpegError` carrying ffmpeg's last words.
 
-The binary is imageio-ffmpeg's pinned static build (libx264, AAC, libass, xfade, loudnorm,
-sidechaincompress), or ``WANFLOW_FFMPEG`` / ``IMAGEIO_FFMPEG_EXE`` where an operator has a
-better one.
+The binary is :func:`wanflow.video.ffmpeg_exe`'s: imageio-ffmpeg's pinned static build (libx264,
+AAC, libass, xfade, loudnorm, sidechaincompress), or the one the caller chose with
+:func:`wanflow.video.using_ffmpeg` (``compose`` does, from ``Options.ffmpeg``).
 """
 
 from __future__ import annotations
@@ -15,8 +15,7 @@ from pathlib import Path
 
 import ffmpeg
 
-from wanflow.video import VideoError
-from wanflow.video import ffmpeg_exe as _bundled
+from wanflow.video import VideoError, ffmpeg_exe
 
 log = logging.getLogger(__name__)
 STDERR_LINES = 20
@@ -31,14 +30,6 @@ class FFmpegError(VideoError):
         super().__init__(message)
         self.command = command
         self.stderr = stderr
-
-
-def ffmpeg_exe() -> str:
-    """The ``ffmpeg`` setting (``WANFLOW_FFMPEG``) first, then imageio-ffmpeg (which honours
-    ``IMAGEIO_FFMPEG_EXE``)."""
-    from wanflow.settings import get_settings
-
-    return get_settings().ffmpeg or _bundled()
 
 
 def run(

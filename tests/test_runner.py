@@ -21,9 +21,9 @@ def test_a_run_past_its_time_limit_is_killed(tmp_path):
 
 
 def test_the_ffmpeg_setting_picks_the_binary(tmp_path, monkeypatch):
-    from wanflow.settings import get_settings
+    from wanflow.settings import Settings
+    from wanflow.video import using_ffmpeg
 
     monkeypatch.setenv("WANFLOW_FFMPEG", str(tmp_path / "no-ffmpeg"))
-    get_settings.cache_clear()
-    with pytest.raises(FFmpegError, match="cannot run ffmpeg"):
+    with using_ffmpeg(Settings().ffmpeg), pytest.raises(FFmpegError, match="cannot run ffmpeg"):
         run(ffmpeg.input("anullsrc", f="lavfi", t=0.1).output(str(tmp_path / "x.wav")), "tone")

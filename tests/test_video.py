@@ -157,14 +157,14 @@ def test_frame_count_mismatch_is_an_error_and_writes_nothing(tmp_path, monkeypat
 
 
 def test_ffmpeg_exe_honours_env_and_missing_binary_is_video_error(tmp_path, monkeypatch):
-    ffmpeg_exe.cache_clear()
+    video.bundled_ffmpeg.cache_clear()
     monkeypatch.setenv("IMAGEIO_FFMPEG_EXE", str(tmp_path / "no-ffmpeg"))
     try:
         assert ffmpeg_exe() == str(tmp_path / "no-ffmpeg")
         with pytest.raises(VideoError, match="cannot run ffmpeg"):
             write_mp4(gradient_clip(2), tmp_path / "clip.mp4", 16)
     finally:
-        ffmpeg_exe.cache_clear()
+        video.bundled_ffmpeg.cache_clear()
     assert list(tmp_path.iterdir()) == []
 
 

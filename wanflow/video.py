@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -40,11 +41,33 @@ class VideoInfo:
     duration_s: float
 
 
+# The binary an entry point chose from the settings it read (the ``ffmpeg`` setting,
+# ``WANFLOW_FFMPEG``); encoding, frame sampling and post-production all run it.
+_CHOSEN: ContextVar[str | None] = ContextVar("wanflow_ffmpeg", default=None)
+
+
 @functools.cache
-def ffmpeg_exe() -> str:
+def bundled_ffmpeg() -> str:
     """imageio-ffmpeg's static build (machines have no system ffmpeg); read once per process, so
     ``IMAGEIO_FFMPEG_EXE`` must be set before the first call."""
     return imageio_ffmpeg.get_ffmpeg_exe()
+
+
+def ffmpeg_exe() -> str:
+    """The one place every ffmpeg run asks which binary to start: the block's
+    :func:`using_ffmpeg` choice, else imageio-ffmpeg's."""
+    return _CHOSEN.get() or bundled_ffmpeg()
+
+
+@contextmanager
+def using_ffmpeg(binary: str | None) -> Iterator[str]:
+    """Run this block's ffmpeg commands with ``binary`` (None: imageio-ffmpeg's). The caller
+    passes the ``ffmpeg`` setting it holds, so no library code reads settings of its own."""
+    token = _CHOSEN.set(binary or None)
+    try:
+        yield ffmpeg_exe()
+    finally:
+        _CHOSEN.reset(token)
 
 
 def to_uint8(frames: object) -> np.ndarray:
