@@ -122,7 +122,7 @@ def report_artifacts(report: RunReport) -> list[UUID]:
         return []
 
 
-class Progress:
+class ProgressArtifact:
     """A progress artifact for a long stage (generation): percent done, updated as jobs end."""
 
     def __init__(self, total: int, description: str) -> None:
@@ -151,4 +151,7 @@ class Progress:
             get_run_logger().warning("progress artifact not updated: %s", exc)
 
 
-__all__ = ["Progress", "artifact_key", "report_artifacts", "summary", "table"]
+# The name tasks.dispatch imports; ``generation.render.Progress`` is a step callback, not this.
+Progress = ProgressArtifact
+
+__all__ = ["Progress", "ProgressArtifact", "artifact_key", "report_artifacts", "summary", "table"]

@@ -14,38 +14,22 @@ from pathlib import Path
 
 from prefect import task
 from prefect.logging import get_run_logger
-from pydantic import BaseModel, Field
 
 from generation.plan import ShotPlan
 from postprocess.music import INDEX_KEY, SHIPPED_DIR, Library, Track, shipped
 from tasks.manifest import _RETRIES, storage
 from tasks.narrate import NARRATION_DIR
 from wanflow import keys
-from wanflow.report import Clip, Narration
-from wanflow.settings import get_settings
+from wanflow.publication import FINAL_FILES
+from wanflow.report import Clip, Final, Narration
+from wanflow.settings import Settings, current_settings
 from wanflow.storage import ObjectNotFoundError, Storage
-
-FINAL = ("video.mp4", "subtitles.srt", "subtitles.vtt", "thumbnail.jpg", "poster.jpg")
-
-
-class Composed(BaseModel):
-    """Where an item's finished files are, and what the checks measured."""
-
-    item_id: str
-    files: dict[str, str] = Field(description="file name → bucket key")
-    duration_s: float
-    loudness_lufs: float | None
-    true_peak_db: float | None
-    normalization: str
-    music: str | None = Field(None, description="the library track's id")
-    music_licence: str | None = Field(None, description="the track's licence, from its index")
-    sentences: int
-    steps: dict[str, float] = Field(default_factory=dict)
 
 
 def _compose_key(context, parameters: dict) -> str:
     """Same run, item, clips and narration: the finished video is found again (a re-run after
-    a suspension does not compose twice where results are persisted)."""
+    a suspension does not compose twice where results are persisted). The settings are not
+    part of the key: they hold secrets, and a run keeps its settings."""
     plan: ShotPlan = parameters["plan"]
     clips = ",".join(c.hash for c in parameters["clips"])
     narration = parameters.get("narration")
@@ -91,12 +75,15 @@ def compose_item(
     narration: Narration | None = None,
     voice: str | None = None,
     rate: float | None = None,
-) -> Composed:
+    settings: Settings | None = None,
+) -> Final:
     """Finish one item. ``narration`` is what the narrate stage spoke: its WAVs are laid on the
-    timeline as they are (the shots were timed by them); without it, compose speaks."""
+    timeline as they are (the shots were timed by them); without it, compose speaks.
+    ``settings`` are the run's (None: :func:`~wanflow.settings.current_settings`)."""
     from postprocess.compose import compose, options_from, voice_for
 
-    settings, store, logger = get_settings(), storage(), get_run_logger()
+    settings = settings if settings is not None else current_settings()
+    store, logger = storage(), get_run_logger()
     ordered = sorted(clips, key=lambda c: c.shot)
     shots = {shot.index: shot for shot in plan.shots}
     with tempfile.TemporaryDirectory(prefix="wanflow-compose-") as tmp:
@@ -116,22 +103,26 @@ def compose_item(
             work / "work",
             options,
         )
-        paths = (result.video, result.srt, result.vtt, result.thumbnail, result.poster)
-        files = dict(zip(FINAL, paths, strict=True))
+        local_files = {
+            "video.mp4": result.video,
+            "subtitles.srt": result.srt,
+            "subtitles.vtt": result.vtt,
+            "thumbnail.jpg": result.thumbnail,
+        }
         written = {}
-        for name, path in files.items():
+        for name in FINAL_FILES:
             key = keys.work_key(run_id, plan.item_id, f"final/{name}")
-            store.put_file(key, path)
+            store.put_file(key, local_files[name])
             written[name] = key
     logger.info(
-        "%s: %.1f s composed, %s LUFS (%s)",
+        "%s: %.1f s composed, %s LUFS (%s); %s",
         plan.item_id,
         result.duration_s,
         result.mix.integrated_lufs,
         result.mix.normalization_type,
+        ", ".join(f"{step} {seconds:.1f} s" for step, seconds in result.steps.items()),
     )
-    return Composed(
-        item_id=plan.item_id,
+    return Final(
         files=written,
         duration_s=round(result.duration_s, 3),
         loudness_lufs=result.mix.integrated_lufs,
@@ -140,5 +131,4 @@ def compose_item(
         music=track.id if track else None,
         music_licence=track.licence if track else None,
         sentences=result.sentences,
-        steps=result.steps,
     )
