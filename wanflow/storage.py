@@ -8,26 +8,21 @@ SDK's own urllib3 retries are switched off so that there is one retry policy, vi
 
 from __future__ import annotations
 
-import hashlib
 import io
-import json
 import logging
-import mimetypes
 import os
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TypeVar
-from urllib.parse import quote, unquote
 
 import urllib3
 from minio import Minio
 from minio.commonconfig import REPLACE, CopySource
 
 from wanflow import keys
+from wanflow.claims import CLAIM_META, Claim, ManifestClaims
 from wanflow.errors import (
     ObjectNotFoundError,
     PermanentStorageError,
@@ -37,75 +32,14 @@ from wanflow.errors import (
     is_transient,
     translate,
 )
+from wanflow.objects import META_PREFIX, ObjectInfo, content_type_for, decode_meta, encode_meta
 from wanflow.settings import Settings
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
-_META_PREFIX = "x-amz-meta-"
-CLAIM_META = "wanflow-claim"  # the claim a manifest object was moved under
-_EXTRA_TYPES = {
-    ".csv": "text/csv; charset=utf-8",
-    ".tsv": "text/tab-separated-values",
-    ".json": "application/json",
-    ".jsonl": "application/x-ndjson",
-    ".ndjson": "application/x-ndjson",
-    ".mp4": "video/mp4",
-    ".srt": "application/x-subrip",
-    ".vtt": "text/vtt",
-    ".wav": "audio/wav",
-    ".md": "text/markdown",
-}
 
-
-def content_type_for(name: str) -> str:
-    suffix = Path(name).suffix.lower()
-    return _EXTRA_TYPES.get(suffix) or mimetypes.guess_type(name)[0] or "application/octet-stream"
-
-
-@dataclass(frozen=True)
-class ObjectInfo:
-    key: str
-    size: int
-    etag: str
-    last_modified: datetime | None
-    content_type: str | None = None
-    metadata: dict[str, str] = field(default_factory=dict)
-    is_dir: bool = False  # a common prefix in a non-recursive listing
-
-
-@dataclass(frozen=True)
-class Claim:
-    """Proof that this caller, and no other, moved a manifest from incoming/ to processing/."""
-
-    name: str
-    key: str
-    etag: str
-    record: str
-    owner: str
-
-
-def _encode_meta(metadata: dict[str, str] | None) -> dict[str, str]:
-    # S3 metadata travels in HTTP headers (ASCII only): percent-encode every value so that
-    # Chinese titles survive and decoding is exact ("%" itself is encoded too).
-    out = {}
-    for name, value in (metadata or {}).items():
-        if not name.replace("-", "").replace("_", "").isalnum() or not name.isascii():
-            raise ValueError(f"metadata name {name!r} must be ASCII letters, digits, - or _")
-        out[name.lower()] = quote(str(value), safe=" !#$&'()*+,/:;=?@[]^`{|}~")
-    return out
-
-
-def _decode_meta(headers) -> dict[str, str]:
-    out = {}
-    for name, value in (headers or {}).items():
-        lower = name.lower()
-        if lower.startswith(_META_PREFIX):
-            out[lower[len(_META_PREFIX) :]] = unquote(value)
-    return out
-
-
-class Storage:
+class Storage(ManifestClaims):
     """One bucket on one S3 endpoint. Thread-safe as the underlying SDK client is."""
 
     def __init__(
@@ -225,14 +159,14 @@ class Storage:
         """
         keys.check_key(key)
         ctype = content_type or content_type_for(key)
-        meta = _encode_meta(metadata)
+        meta = encode_meta(metadata)
 
         def put() -> str:
             if if_absent:
                 # put_object() has no way to send If-None-Match (it turns unknown headers into
                 # user metadata); the SDK's single-PUT primitive sends headers as given.
                 headers = {"Content-Type": ctype, "If-None-Match": "*"}
-                headers.update({_META_PREFIX + k: v for k, v in meta.items()})
+                headers.update({META_PREFIX + k: v for k, v in meta.items()})
                 return self.client._put_object(self.bucket, key, data, headers=headers).etag
             result = self.client.put_object(
                 self.bucket,
@@ -261,7 +195,7 @@ class Storage:
         if not path.is_file():
             raise FileNotFoundError(f"cannot upload {path}: not a file")
         ctype = content_type or content_type_for(path.name)
-        meta = _encode_meta(metadata)
+        meta = encode_meta(metadata)
         return self._retry(
             f"upload {path} to {self.uri(key)}",
             lambda: (
@@ -347,7 +281,7 @@ class Storage:
             etag=(obj.etag or "").strip('"'),
             last_modified=obj.last_modified,
             content_type=obj.content_type,
-            metadata=_decode_meta(obj.metadata),
+            metadata=decode_meta(obj.metadata),
         )
 
     def exists(self, key: str) -> bool:
@@ -391,7 +325,7 @@ class Storage:
         keys.check_key(dst)
         extra = {}
         if metadata is not None:
-            extra = {"metadata": _encode_meta(metadata), "metadata_directive": REPLACE}
+            extra = {"metadata": encode_meta(metadata), "metadata_directive": REPLACE}
         return self._retry(
             f"copy {self.uri(src)} to {dst}",
             lambda: (
@@ -410,153 +344,6 @@ class Storage:
         self.copy(src, dst)
         self.delete(src)
 
-    # --- claims -------------------------------------------------------------------------------
-    def check_conditional_writes(self) -> None:
-        """Refuse to claim on a server that ignores ``If-None-Match`` (claims would be unsafe)."""
-        if self._conditional_writes_checked:
-            return
-        probe = keys.join(keys.CLAIMS, f".probe-{uuid.uuid4().hex}")
-        self.put_bytes(probe, b"1", if_absent=True)
-        try:
-            self.put_bytes(probe, b"2", if_absent=True)
-        except PreconditionFailedError:
-            self._conditional_writes_checked = True
-        else:
-            raise PermanentStorageError(
-                f"{self.endpoint} ignores If-None-Match on PUT, so two workers could claim the "
-                "same manifest; use a MinIO release from August 2024 or later (or another S3 "
-                "server with conditional writes)"
-            )
-        finally:
-            self.delete(probe)
-
-    def claim(self, incoming_key: str, owner: str) -> Claim | None:
-        """Move a manifest from ``incoming/`` to ``processing/`` unless someone else already did.
-
-        Each upload is claimed exactly once. Claimants of one upload race to conditionally
-        create the next record in a chain named after the manifest and its ETag
-        (``<name-hash>-<etag>-<seq>.json``); the server lets exactly one create it. A record
-        is marked done once its upload has left ``incoming/``, and only then may the next
-        record of the chain be created: that is how an identical re-upload (same bytes, same
-        second) becomes a new claim while a claimant that stalled behind a finished winner
-        still loses (it meets the done record, takes the next one, and its ETag-conditional
-        read finds either nothing or a new upload, which is then its to claim). Records are
-        kept. Returns ``None`` when the manifest is gone or another claimant won.
-        """
-        name = keys.manifest_name(incoming_key)
-        if not incoming_key.startswith(keys.INCOMING):
-            raise keys.InvalidKeyError(f"only manifests in {keys.INCOMING} can be claimed")
-        self.check_conditional_writes()
-        try:
-            info = self.stat(incoming_key)
-        except ObjectNotFoundError:
-            return None
-        record = self._claim_record(name, info.etag, owner)
-        if record is None:
-            return None
-        token = record.rsplit("/", 1)[1].removesuffix(".json")
-        try:
-            data = self.get_bytes(incoming_key, if_match=info.etag)
-        except (ObjectNotFoundError, PreconditionFailedError):
-            # Gone or replaced since the stat: nothing of this upload to process. The record is
-            # removed so that the chain stays open for a new upload with this ETag.
-            self.delete(record)
-            return None
-        meta = {k: v for k, v in info.metadata.items() if k != CLAIM_META}
-        processing = self.put_free(keys.PROCESSING, name, data, token, meta, info.content_type)
-        current = self._stat_or_none(incoming_key)
-        if current is not None and current.etag == info.etag:
-            self.delete(incoming_key)
-        # else a new upload took its place after the read: it stays, to be claimed in turn.
-        done = json.loads(self.get_bytes(record)) | {"done": True, "processing": processing}
-        self.put_bytes(record, json.dumps(done, ensure_ascii=False).encode())
-        return Claim(name=name, key=processing, etag=info.etag, record=record, owner=owner)
-
-    def _claim_record(self, name: str, etag: str, owner: str) -> str | None:
-        """Create the next record of the upload's chain for ``owner``; None if another won."""
-        digest = hashlib.sha256(name.encode()).hexdigest()[:24]
-        prefix = keys.join(keys.CLAIMS, f"{digest}-{etag}-")
-        for _ in range(100):
-            found = [o.key for o in self.list(prefix) if o.key.endswith(".json")]
-            seq = 0
-            if found:
-                latest = max(found)
-                held = self._read_json(latest) or {}
-                if not held.get("done"):
-                    return latest if held.get("owner") == owner else None
-                seq = int(latest[len(prefix) : -len(".json")]) + 1
-            record = f"{prefix}{seq:06d}.json"
-            body = json.dumps(
-                {
-                    "manifest": name,
-                    "etag": etag,
-                    "owner": owner,
-                    "claimed_at": datetime.now().astimezone().isoformat(),
-                    "done": False,
-                },
-                ensure_ascii=False,
-            ).encode()
-            try:
-                self.put_bytes(record, body, if_absent=True, content_type="application/json")
-                return record
-            except PreconditionFailedError:
-                # Ours if our own write landed and its answer was lost (the retried PUT is
-                # refused); otherwise look again: it is either in flight (we lose) or done.
-                if (self._read_json(record) or {}).get("owner") == owner:
-                    return record
-        return None
-
-    def put_free(
-        self,
-        state: str,
-        name: str,
-        data: bytes,
-        token: str,
-        metadata: dict[str, str] | None = None,
-        content_type: str | None = None,
-    ) -> str:
-        """Write a manifest under ``state`` without replacing another: ``<state><name>`` if free,
-        else ``<stem>~<token><suffix>`` beside it. ``token`` (kept in the object's metadata)
-        names the claim, so a retry finds its own write instead of making a second copy."""
-        meta = {**(metadata or {}), CLAIM_META: token}
-        path = Path(name)
-        spare = str(path.with_name(f"{path.stem}~{token[-12:]}{path.suffix}"))
-        for candidate in (name, spare):
-            key = keys.manifest_key(state, candidate)
-            try:
-                self.put_bytes(key, data, content_type=content_type, metadata=meta, if_absent=True)
-                return key
-            except PreconditionFailedError:
-                found = self._stat_or_none(key)
-                if found is not None and found.metadata.get(CLAIM_META) == token:
-                    return key
-        raise PreconditionFailedError(f"{state}{name} and {spare} are both taken", "Precondition")
-
-    def move_manifest(self, src: str, state: str) -> str:
-        """Move a claimed manifest to ``state`` (processed/ or failed/) without replacing one
-        filed there by an earlier upload of the same name; returns where it went."""
-        info = self.stat(src)
-        token = info.metadata.get(CLAIM_META) or hashlib.sha256(src.encode()).hexdigest()
-        meta = {k: v for k, v in info.metadata.items() if k != CLAIM_META}
-        target = self.put_free(
-            state, keys.manifest_name(src), self.get_bytes(src), token, meta, info.content_type
-        )
-        self.delete(src)
-        return target
-
-    def _stat_or_none(self, key: str) -> ObjectInfo | None:
-        try:
-            return self.stat(key)
-        except ObjectNotFoundError:
-            return None
-
-    def _read_json(self, key: str) -> dict | None:
-        try:
-            found = json.loads(self.get_bytes(key))
-        except (ObjectNotFoundError, ValueError):
-            return None
-        return found if isinstance(found, dict) else None
-
     # --- links --------------------------------------------------------------------------------
     def presigned_get(self, key: str, expiry_s: int | None = None) -> str:
         """A URL anyone can GET until it expires (at most 7 days, the S3 limit)."""
@@ -573,6 +360,7 @@ class Storage:
 
 
 __all__ = [
+    "CLAIM_META",
     "Claim",
     "ObjectInfo",
     "ObjectNotFoundError",
