@@ -18,8 +18,9 @@ from postprocess.assemble import join, normalise
 from postprocess.checks import OutputReport, check_output
 from postprocess.mix import MixReport, mix
 from postprocess.mux import mux, poster, thumbnail
+from postprocess.spoken import spoken
 from postprocess.subtitles import cues_for, to_srt, to_vtt
-from postprocess.text import language_runs, split_sentences, spoken
+from postprocess.text import language_runs, split_sentences
 from postprocess.timing import extension
 from postprocess.tts import Engine, Utterance, narrate
 from wanflow.settings import Settings

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from postprocess.spoken import integer_zh, spoken
 from postprocess.text import (
     break_text,
     display_width,
-    integer_zh,
     is_cjk,
     join_sentences,
     language_runs,
     primary,
     share_sentences,
     split_sentences,
-    spoken,
 )
 
 STORY = "安德洛墨达被锁在海边岩石上。夜空中银河横贯，仙后座高坐王座。突然，海怪破浪而出！"
