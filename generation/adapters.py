@@ -101,15 +101,22 @@ def transformers(pipe: Any) -> list[Any]:
 
 
 def use_adapters(loaded: Any, lora: str | None, settings: Settings, spec: ModelSpec) -> None:
-    """Switch the pipeline's LoRA set on (loading it the first time) or off."""
+    """Switch the pipeline's LoRA set on (loading it the first time) or off.
+
+    A set loaded from another directory than these settings name (another renderer's release,
+    on the same resident pipeline) is replaced: its name alone would serve the old weights.
+    """
     pipe = loaded.pipe
     if lora is None:
         for module in transformers(pipe):
             if getattr(module, "peft_config", None):
                 module.disable_adapters()
         return
-    if lora not in loaded.adapters:
-        directory = lightning_dir(settings, spec)
+    directory = lightning_dir(settings, spec)
+    if loaded.adapters.get(lora) != str(directory):
+        if lora in loaded.adapters:
+            pipe.delete_adapters(lora)
+            del loaded.adapters[lora]
         pipe.load_lora_weights(directory, weight_name=LIGHTNING_FILES[0], adapter_name=lora)
         if getattr(pipe, "transformer_2", None) is not None:
             pipe.load_lora_weights(
@@ -118,7 +125,7 @@ def use_adapters(loaded: Any, lora: str | None, settings: Settings, spec: ModelS
                 adapter_name=lora,
                 load_into_transformer_2=True,
             )
-        loaded.adapters.add(lora)
+        loaded.adapters[lora] = str(directory)
     for module in transformers(pipe):
         module.enable_adapters()
         module.set_adapters([lora])

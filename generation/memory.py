@@ -21,7 +21,6 @@ ACTIVATION_BYTES_PER_TOKEN_CHANNEL = 22
 DECODE_BYTES_PER_PIXEL_FP32 = 285
 TILED_DECODE_FACTOR = 1 / 3  # the smaller cut measured (3×), to stay on the safe side
 HEADROOM = 1.10  # allocator fragmentation and the CUDA context
-_DTYPE_BYTES = {"F64": 8, "F32": 4, "F16": 2, "BF16": 2, "I64": 8, "I32": 4, "I8": 1, "U8": 1}
 
 
 @dataclass(frozen=True)

@@ -1,11 +1,18 @@
-"""Resident pipelines: each model loaded once per process, placed by a memory plan.
+"""Resident pipelines: each model loaded once per process and configuration, placed by a plan.
 
-Loading Wan2.2-A14B takes minutes and a shot a few, so a worker keeps one copy of each model
-resident per device (placed by the memory plan chosen when it loaded, with the speed settings of
-that moment) and serves every shot of a batch from it. At most ``WANFLOW_RESIDENT_MODELS`` models
-stay resident per device: loading another first unloads the least recently used one (after the
-shot it is rendering, if any), so with the default of 1 a 65 GiB model is never loaded beside
-another. A plan that ran out of memory for a model is not chosen for it again in this process.
+Loading Wan2.2-A14B takes minutes and a shot a few, so a worker keeps a loaded copy resident and
+serves every shot of a batch from it. A copy is found again only under the same ``LoadKey``: the
+model and where its weights are, the device and dtype, the memory plan asked for, the attention
+backend and whether the blocks compile. A renderer whose settings differ in any of these loads
+its own copy rather than render on one shaped by other settings. At most
+``WANFLOW_RESIDENT_MODELS`` copies stay resident per device: loading another first unloads the
+least recently used one (after the shot it is rendering, if any), so with the default of 1 a
+65 GiB model is never loaded beside another. A plan that ran out of memory for a model is not
+chosen for it again in this process.
+
+What a shot may change on a resident copy is put back or tracked by the shot itself: step caches
+are switched off after it and a LoRA set remembers the directory it came from
+(``generation.adapters``), so neither belongs in the key.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ import threading
 import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from generation.memory import (
@@ -41,6 +49,24 @@ class OutOfMemory(RuntimeError):
         super().__init__(f"{model}: out of device memory under plan {plan!r}{then}")
 
 
+@dataclass(frozen=True)
+class LoadKey:
+    """Every setting that shapes a loaded pipeline: two loads under one key are the same object.
+
+    ``memory_plan`` is the setting, not the plan it gave: ``auto`` keeps the plan it chose at load
+    time (from the free memory and the shot's size, both of which change while the copy stays
+    resident), and a named plan that ran out stands for the more frugal one that replaced it.
+    """
+
+    model: str  # ModelSpec.cache_key(): its name and source
+    weights: str  # the cache a hub id is looked up in ("" for a directory or a tiny model)
+    device: str
+    dtype: str
+    memory_plan: str
+    attention: str  # the backend resolved for the device
+    compile: bool  # asked to compile the blocks (a group-offloaded plan still does not)
+
+
 @dataclass
 class Loaded:
     pipe: Any  # text-to-video (or image-to-video for an i2v-only model)
@@ -50,14 +76,15 @@ class Loaded:
     plan: MemoryPlan
     speed: Speed
     image_pipe: Any = None  # the image-to-video view of the same components, when it exists
-    adapters: set[str] = field(default_factory=set)  # LoRA adapter sets loaded into it
+    adapters: dict[str, str] = field(default_factory=dict)  # LoRA set → directory loaded from
     lock: threading.Lock = field(default_factory=threading.Lock)  # held while a shot renders
     name: str = ""  # the model's name (``ModelSpec.name``)
+    key: LoadKey | None = None
 
 
-# (model, device) → the one loaded copy, least recently used first.
-_RESIDENT: OrderedDict[tuple[str, str], Loaded] = OrderedDict()
-_OUT_OF_MEMORY: dict[tuple[str, str], list[str]] = {}  # plans that ran out, per model
+# Each loaded copy by its key, least recently used first.
+_RESIDENT: OrderedDict[LoadKey, Loaded] = OrderedDict()
+_OUT_OF_MEMORY: dict[tuple[str, str], list[str]] = {}  # plans that ran out, per model and device
 _GUARD = threading.RLock()  # ran_out unloads while load holds it
 # Held only to change or copy _RESIDENT: a heartbeat reads what is resident while a load holds
 # _GUARD for minutes.
@@ -80,25 +107,61 @@ def compute_dtype(device: str) -> str:
     return "bfloat16" if device == "cuda" else "float32"
 
 
-def resident(spec: ModelSpec, device: str) -> Loaded | None:
-    return _RESIDENT.get((spec.cache_key(), device))
+def load_key(spec: ModelSpec, settings: Settings, device: str) -> LoadKey:
+    """The key ``load`` finds or stores ``spec``'s pipeline under with these settings.
+
+    ``ValueError`` for an attention backend diffusers does not offer, before anything loads.
+    """
+    return LoadKey(
+        model=spec.cache_key(),
+        weights=str(settings.model_cache or "") if _is_hub_id(spec) else "",
+        device=device,
+        dtype=compute_dtype(device),
+        memory_plan=settings.memory_plan,
+        attention=attention_backend(settings.attention_backend, device),
+        compile=should_compile(settings.compile_transformer, device),
+    )
+
+
+def _is_hub_id(spec: ModelSpec) -> bool:
+    """As ``locate`` tells a hub id from a directory (where the hub cache plays no part)."""
+    source = spec.source
+    if spec.tiny or source.startswith(("/", ".", "~")) or source.count("/") != 1:
+        return False
+    return not Path(source).expanduser().is_dir()
+
+
+def resident(spec: ModelSpec, device: str, settings: Settings | None = None) -> Loaded | None:
+    """The copy of ``spec`` these ``settings`` would render on (without settings: the most
+    recently used copy on ``device``), or None when it is not loaded."""
+    if settings is not None:
+        key = load_key(spec, settings, device)
+        with _INDEX:
+            return _RESIDENT.get(key)
+    with _INDEX:
+        copies = [m for key, m in _RESIDENT.items() if _holds(key, spec, device)]
+    return copies[-1] if copies else None
 
 
 def resident_names(device: str | None = None) -> list[str]:
-    """The models loaded now (on ``device``, or on any), least recently used first."""
+    """The models loaded now (on ``device``, or on any), one entry per loaded copy, least
+    recently used first."""
     with _INDEX:
         entries = list(_RESIDENT.items())
-    return [m.name for (_, where), m in entries if device in (None, where)]
+    return [m.name for key, m in entries if device in (None, key.device)]
 
 
 def unload(spec: ModelSpec | None = None, device: str | None = None) -> None:
-    """Drop one model's resident pipeline (or all of them) and give its memory back."""
-    with _GUARD:
-        for key in list(_RESIDENT):
-            if spec is None or key == (spec.cache_key(), device):
-                with _INDEX:
-                    del _RESIDENT[key]
+    """Drop resident copies and give their memory back: every copy of ``spec`` (on ``device``,
+    or on any device), or with no ``spec`` every copy of every model."""
+    with _GUARD, _INDEX:
+        for key in [k for k in _RESIDENT if _holds(k, spec, device)]:
+            del _RESIDENT[key]
     _release_memory()
+
+
+def _holds(key: LoadKey, spec: ModelSpec | None, device: str | None) -> bool:
+    return (spec is None or key.model == spec.cache_key()) and device in (None, key.device)
 
 
 def _oom_error() -> type[BaseException]:
@@ -131,19 +194,30 @@ def ran_out(spec: ModelSpec, device: str, plan: str) -> OutOfMemory:
     return OutOfMemory(spec.name, plan, following.name if following else None, list(tried))
 
 
+def out_of_memory(error: BaseException, spec: ModelSpec, device: str, plan: str) -> OutOfMemory:
+    """torch's out-of-memory ``error`` as the ``OutOfMemory`` to raise from its handler.
+
+    The error's traceback holds the frames of the call that failed, and they hold its tensors
+    and the pipeline: it is dropped first, so that unloading frees the memory and the error
+    (the new one's cause) keeps nothing alive while the task retries under the next plan.
+    """
+    error.__traceback__ = None
+    return ran_out(spec, device, plan)
+
+
 def load(spec: ModelSpec, settings: Settings, device: str, shot_size=None) -> tuple[Loaded, bool]:
-    """The resident pipeline for ``spec`` and whether this call loaded it.
+    """The resident pipeline for ``spec`` under these settings and whether this call loaded it.
 
     ``shot_size`` (width, height, frames) sizes the automatic plan choice; a model already
     resident keeps its plan. ``MissingWeights`` when its files are not here.
     """
-    key = (spec.cache_key(), device)
+    key = load_key(spec, settings, device)
     with _GUARD:
-        loaded = _RESIDENT.get(key)
-        if loaded is not None:
-            with _INDEX:
+        with _INDEX:
+            loaded = _RESIDENT.get(key)
+            if loaded is not None:
                 _RESIDENT.move_to_end(key)
-            return loaded, False
+                return loaded, False
         start = time.perf_counter()
         directory = locate(spec, settings)
         located = time.perf_counter() - start
@@ -151,28 +225,25 @@ def load(spec: ModelSpec, settings: Settings, device: str, shot_size=None) -> tu
         start = time.perf_counter() - located  # load_s: locating and loading, not the wait
         _release_memory()  # what an unloaded model left behind, before loading another copy
         plan = _choose_plan(spec, settings, device, directory, shot_size)
-        out_of_memory = False
         try:
-            loaded = _load(spec, settings, device, directory, plan)
-        except _oom_error():
-            out_of_memory = True  # raised below, once the traceback no longer holds the weights
-        if out_of_memory:
-            raise ran_out(spec, device, plan.name)
+            loaded = _load(spec, key, settings, directory, plan)
+        except _oom_error() as error:
+            raise out_of_memory(error, spec, device, plan.name) from error
         loaded.load_s = time.perf_counter() - start
-        loaded.name = spec.name
+        loaded.name, loaded.key = spec.name, key
         with _INDEX:
             _RESIDENT[key] = loaded
         return loaded, True
 
 
 def _make_room(device: str, keep: int, incoming: str) -> None:
-    """Unload the least recently used models on ``device`` until one more fits in ``keep``.
+    """Unload the least recently used copies on ``device`` until one more fits in ``keep``.
 
     A model rendering a shot is unloaded once that shot ends (its lock is free): dropping it
     mid-shot would not free its memory, and the new model would load beside it. The caller holds
     ``_GUARD``; nothing takes ``_GUARD`` while holding a pipeline's lock, so this cannot deadlock.
     """
-    here = [key for key in _RESIDENT if key[1] == device]
+    here = [key for key in _RESIDENT if key.device == device]
     while len(here) >= max(1, keep):
         key = here.pop(0)
         victim = _RESIDENT[key]
@@ -209,23 +280,21 @@ def _choose_plan(spec, settings, device, directory, shot_size) -> MemoryPlan:
     return choose(plans, free, footprint(directory), shot, exclude=set(excluded))
 
 
-def _load(spec, settings, device, directory, plan: MemoryPlan) -> Loaded:
+def _load(spec, key: LoadKey, settings, directory, plan: MemoryPlan) -> Loaded:
     import torch
     from diffusers import DiffusionPipeline, WanImageToVideoPipeline
 
-    dtype = compute_dtype(device)
     # bf16 transformers and text encoder, fp32 VAE, as diffusers recommends for Wan.
-    dtypes = {"default": getattr(torch, dtype), "vae": torch.float32}
+    dtypes = {"default": getattr(torch, key.dtype), "vae": torch.float32}
     pipe = DiffusionPipeline.from_pretrained(
         directory, dtype=dtypes, local_files_only=settings.hf_offline
     )
-    place(pipe, plan, device)
+    place(pipe, plan, key.device)
     speed = apply_speed(
         pipe,
-        attention=attention_backend(settings.attention_backend, device),
+        attention=key.attention,
         # Group offloading hooks every block to move it in and out: nothing left to compile.
-        compile_blocks=should_compile(settings.compile_transformer, device)
-        and not plan.group_offload,
+        compile_blocks=key.compile and not plan.group_offload,
     )
     image_pipe = None
     if spec.task == "i2v":
@@ -244,7 +313,7 @@ def _load(spec, settings, device, directory, plan: MemoryPlan) -> Loaded:
             boundary_ratio=pipe.config.get("boundary_ratio"),
             expand_timesteps=True,
         )
-    return Loaded(pipe, 0.0, device, dtype, plan, speed, image_pipe)
+    return Loaded(pipe, 0.0, key.device, key.dtype, plan, speed, image_pipe)
 
 
 def place(pipe: Any, plan: MemoryPlan, device: str) -> None:

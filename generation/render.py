@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from generation.adapters import enable_cache, transformers, use_adapters
 from generation.cfg import batched_guidance
 from generation.models import ModelSpec, configure_hub
-from generation.pipelines import Loaded, load, pick_device, ran_out, resident
+from generation.pipelines import Loaded, load, out_of_memory, pick_device, resident
 from wanflow.settings import Settings
 
 Progress = Callable[[int, int, float], None]  # (step done, steps, seconds since the call began)
@@ -80,7 +80,8 @@ class Renderer:
         return load(spec, self.settings, self.device, shot_size)[0]
 
     def is_resident(self, spec: ModelSpec) -> bool:
-        return resident(spec, self.device) is not None
+        """Whether a copy of ``spec`` loaded under these settings is resident."""
+        return resident(spec, self.device, self.settings) is not None
 
     def render(
         self,
@@ -91,103 +92,153 @@ class Renderer:
         progress_bar: bool = False,
     ) -> Rendered:
         """One shot. ``ValueError`` for a request the model cannot take (an image for a
-        text-only model, none for an image-only one, a size off the model's grid)."""
+        text-only model, none for an image-only one, a size off the model's grid);
+        ``OutOfMemory`` naming the next plan when the device ran out, the model unloaded."""
         import torch
 
-        _check(spec, request)
-        width, height = spec.render_size(request.width, request.height)
-        shot_size = (width, height, request.num_frames)
-        loaded, fresh = load(spec, self.settings, self.device, shot_size)
-        pipe = loaded.image_pipe if request.image is not None else loaded.pipe
-        kwargs: dict[str, Any] = {}
-        if request.image is not None:
-            kwargs["image"] = fit_image(request.image, width, height)
-        if spec.layout == "experts":
-            kwargs["guidance_scale_2"] = request.guidance_2 or request.guidance
-
-        out = None
-        with loaded.lock:  # one pipeline object serves one shot at a time
-            _set_shift(pipe, request.shift)
-            pipe.set_progress_bar_config(disable=not progress_bar)
-            experts, marks = _watch_experts(pipe)
-            start = time.perf_counter()
-            step_ends: list[float] = []
-
-            def on_step(_pipe, i, _t, tensors):
-                step_ends.append(time.perf_counter())
-                experts.close_step()
-                if progress:
-                    progress(i + 1, request.steps, step_ends[-1] - start)
-                return tensors
-
-            # One batch of two for both guidance branches, when asked and there are two (a
-            # step cache keeps per-branch state, so the two do not mix).
-            batch = self.settings.cfg_batch and request.guidance > 1 and request.cache is None
-            try:
-                use_adapters(loaded, request.lora, self.settings, spec)
-                enable_cache(
-                    loaded, request.cache, settings=self.settings, spec=spec, steps=request.steps
-                )
-                text = _text_inputs(
-                    pipe,
-                    request,
-                    loaded.plan.text_encoder_on_cpu or batch,
-                    self.device,
-                    encode_on="cpu" if loaded.plan.text_encoder_on_cpu else self.device,
-                )
-                guidance = (
-                    batched_guidance(transformers(pipe), text["negative_prompt_embeds"])
-                    if batch
-                    else nullcontext()
-                )
-                with guidance:
-                    out = pipe(
-                        **text,
-                        height=height,
-                        width=width,
-                        num_frames=request.num_frames,
-                        num_inference_steps=request.steps,
-                        guidance_scale=request.guidance,
-                        generator=torch.Generator("cpu").manual_seed(request.seed),
-                        output_type="np",
-                        callback_on_step_end=on_step,
-                        **kwargs,
-                    )
-            except torch.OutOfMemoryError:
-                pass  # raised below, once no traceback holds the pipeline's tensors
-            finally:
-                enable_cache(loaded, None)
-                for handle in marks:
-                    handle.remove()
-            end = time.perf_counter()
-        if out is None:
+        shot = _prepare(spec, request, self.settings)
+        loaded, fresh = load(spec, self.settings, self.device, shot.size)
+        try:
+            run = _run(loaded, spec, request, shot, self.settings, progress, progress_bar)
+        except torch.OutOfMemoryError as error:
             plan = loaded.plan.name
-            del loaded, pipe, kwargs  # ran_out frees the model: nothing here may keep it
-            raise ran_out(spec, self.device, plan)
-        frames = out.frames[0]
-        steps = len(step_ends)
-        step_s = (step_ends[-1] - step_ends[0]) / (steps - 1) if steps > 1 else 0.0
-        first_step = step_s if steps > 1 else (step_ends[0] - start if steps else 0.0)
-        return Rendered(
-            frames=frames,
-            fps=request.fps,
-            model=spec.name,
-            device=loaded.device,
-            dtype=loaded.dtype,
-            plan=loaded.plan.name,
-            speed=loaded.speed.label()
-            + ("+cfg-batch" if batch else "")
-            + (f"+{request.cache}" if request.cache else "")
-            + (f"+{request.lora}" if request.lora else ""),
-            experts=experts.by_step,
-            load_s=loaded.load_s if fresh else 0.0,
-            encode_s=max(0.0, (step_ends[0] - start - first_step) if steps else 0.0),
-            step_s=step_s or first_step,
-            decode_s=end - (step_ends[-1] if steps else start),
-            total_s=end - start,
-            width=int(frames.shape[2]),
-            height=int(frames.shape[1]),
-        )
+            del loaded  # the new error's traceback holds this frame: it must not hold the model
+            raise out_of_memory(error, spec, self.device, plan) from error
+        return _rendered(spec, request, loaded, fresh, shot, run)
+
+
+@dataclass(frozen=True)
+class _Shot:
+    """What the pipeline is asked, settled before anything loads."""
+
+    width: int
+    height: int
+    frames: int
+    inputs: dict[str, Any]  # the reference image and the second expert's guidance, if any
+    batch: bool  # both guidance branches in one batch of two
+
+    @property
+    def size(self) -> tuple[int, int, int]:
+        return self.width, self.height, self.frames
+
+
+@dataclass
+class _Run:
+    """One pipeline call: its frames, the experts each step ran and when the steps ended."""
+
+    frames: Any
+    experts: list[str]
+    start: float
+    step_ends: list[float]
+    end: float
+
+
+def _prepare(spec: ModelSpec, request: ShotRequest, settings: Settings) -> _Shot:
+    _check(spec, request)
+    width, height = spec.render_size(request.width, request.height)
+    inputs: dict[str, Any] = {}
+    if request.image is not None:
+        inputs["image"] = fit_image(request.image, width, height)
+    if spec.layout == "experts":
+        inputs["guidance_scale_2"] = request.guidance_2 or request.guidance
+    # One batch of two for both guidance branches, when asked and there are two (a step cache
+    # keeps per-branch state, so the two do not mix).
+    batch = settings.cfg_batch and request.guidance > 1 and request.cache is None
+    return _Shot(width, height, request.num_frames, inputs, batch)
+
+
+def _run(
+    loaded: Loaded,
+    spec: ModelSpec,
+    request: ShotRequest,
+    shot: _Shot,
+    settings: Settings,
+    progress: Progress | None,
+    progress_bar: bool,
+) -> _Run:
+    """Denoise and decode on the resident pipeline, which serves one shot at a time; the
+    shot's LoRA set and step cache are switched on for it and its cache off again after."""
+    import torch
+
+    pipe = loaded.image_pipe if request.image is not None else loaded.pipe
+    with loaded.lock:
+        _set_shift(pipe, request.shift)
+        pipe.set_progress_bar_config(disable=not progress_bar)
+        experts, marks = _watch_experts(pipe)
+        start = time.perf_counter()
+        step_ends: list[float] = []
+
+        def on_step(_pipe, i, _t, tensors):
+            step_ends.append(time.perf_counter())
+            experts.close_step()
+            if progress:
+                progress(i + 1, request.steps, step_ends[-1] - start)
+            return tensors
+
+        try:
+            use_adapters(loaded, request.lora, settings, spec)
+            enable_cache(loaded, request.cache, settings=settings, spec=spec, steps=request.steps)
+            on_cpu = loaded.plan.text_encoder_on_cpu
+            text = _text_inputs(
+                pipe,
+                request,
+                on_cpu or shot.batch,
+                loaded.device,
+                encode_on="cpu" if on_cpu else loaded.device,
+            )
+            guidance = (
+                batched_guidance(transformers(pipe), text["negative_prompt_embeds"])
+                if shot.batch
+                else nullcontext()
+            )
+            with guidance:
+                out = pipe(
+                    **text,
+                    height=shot.height,
+                    width=shot.width,
+                    num_frames=shot.frames,
+                    num_inference_steps=request.steps,
+                    guidance_scale=request.guidance,
+                    generator=torch.Generator("cpu").manual_seed(request.seed),
+                    output_type="np",
+                    callback_on_step_end=on_step,
+                    **shot.inputs,
+                )
+        finally:
+            enable_cache(loaded, None)
+            for handle in marks:
+                handle.remove()
+        return _Run(out.frames[0], experts.by_step, start, step_ends, time.perf_counter())
+
+
+def _rendered(
+    spec: ModelSpec, request: ShotRequest, loaded: Loaded, fresh: bool, shot: _Shot, run: _Run
+) -> Rendered:
+    """The frames with how they were made and where the time went."""
+    ends, start = run.step_ends, run.start
+    steps = len(ends)
+    step_s = (ends[-1] - ends[0]) / (steps - 1) if steps > 1 else 0.0
+    first_step = step_s if steps > 1 else (ends[0] - start if steps else 0.0)
+    return Rendered(
+        frames=run.frames,
+        fps=request.fps,
+        model=spec.name,
+        device=loaded.device,
+        dtype=loaded.dtype,
+        plan=loaded.plan.name,
+        speed=loaded.speed.label()
+        + ("+cfg-batch" if shot.batch else "")
+        + (f"+{request.cache}" if request.cache else "")
+        + (f"+{request.lora}" if request.lora else ""),
+        experts=run.experts,
+        load_s=loaded.load_s if fresh else 0.0,
+        encode_s=max(0.0, (ends[0] - start - first_step) if steps else 0.0),
+        step_s=step_s or first_step,
+        decode_s=run.end - (ends[-1] if steps else start),
+        total_s=run.end - start,
+        width=int(run.frames.shape[2]),
+        height=int(run.frames.shape[1]),
+    )
 
 
 def _text_inputs(
