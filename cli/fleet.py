@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from cli.console import err, fail, load_settings, out
+from cli.console import err, fail, load_settings, open_storage, out
 
 _GPU = re.compile(r"[A-Za-z0-9][A-Za-z0-9,:-]{0,127}")  # indexes, or GPU-… / MIG-… UUIDs
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
@@ -40,6 +40,7 @@ def gpu_worker(
             raise fail(f"--gpu {gpu!r}: expected a GPU index (0), a list (0,1) or a GPU UUID", 2)
         if "torch" in sys.modules:  # CUDA reads the variable once, when torch initialises it
             raise fail("internal error: torch was imported before --gpu took effect", 1)
+        # CUDA's setting, not Wanflow's: the CUDA runtime reads it only from the environment.
         os.environ["CUDA_VISIBLE_DEVICES"] = gpu
     if name is not None and not _NAME.fullmatch(name):
         raise fail(f"--name {name!r}: use letters, digits, '.', '_' and '-' (at most 128)", 2)
@@ -64,9 +65,10 @@ def gpu_worker(
 
     from generation.pipelines import pick_device
     from tasks.gpu_worker import GpuWorker
+    from wanflow.settings import settings_scope
     from wanflow.storage import StorageError
 
-    store = _storage(settings)
+    store = open_storage(settings)
     _bucket_results(settings)
     try:
         device = _device_label(pick_device(settings.device))
@@ -88,7 +90,8 @@ def gpu_worker(
     except ValueError as exc:
         raise fail(f"--serve: {exc}", 2) from exc
     try:
-        worker.run(handle_signals=True)
+        with settings_scope(settings):  # for the tasks it runs in this process
+            worker.run(handle_signals=True)
     except StorageError as exc:
         raise fail(f"the bucket: {exc}") from exc
     except Exception as exc:
@@ -96,15 +99,6 @@ def gpu_worker(
     final = worker.record()
     left = f"; {len(final.waiting)} received shot(s) left to the dispatcher" * bool(final.waiting)
     err.print(f"{worker.name} stopped after {final.shots} shot(s){left}", highlight=False)
-
-
-def _storage(settings):
-    from wanflow.storage import Storage, StorageError
-
-    try:
-        return Storage.from_settings(settings)
-    except StorageError as exc:
-        raise fail(str(exc), 2) from exc
 
 
 def _bucket_results(settings) -> None:
@@ -146,7 +140,7 @@ def fleet(
     from wanflow.storage import StorageError
 
     settings = load_settings()
-    store = _storage(settings)
+    store = open_storage(settings)
     try:
         beats = sorted(read_beats(store), key=lambda b: (b.host, b.worker))
     except StorageError as exc:

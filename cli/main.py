@@ -5,21 +5,19 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import sys
-from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from cli import approvals, compose, fleet, generate, prompts, review, setup
-from cli.console import err, out
+from cli import approvals, compose, fleet, generate, prompts, review, run, setup, storage
+from cli.console import err, open_storage, out
 from cli.console import fail as _fail
 from cli.console import load_settings as _settings
 from wanflow import __version__, keys
-from wanflow.settings import Settings, get_settings
+from wanflow.settings import Settings
 
 app = typer.Typer(
     help="Wanflow: prompt manifests in, safe narrated Wan2.2 short videos out.",
@@ -27,22 +25,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
-storage_app = typer.Typer(help="The S3 bucket: a local server, listings.", no_args_is_help=True)
-app.add_typer(storage_app, name="storage")
+app.add_typer(storage.app, name="storage")
 app.add_typer(approvals.app, name="approvals")
-
-
-class _Stop(Exception):
-    pass
-
-
-def _storage(settings: Settings):
-    from wanflow.storage import Storage, StorageError
-
-    try:
-        return Storage.from_settings(settings)
-    except StorageError as exc:
-        raise _fail(str(exc), 2) from exc
 
 
 def _row_check(settings: Settings):
@@ -181,7 +165,7 @@ def submit(
         raise _fail(f"{file}: {problem}; not uploaded (use --force to upload anyway)")
     try:
         key = keys.manifest_key(keys.INCOMING, name or file.name)
-        store = _storage(settings)
+        store = open_storage(settings)
         store.ensure_bucket()
         store.put_bytes(
             key,
@@ -200,7 +184,7 @@ def submit(
     out.print(f"uploaded {file} to {store.uri(key)}", highlight=False)
 
 
-# --- prompt stage ----------------------------------------------------------------------------
+# --- the other commands -----------------------------------------------------------------------
 app.command()(prompts.expand)
 app.command()(prompts.screen)
 app.command()(generate.generate)
@@ -212,267 +196,7 @@ app.command(
     context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
     add_help_option=False,
 )(compose.compose)
-
-
-# --- storage ---------------------------------------------------------------------------------
-@storage_app.command("serve")
-def storage_serve(
-    data: Annotated[Path | None, typer.Option(help="Data directory.")] = None,
-    port: Annotated[int | None, typer.Option(help="S3 port on 127.0.0.1 (0 = any free).")] = None,
-) -> None:
-    """Run a local S3 server (SeaweedFS) on 127.0.0.1 until Ctrl-C or SIGTERM."""
-    from wanflow.localserver import LocalS3Server, LocalServerError
-
-    settings = _settings()
-    server = LocalS3Server(
-        data or settings.local_s3_data,
-        settings.s3_access_key,
-        settings.s3_secret_key.get_secret_value(),
-        port=settings.local_s3_port if port is None else port,
-        bucket=settings.s3_bucket,
-    )
-
-    def stop(signum, frame):
-        raise _Stop
-
-    signal.signal(signal.SIGTERM, stop)
-    try:
-        server.start()
-        out.print(
-            f"S3 server on http://{server.endpoint} (bucket {settings.s3_bucket!r}, data "
-            f"{server.data_dir}); use it with\n  export WANFLOW_S3_ENDPOINT={server.endpoint}\n"
-            "Ctrl-C stops it.",
-            highlight=False,
-        )
-        assert server.process is not None
-        server.process.wait()
-        raise _fail(f"the S3 server exited unexpectedly; see {server.log_path}")
-    except (KeyboardInterrupt, _Stop):
-        out.print("stopping the S3 server…")
-    except LocalServerError as exc:
-        raise _fail(str(exc)) from exc
-    finally:
-        server.stop()
-
-
-@storage_app.command("ls")
-def storage_ls(
-    prefix: Annotated[str, typer.Argument(help="Key prefix, e.g. incoming/ or reports/.")] = "",
-    as_json: Annotated[bool, typer.Option("--json", help="JSON Lines on stdout.")] = False,
-) -> None:
-    """List objects under a prefix. Without WANFLOW_S3_ENDPOINT, the local server's bucket
-    (where `wanflow run` and the demo left their work) is started for the listing."""
-
-    with _endpoint(_settings()) as settings:
-        _list(_storage(settings), prefix, as_json)
-
-
-def _list(store, prefix: str, as_json: bool) -> None:
-    from wanflow.storage import StorageError
-
-    try:
-        for obj in store.list(prefix):
-            if as_json:
-                print(
-                    json.dumps(
-                        {
-                            "key": obj.key,
-                            "size": obj.size,
-                            "etag": obj.etag,
-                            "last_modified": obj.last_modified.isoformat()
-                            if obj.last_modified
-                            else None,
-                        },
-                        ensure_ascii=False,
-                    )
-                )
-            else:
-                when = obj.last_modified.strftime("%Y-%m-%d %H:%M:%S") if obj.last_modified else ""
-                out.print(f"{when}  {obj.size:>12}  {obj.key}", highlight=False)
-    except (StorageError, keys.InvalidKeyError) as exc:
-        raise _fail(str(exc)) from exc
-
-
-# --- run -------------------------------------------------------------------------------------
-@contextmanager
-def _endpoint(settings: Settings):
-    """Yield settings with an S3 endpoint, starting a local server when none is configured."""
-    if settings.s3_endpoint:
-        yield settings
-        return
-    from wanflow.localserver import LocalS3Server
-
-    err.print(f"no S3 endpoint configured: starting a local S3 server ({settings.local_s3_data})")
-    with LocalS3Server(
-        settings.local_s3_data,
-        settings.s3_access_key,
-        settings.s3_secret_key.get_secret_value(),
-        port=settings.local_s3_port,
-        bucket=settings.s3_bucket,
-    ) as server:
-        os.environ["WANFLOW_S3_ENDPOINT"] = server.endpoint
-        get_settings.cache_clear()
-        try:
-            yield get_settings()
-        finally:
-            os.environ.pop("WANFLOW_S3_ENDPOINT", None)
-            get_settings.cache_clear()
-
-
-@app.command()
-def run(
-    file: Annotated[Path, typer.Argument(help="Local manifest to run end to end.")],
-    out_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--out",
-            help="Where to copy the run report and each published item's files "
-            "(DIR/<item-id>/video.mp4, …). Default: WANFLOW_OUTPUT_DIR.",
-        ),
-    ] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            help="Model for every task (t2v, i2v, ti2v), e.g. tiny for the offline stand-in; "
-            "default: the WANFLOW_MODEL_* settings.",
-        ),
-    ] = None,
-    auto_approve: Annotated[
-        bool,
-        typer.Option(
-            "--auto-approve",
-            help="Approve every item held for a person (logged as such); blocked items stay "
-            "blocked.",
-        ),
-    ] = False,
-    approval_timeout: Annotated[
-        float | None,
-        typer.Option(
-            "--approval-timeout",
-            help="Seconds held items wait for a reviewer. Default: the setting when "
-            "PREFECT_API_URL names a server reviewers can reach, else 0 (held at once).",
-        ),
-    ] = None,
-) -> None:
-    """Upload a local manifest and run produce_manifest in process (embedded defaults)."""
-    if not file.is_file():
-        raise _fail(f"{file} is not a file", 2)
-    # An ephemeral Prefect server can take longer than Prefect's 20 s default to start.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
-    if model:
-        for task in ("T2V", "I2V", "TI2V"):
-            os.environ[f"WANFLOW_MODEL_{task}"] = model
-        get_settings.cache_clear()
-    _approval_options(_settings(), auto_approve, approval_timeout)
-    from wanflow.storage import StorageError
-
-    with ExitStack() as stack:
-        try:
-            settings = stack.enter_context(_endpoint(_settings()))
-            store = _storage(settings)
-            store.ensure_bucket()
-            key = keys.manifest_key(keys.INCOMING, file.name)
-            store.put_file(key, file)
-        except (StorageError, keys.InvalidKeyError) as exc:
-            raise _fail(str(exc)) from exc
-        err.print(f"uploaded {file} to {store.uri(key)}; running produce_manifest…", soft_wrap=True)
-        _temporary_prefect_api(stack)
-        from flows.produce_manifest import produce_manifest
-
-        try:
-            report = produce_manifest(manifest_key=key)
-        except Exception as exc:  # the flow has filed the manifest under failed/ when it could
-            raise _fail(f"the run failed: {type(exc).__name__}: {exc}") from exc
-        target = out_dir or settings.output_dir
-        target.mkdir(parents=True, exist_ok=True)
-        local_copy = target / f"{report.run_id}.json"
-        local_copy.write_text(report.model_dump_json(indent=2))
-        copies = _copy_published(report, store, target)
-        written = report.status != "skipped"
-        _print_report(report, store.uri(report.key) if written else "(none)", local_copy)
-        for item_id, folder in copies.items():
-            out.print(f"{item_id}: {folder}/", highlight=False, soft_wrap=True)
-    if report.status != "succeeded":
-        raise typer.Exit(1)
-
-
-def _temporary_prefect_api(stack: ExitStack) -> None:
-    """Without PREFECT_API_URL the run reports to a temporary Prefect API of its own, started
-    so that it dies with this process even on ``kill -9`` (Prefect's built-in one would not)."""
-    from prefect.settings import PREFECT_API_URL
-
-    from wanflow.lifetime import ChildStartError, prefect_server
-
-    if PREFECT_API_URL.value():
-        return
-    try:
-        url = stack.enter_context(prefect_server())
-    except ChildStartError as exc:
-        raise _fail(str(exc)) from exc
-    err.print(f"temporary Prefect API on {url} (stops with this run)", highlight=False)
-
-
-def _copy_published(report, store, target: Path) -> dict[str, Path]:
-    """Each published item's files into ``target/<item-id>/``, named as in the bucket."""
-    copies = {}
-    for item in report.items:
-        if item.published is None:
-            continue
-        folder = target / item.id
-        for name, key in item.published.files.items():
-            store.download(key, folder / name)
-        copies[item.id] = folder
-    return copies
-
-
-def _approval_options(settings: Settings, auto_approve: bool, timeout: float | None) -> None:
-    """Without a Prefect server of its own the run's API lives and dies with this process, so
-    no reviewer can reach it: held items are held at once unless a timeout is asked for."""
-    from prefect.settings import PREFECT_API_URL
-
-    if auto_approve:
-        os.environ["WANFLOW_AUTO_APPROVE"] = "true"
-    if timeout is not None:
-        os.environ["WANFLOW_APPROVAL_TIMEOUT_S"] = str(timeout)
-    elif not PREFECT_API_URL.value() and "approval_timeout_s" not in settings.model_fields_set:
-        os.environ["WANFLOW_APPROVAL_TIMEOUT_S"] = "0"
-        if not auto_approve:
-            err.print(
-                "no Prefect server configured (PREFECT_API_URL): items that need a reviewer "
-                "are held, not waited for (--auto-approve approves them)"
-            )
-    get_settings.cache_clear()
-
-
-def _print_report(report, uri: str, local_copy: Path) -> None:
-    table = Table(title=f"{report.manifest}: {report.status}")
-    for column in ("item", "title", "status", "plan", "reasons"):
-        table.add_column(column, no_wrap=column in ("item", "status", "plan"))
-    # The estimate is the cost model's GPU time for the real model on the GPU it is set for,
-    # whatever ran here (the tiny stand-ins take seconds on a CPU): the column says so.
-    gpu = report.settings.get("gpu_type") or "GPU"
-    for item in report.items:
-        plan = ""
-        if item.preset:
-            shots = f"{item.shots} shot{'s' if item.shots != 1 else ''}"
-            estimate = (
-                f", ~{item.estimate_s:.0f} s on {gpu} (est.)" if item.estimate_s is not None else ""
-            )
-            plan = f"{item.preset}, {shots}{estimate}"
-        reasons = "; ".join([*item.reasons, *item.warnings])
-        table.add_row(item.id, item.title or "", item.status, plan, reasons)
-    for r in report.rejected:
-        where = f"row {r.row}, {r.field}: {r.error}"
-        table.add_row(r.id or f"row {r.row}", "", "rejected", "", where)
-    out.print(table)
-    if report.error:
-        out.print(f"[red]{report.error}[/red]", highlight=False)
-    counts = ", ".join(f"{n} {status}" for status, n in report.counts().items())
-    timings = ", ".join(f"{stage} {seconds:.2f}s" for stage, seconds in report.stages.items())
-    out.print(f"{counts}; stages: {timings}", highlight=False)
-    out.print(f"report: {uri}\nlocal copy: {local_copy}", highlight=False)
+app.command()(run.run)
 
 
 if __name__ == "__main__":
