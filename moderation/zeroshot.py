@@ -3,20 +3,8 @@
 No detector for these categories ships with usable weights, and CLIP compares a frame with any
 sentence, so one checkpoint covers every category and new ones cost a prompt, not a training run.
 
-Weights never come from the network. ``weights`` is one of
-
-* a checkpoint file (``.safetensors``, ``.bin``, ``.pt``, ``.pth``) for the architecture ``model``;
-* ``local-dir:DIR`` — a folder with ``open_clip_config.json`` and a checkpoint (what
-  ``huggingface-cli download ORG/NAME --local-dir DIR`` leaves); the folder's config decides the
-  architecture and ``model`` only names it in ``source``;
-* ``hf-hub:ORG/NAME`` — the same files already in the Hugging Face cache (``cache_dir`` or
-  ``HF_HUB_CACHE``); looked up with ``local_files_only`` and then read as a local folder, so
-  nothing is fetched even when ``huggingface_hub`` was imported before ``HF_HUB_OFFLINE=1`` was
-  set (it reads that variable only at import);
-* a pretrained tag of ``model`` (``laion2b_s34b_b79k`` …) whose files are in that cache.
-
-Architectures whose text tower or tokenizer comes from transformers by name (xlm-roberta, nllb,
-mt5, SigLIP) would fetch it past all of that; they load only when the hub is in offline mode.
+Weights never come from the network (:mod:`moderation.clip_weights` says where they may come
+from); the shipped prompts are in :mod:`moderation.clip_prompts`.
 
 Unset weights fail closed: ``score`` raises ``ClassifierError`` and the policy sends the item to
 a person. Random weights exist only through ``random_weights()``, for tests and timings.
@@ -28,13 +16,6 @@ paraphrases, so adding a synonym would lower a category's score; the sum does no
 concept is worded. The price is a prior: a frame that matches nothing in particular gives each
 category about (its prompts / all prompts), 4/36 ≈ 0.11 with the defaults, well under the
 review thresholds — so keep the prompt counts balanced and the safe list the longest.
-
-Chinese prompts: CLIP's BPE vocabulary is English; it splits Chinese mostly into single UTF-8 bytes,
-which an English checkpoint barely saw in training, so their similarities are close to
-noise and would only blur the softmax. They are therefore used only when asked for
-(``languages=("en", "zh")``): right for a multilingual checkpoint (``xlm-roberta-*-ViT-*``,
-``nllb-clip-*``), not for English ones such as ``ViT-B-32``; until then they are kept so that
-such a deployment needs no code change.
 """
 
 from __future__ import annotations
@@ -42,151 +23,13 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from moderation.clip_prompts import SAFE, default_prompts
+from moderation.clip_weights import MODEL_SETTING, WEIGHTS_SETTING, refuse_downloads, resolve
 from moderation.signals import ClassifierError, Frame, Score
-
-WEIGHTS_SETTING = "WANFLOW_CLIP_WEIGHTS"
-MODEL_SETTING = "WANFLOW_CLIP_MODEL"
-SAFE = "safe"  # the contrast prompts' label; never emitted as a Score category
-
-# Four prompts per unsafe category (balanced, see the module docstring), English and Chinese.
-DEFAULT_PROMPTS: dict[str, dict[str, tuple[str, ...]]] = {
-    "violence": {
-        "en": (
-            "a photo of people fighting violently",
-            "a photo of someone being beaten or attacked",
-            "a violent brawl with punches and kicks",
-            "a scene of a violent assault",
-        ),
-        "zh": (
-            "人们激烈打斗的照片",
-            "有人被殴打或袭击的照片",
-            "拳打脚踢的暴力斗殴",
-            "暴力袭击的场景",
-        ),
-    },
-    "gore": {
-        "en": (
-            "a photo of a gory wound with exposed flesh",
-            "a mutilated body",
-            "a graphic image of a severe injury",
-            "a dead body with visible injuries",
-        ),
-        "zh": (
-            "血肉模糊的伤口的照片",
-            "残缺不全的尸体",
-            "严重受伤的血腥画面",
-            "带有明显伤痕的尸体",
-        ),
-    },
-    "blood": {
-        "en": (
-            "a photo of blood splattered on the floor",
-            "a person bleeding heavily",
-            "a pool of blood",
-            "blood stains on clothes and walls",
-        ),
-        "zh": (
-            "地上溅满鲜血的照片",
-            "一个人大量流血",
-            "一滩血",
-            "衣服和墙上的血迹",
-        ),
-    },
-    "weapons": {
-        "en": (
-            "a photo of a gun",
-            "a person holding a knife as a weapon",
-            "a person aiming a rifle",
-            "a photo of weapons such as guns, knives or explosives",
-        ),
-        "zh": (
-            "一把枪的照片",
-            "一个人手持刀作为武器",
-            "一个人举枪瞄准",
-            "枪支、刀具或爆炸物等武器的照片",
-        ),
-    },
-    # A cross-check for the nudity detectors, and a place for such frames to go other than gore.
-    "sexual": {
-        "en": (
-            "a sexually explicit photo",
-            "a photo of naked people having sex",
-            "a pornographic image",
-            "an erotic photo of a nude person",
-        ),
-        "zh": (
-            "色情露骨的照片",
-            "裸体人物发生性行为的照片",
-            "一张色情图片",
-            "裸体人物的情色照片",
-        ),
-    },
-}
-
-# Ordinary scenes, plus look-alikes that should not count: kitchen knives, red paint, sport.
-DEFAULT_SAFE_PROMPTS: dict[str, tuple[str, ...]] = {
-    "en": (
-        "a peaceful landscape",
-        "a person smiling",
-        "an animated cartoon scene",
-        "a starry night sky",
-        "people talking at a table",
-        "a city street in daylight",
-        "a cute animal",
-        "a plate of food",
-        "people dancing at a party",
-        "a chef cutting vegetables in a kitchen",
-        "red paint or tomato sauce",
-        "a car driving on a road",
-        "an empty room",
-        "abstract colorful shapes",
-        "a person walking in a park",
-        "people playing a sport",
-    ),
-    "zh": (
-        "宁静的风景",
-        "一个微笑的人",
-        "动画卡通场景",
-        "星空",
-        "人们围坐在桌旁聊天",
-        "白天的城市街道",
-        "一只可爱的动物",
-        "一盘食物",
-        "人们在派对上跳舞",
-        "厨师在厨房里切菜",
-        "红色颜料或番茄酱",
-        "一辆在路上行驶的汽车",
-        "一个空房间",
-        "抽象的彩色图形",
-        "一个人在公园里散步",
-        "人们在进行体育运动",
-    ),
-}
-
-_CHECKPOINT_SUFFIXES = (".safetensors", ".bin", ".pt", ".pth")
-_FOLDER_SUFFIXES = (".safetensors", ".bin", ".pth")  # what open_clip looks for in a folder
-_HF_CONFIG = "open_clip_config.json"
-_HF_WEIGHTS = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
-
-
-def default_prompts(
-    languages: Sequence[str] = ("en",),
-) -> tuple[dict[str, list[str]], list[str]]:
-    """The shipped category prompts and safe prompts in ``languages``, ready for the constructor."""
-    known = set(DEFAULT_SAFE_PROMPTS)
-    unknown = [lang for lang in languages if lang not in known]
-    if unknown or not languages:
-        raise ValueError(f"prompt languages {list(languages)}: choose from {sorted(known)}")
-    prompts = {
-        category: [p for lang in languages for p in by_lang[lang]]
-        for category, by_lang in DEFAULT_PROMPTS.items()
-    }
-    return prompts, [p for lang in languages for p in DEFAULT_SAFE_PROMPTS[lang]]
 
 
 class ZeroShotClassifier:
@@ -341,12 +184,12 @@ class ZeroShotClassifier:
             raise ClassifierError(f"open_clip is not importable: {exc}") from exc
         device = _device(self.device, torch)
         if self._random_seed is not None:
-            _refuse_downloads(open_clip, self.model, self.model)
+            refuse_downloads(open_clip, self.model, self.model)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self._random_seed)
                 return self._create(open_clip, self.model, {"pretrained": None}, device, False)
-        name, kwargs = _resolve(open_clip, self.model, self.weights, self.cache_dir)
-        _refuse_downloads(open_clip, name, self.model)
+        name, kwargs = resolve(open_clip, self.model, self.weights, self.cache_dir)
+        refuse_downloads(open_clip, name, self.model)
         return self._create(open_clip, name, kwargs, device, True)
 
     def _create(self, open_clip: Any, name: str, kwargs: dict, device: str, require: bool):
@@ -395,114 +238,6 @@ def _labels(prompts: Mapping[str, list[str]], safe: list[str]) -> list[tuple[str
     return labels
 
 
-def _resolve(open_clip: Any, model: str, weights: str, cache_dir: str | None):
-    """``weights`` → (the name for ``create_model_and_transforms``, its keyword arguments),
-    touching only local files."""
-    if weights.startswith("local-dir:"):
-        folder = Path(weights.removeprefix("local-dir:")).expanduser()
-        _check_folder(folder, weights)
-        return f"local-dir:{folder}", {}
-    if weights.startswith("hf-hub:"):
-        repo = weights.removeprefix("hf-hub:")
-        config = _cached(repo, (_HF_CONFIG,), cache_dir, weights)
-        _cached(repo, _HF_WEIGHTS, cache_dir, weights)
-        # The snapshot folder holds both files; open_clip reads it as a local folder, so neither
-        # the model nor the tokenizer asks the Hub for anything.
-        return f"local-dir:{Path(config).parent}", {}
-    path = Path(weights).expanduser()
-    if path.suffix in _CHECKPOINT_SUFFIXES or os.sep in weights or path.exists():
-        if not path.is_file():
-            raise ClassifierError(
-                f"OpenCLIP checkpoint {path} ({WEIGHTS_SETTING}) does not exist or is not a file"
-            )
-        return model, {"pretrained": str(path)}
-    tags = open_clip.list_pretrained_tags_by_model(model)
-    if weights not in tags:
-        raise ClassifierError(
-            f"{WEIGHTS_SETTING}={weights!r} is not a checkpoint file, local-dir:DIR, "
-            f"hf-hub:ORG/NAME nor a pretrained tag of {model} (tags: {', '.join(tags) or 'none'})"
-        )
-    cfg = open_clip.get_pretrained_cfg(model, weights)
-    hub = cfg.get("hf_hub", "")
-    if not hub:
-        raise ClassifierError(
-            f"pretrained tag {model}/{weights} is only a download URL; fetch the file elsewhere "
-            f"and set {WEIGHTS_SETTING} to its path"
-        )
-    repo, filename = os.path.split(hub)  # "org/name/" means open_clip's default file names
-    names = (_safetensors_name(filename), filename) if filename else _HF_WEIGHTS
-    checkpoint = _cached(repo, tuple(n for n in names if n), cache_dir, f"{weights} ({model} tag)")
-    kwargs: dict[str, Any] = {
-        "pretrained": checkpoint,
-        # What open_clip would take from the tag itself: its preprocessing, and QuickGELU for
-        # the OpenAI weights (plain GELU runs but scores worse).
-        "force_quick_gelu": bool(cfg.get("quick_gelu", False)),
-        "image_mean": cfg.get("mean"),
-        "image_std": cfg.get("std"),
-        "image_interpolation": cfg.get("interpolation"),
-        "image_resize_mode": cfg.get("resize_mode"),
-    }
-    return model, kwargs
-
-
-def _refuse_downloads(open_clip: Any, name: str, model: str) -> None:
-    """Architectures with a Hugging Face text tower or tokenizer (xlm-roberta, nllb, mt5,
-    SigLIP …) fetch those parts through transformers by name, past every local path given here;
-    only the hub's offline mode keeps that from the network, and it is read at import, so it
-    cannot be switched on here — refuse instead of downloading."""
-    config = open_clip.get_model_config(name) or {}
-    text = config.get("text_cfg", {})
-    needs = [text.get(key) for key in ("hf_model_name", "hf_tokenizer_name") if text.get(key)]
-    if not name.startswith(("local-dir:", "hf-hub:")) and "siglip" in name.lower():
-        needs.append("its SigLIP tokenizer")
-    if not needs:
-        return
-    from huggingface_hub import constants
-
-    if not constants.HF_HUB_OFFLINE:
-        raise ClassifierError(
-            f"OpenCLIP {model} also loads {' and '.join(dict.fromkeys(needs))} from the Hugging "
-            "Face hub by name, and huggingface_hub is not in offline mode: set HF_HUB_OFFLINE=1 "
-            "(WANFLOW_HF_OFFLINE) before anything imports it and fill the cache, so that a "
-            "missing file fails instead of downloading"
-        )
-
-
-def _safetensors_name(filename: str) -> str:
-    if filename.endswith((".bin", ".pth")):
-        return filename.rsplit(".", 1)[0] + ".safetensors"
-    return ""
-
-
-def _check_folder(folder: Path, weights: str) -> None:
-    if not folder.is_dir():
-        raise ClassifierError(f"{WEIGHTS_SETTING}={weights}: {folder} is not a folder")
-    if not (folder / _HF_CONFIG).is_file():
-        raise ClassifierError(f"{WEIGHTS_SETTING}={weights}: {folder} has no {_HF_CONFIG}")
-    if not any(p.suffix in _FOLDER_SUFFIXES for p in folder.iterdir() if p.is_file()):
-        # open_clip would build the model anyway, with random weights, and only log a warning.
-        raise ClassifierError(f"{WEIGHTS_SETTING}={weights}: {folder} has no checkpoint file")
-
-
-def _cached(repo: str, filenames: tuple[str, ...], cache_dir: str | None, tried: str) -> str:
-    """The first of ``filenames`` present in the local HF cache for ``repo``; never downloads."""
-    try:
-        from huggingface_hub import constants, hf_hub_download
-    except ImportError as exc:  # pragma: no cover - open_clip depends on it
-        raise ClassifierError(f"huggingface_hub is not importable: {exc}") from exc
-    for filename in filenames:
-        try:
-            return hf_hub_download(repo, filename, cache_dir=cache_dir, local_files_only=True)
-        except Exception:  # not cached (or not a valid repo id): try the next name
-            continue
-    where = cache_dir or constants.HF_HUB_CACHE
-    raise ClassifierError(
-        f"{WEIGHTS_SETTING}={tried}: none of {', '.join(filenames)} of {repo} is in {where} "
-        "(offline: nothing is downloaded; fill the cache on a machine with network, "
-        "or download to a folder and use local-dir:DIR)"
-    )
-
-
 def _checked_image(frame: Frame) -> Any:
     """The frame as a PIL image; anything but uint8 RGB (H, W, 3) is a caller's bug — a float
     frame in [0, 1] would be silently scaled wrong, which is worse than an error."""
@@ -532,3 +267,6 @@ def _parameter_device(model: Any) -> Any:
 def _short(exc: BaseException, limit: int = 600) -> str:
     text = " ".join(str(exc).split())
     return text if len(text) <= limit else text[:limit] + " …"
+
+
+__all__ = ["ZeroShotClassifier"]

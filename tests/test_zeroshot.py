@@ -12,15 +12,10 @@ import numpy as np
 import pytest
 import torch
 
+from moderation.clip_prompts import DEFAULT_PROMPTS, DEFAULT_SAFE_PROMPTS, SAFE, default_prompts
+from moderation.clip_weights import WEIGHTS_SETTING
 from moderation.signals import ClassifierError, Frame
-from moderation.zeroshot import (
-    DEFAULT_PROMPTS,
-    DEFAULT_SAFE_PROMPTS,
-    SAFE,
-    WEIGHTS_SETTING,
-    ZeroShotClassifier,
-    default_prompts,
-)
+from moderation.zeroshot import ZeroShotClassifier
 
 torch.set_num_threads(1)
 
