@@ -36,7 +36,6 @@ AESTHETICS = (
     "lens",
 )
 _SEP = {"zh": "，", "en": ", "}
-_END = {"zh": "。", "en": ". "}
 
 
 def prompt_language(item: Item) -> str:

@@ -35,28 +35,6 @@ MAX_NARRATION = 10_000
 MAX_DURATION_S = 600.0
 MAX_SEED = 2**63 - 1
 
-# The structured prompt controls the prompt stage fills in or validates against its vocabulary.
-STRUCTURED_FIELDS = (
-    "subject",
-    "scene",
-    "motion",
-    "motion_speed",
-    "motion_intensity",
-    "emotion",
-    "camera",
-    "camera_speed",
-    "camera_angle",
-    "light_source",
-    "light_type",
-    "time_of_day",
-    "shot_size",
-    "composition",
-    "lens",
-    "colour_tone",
-    "orientation",
-    "transition",
-)
-
 # Column names people use, mapped to field names. Keys are compared after ``header_key``.
 _ALIASES: dict[str, tuple[str, ...]] = {
     "id": ("id", "itemid", "编号", "序号", "ID号", "条目编号"),
