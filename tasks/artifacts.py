@@ -15,6 +15,7 @@ from prefect.logging import get_run_logger
 
 from wanflow import markdown as md
 from wanflow.report import ItemOutcome, RunReport
+from wanflow.settings import Settings, current_settings
 
 
 def artifact_key(manifest: str, suffix: str) -> str:
@@ -23,29 +24,35 @@ def artifact_key(manifest: str, suffix: str) -> str:
     return f"wanflow-{base[:60]}-{suffix}"
 
 
-def _link(outcome: ItemOutcome) -> str:
+def _link(outcome: ItemOutcome, ours: md.UrlCheck) -> str:
     """The item's video or contact sheet as a link when it has a presigned URL of the bucket,
     else its key as text."""
     if outcome.published:
         url = outcome.published.urls.get("video.mp4")
-        return md.link("video", url) if md.bucket_url(url) else md.code(outcome.published.prefix)
+        return md.link("video", url, ours) if ours(url) else md.code(outcome.published.prefix)
     if outcome.final:
         return md.code(outcome.final.files.get("video.mp4", ""))
-    if outcome.review and md.bucket_url(outcome.review.sheet_url):
-        return md.link("contact sheet", outcome.review.sheet_url)
+    if outcome.review and ours(outcome.review.sheet_url):
+        return md.link("contact sheet", outcome.review.sheet_url, ours)
     return ""
 
 
-def table(report: RunReport) -> list[dict[str, str]]:
+def _bucket(settings: Settings | None) -> md.UrlCheck:
+    """Links only to the run's bucket (``settings`` None: :func:`current_settings`)."""
+    return md.bucket_urls(settings if settings is not None else current_settings())
+
+
+def table(report: RunReport, settings: Settings | None = None) -> list[dict[str, str]]:
     """The rows of the table artifact; Prefect renders its cells as markdown, so every value
     from the manifest is escaped like the summary's."""
+    ours = _bucket(settings)
     rows = [
         {
             "item": md.text(o.id),
             "title": md.text(o.title or ""),
             "status": o.status,
             "reason": md.text("; ".join(o.reasons)),
-            "link": _link(o),
+            "link": _link(o, ours),
         }
         for o in report.items
     ]
@@ -63,9 +70,10 @@ def table(report: RunReport) -> list[dict[str, str]]:
     return rows
 
 
-def summary(report: RunReport) -> str:
+def summary(report: RunReport, settings: Settings | None = None) -> str:
     """The run in markdown; every value from the manifest or an error message is escaped, and
     the only links and pictures are the bucket's presigned URLs."""
+    ours = _bucket(settings)
     counts = ", ".join(f"{n} {status}" for status, n in report.counts().items()) or "no items"
     lines = [
         f"# {md.text(report.manifest)}: {report.status}",
@@ -84,8 +92,8 @@ def summary(report: RunReport) -> str:
         lines += ["", "## Published", ""]
         for o in published:
             urls = o.published.urls
-            picture = md.image(o.id, urls.get("thumbnail.jpg"))
-            video = md.link("video", urls.get("video.mp4"))
+            picture = md.image(o.id, urls.get("thumbnail.jpg"), ours)
+            video = md.link("video", urls.get("video.mp4"), ours)
             lines.append(
                 f"- {picture + ' ' if picture else ''}**{md.text(o.title or o.id)}** — {video} "
                 f"{md.code(o.published.prefix)}"
@@ -100,19 +108,21 @@ def summary(report: RunReport) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report_artifacts(report: RunReport) -> list[UUID]:
-    """Create the table and the summary; an artifact failure is logged, never the run's."""
+def report_artifacts(report: RunReport, settings: Settings | None = None) -> list[UUID]:
+    """Create the table and the summary; an artifact failure is logged, never the run's.
+    ``settings`` are the run's (None: :func:`current_settings`)."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
+    settings = settings if settings is not None else current_settings()
     try:
         return [
             create_table_artifact(
-                table(report),
+                table(report, settings),
                 key=artifact_key(report.manifest, "items"),
                 description=f"{md.text(report.manifest)}: every item and why it ended where it did",
             ),
             create_markdown_artifact(
-                summary(report),
+                summary(report, settings),
                 key=artifact_key(report.manifest, "summary"),
                 description=f"{md.text(report.manifest)}: run summary",
             ),

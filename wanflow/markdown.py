@@ -12,6 +12,7 @@ made: presigned URLs of the configured bucket, or the address of one Prefect art
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
@@ -94,6 +95,12 @@ def bucket_url(url: str | None, settings: Settings | None = None) -> bool:
     )
 
 
+def bucket_urls(settings: Settings) -> UrlCheck:
+    """:func:`bucket_url` for one deployment's bucket, as ``allowed`` for :func:`link` and
+    :func:`image`."""
+    return functools.partial(bucket_url, settings=settings)
+
+
 def artifact_url(url: str | None) -> bool:
     """The address of one Prefect artifact in the UI, as the approval flow builds it."""
     if not url or not _URL_CHARS.fullmatch(url):
@@ -124,4 +131,4 @@ def image(alt: str, url: str | None, allowed: UrlCheck = bucket_url) -> str:
     return f"![{text(alt)}]({url})" if url and allowed(url) else ""
 
 
-__all__ = ["artifact_url", "bucket_url", "code", "image", "link", "text"]
+__all__ = ["artifact_url", "bucket_url", "bucket_urls", "code", "image", "link", "text"]
