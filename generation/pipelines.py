@@ -185,7 +185,11 @@ def forget_out_of_memory() -> None:
 
 
 def ran_out(spec: ModelSpec, device: str, plan: str) -> OutOfMemory:
-    """Record that ``plan`` ran out for ``spec``, unload it, and say what comes next."""
+    """Record that ``plan`` ran out for ``spec``, unload it, and say what comes next.
+
+    Every copy of the model on the device goes, whatever settings loaded it: memory ran short,
+    and the retry loads it again under the next plan.
+    """
     tried = _OUT_OF_MEMORY.setdefault((spec.cache_key(), device), [])
     if plan not in tried:
         tried.append(plan)
