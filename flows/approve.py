@@ -14,14 +14,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from prefect import get_client
-from prefect.context import FlowRunContext
-from prefect.exceptions import FlowPauseTimeout
-from prefect.flow_runs import pause_flow_run, suspend_flow_run
 from prefect.input import RunInput
-from prefect.input.actions import create_flow_run_input, read_flow_run_input
 from prefect.logging import get_logger, get_run_logger
-from prefect.states import Running
 from pydantic import BaseModel, Field, create_model
 
 from moderation.approval import (
@@ -33,6 +27,16 @@ from moderation.approval import (
     describe,
     details,
     label,
+)
+from tasks.prefect_runs import (
+    current_flow_run,
+    force_running,
+    read_reply,
+    read_run_input,
+    resume,
+    wait_for_input,
+    waiting_flow_runs,
+    write_run_input,
 )
 from wanflow import markdown as md
 
@@ -85,7 +89,7 @@ def record_key(pause_key: str) -> str:
 
 
 def stored_request(flow_run_id: Any, pause_key: str) -> ApprovalRequest | None:
-    value = read_flow_run_input(record_key(pause_key), flow_run_id=flow_run_id)
+    value = read_run_input(flow_run_id, record_key(pause_key))
     return ApprovalRequest.model_validate(value) if value else None
 
 
@@ -96,22 +100,9 @@ TIMEOUT_REVIEWER = "wanflow/approval-timeout"
 def waiting_runs() -> list[tuple[Any, ApprovalRequest]]:
     """(flow run, approval request) for every paused or suspended run that asks Wanflow's
     question."""
-    from prefect.client.schemas.filters import (
-        FlowRunFilter,
-        FlowRunFilterState,
-        FlowRunFilterStateType,
-    )
-    from prefect.client.schemas.objects import StateType
-
-    paused = FlowRunFilter(
-        state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
-    )
-    with get_client(sync_client=True) as client:
-        runs = client.read_flow_runs(flow_run_filter=paused)
     found = []
-    for run in runs:
-        key = run.state.state_details.pause_key if run.state else None
-        request = stored_request(run.id, key) if key else None
+    for run, key, _ in waiting_flow_runs():
+        request = stored_request(run.id, key)
         if request is not None:
             found.append((run, request))
     return found
@@ -122,17 +113,18 @@ def resume_overdue(now: datetime | None = None) -> list[str]:
     for each item: the run re-runs, finds the deadline gone and holds those items, logged.
     Without this, Prefect would fail the run at its suspension timeout and leave its manifest
     in processing/. (A paused run times out in its own process.)"""
-    from prefect.flow_runs import resume_flow_run
-
     now = now or datetime.now(UTC)
     resumed = []
-    for run, request in waiting_runs():
-        if run.state.name != "Suspended" or request.deadline > now:
+    for run, key, suspended in waiting_flow_runs():
+        if not suspended:
+            continue
+        request = stored_request(run.id, key)
+        if request is None or request.deadline > now:
             continue
         answer = {item_id: "undecided" for item_id in request.ids}
         answer |= {"reviewer": TIMEOUT_REVIEWER, "comment": "the approval deadline passed"}
         try:
-            resume_flow_run(run.id, run_input=answer)
+            resume(run.id, answer)
         except RuntimeError as exc:  # resumed meanwhile by a person, or refused: next tick
             get_logger("wanflow.approve").warning(
                 "could not resume overdue run %s: %s", run.id, exc
@@ -152,10 +144,10 @@ def wait_for_decisions(
 ) -> tuple[list[Answer], list[str]]:
     """Ask until every item is decided or the deadline passes: the answers, and the ids still
     undecided (held)."""
-    context = FlowRunContext.get()
-    if context is None or context.flow_run is None:
+    flow_run = current_flow_run()
+    if flow_run is None:
         raise RuntimeError("approval needs a flow run")
-    flow_run_id = context.flow_run.id
+    flow_run_id = flow_run.id
     logger = get_run_logger()
     first = stored_request(flow_run_id, "approval-1")  # a re-run after a suspension
     deadline = first.deadline if first else datetime.now(UTC) + timedelta(seconds=timeout_s)
@@ -179,9 +171,7 @@ def wait_for_decisions(
                 items=pending,
             )
             request.details_url = _details_artifact(request)
-            create_flow_run_input(
-                record_key(key), request.model_dump(mode="json"), flow_run_id=flow_run_id
-            )
+            write_run_input(flow_run_id, record_key(key), request.model_dump(mode="json"))
         form = form_for(request)
         replied = _stored_reply(form, flow_run_id, key)  # set: answered before this re-run
         if replied is None:
@@ -238,16 +228,17 @@ def _wait(
     """Pause (this process polls) or suspend (the process ends here; a worker re-runs the flow
     once a reply is in) until a reply or the deadline."""
     seconds = max(1, int(remaining))
-    try:
-        if suspend:
-            # Prefect fails a suspended run at its timeout; the watcher resumes overdue runs
-            # first (resume_overdue), so the run itself holds what nobody decided.
-            suspend_flow_run(wait_for_input=form, timeout=seconds + SWEEP_GRACE_S, key=key)
-        else:
-            poll = max(1, int(min(poll_s, seconds)))
-            pause_flow_run(wait_for_input=form, timeout=seconds, poll_interval=poll, key=key)
-    except FlowPauseTimeout:
-        _carry_on(flow_run_id)
+    if suspend:
+        # Prefect fails a suspended run at its timeout; the watcher resumes overdue runs
+        # first (resume_overdue), so the run itself holds what nobody decided.
+        answered = wait_for_input(form, key, seconds + SWEEP_GRACE_S, suspend=True)
+    else:
+        poll = max(1, int(min(poll_s, seconds)))
+        answered = wait_for_input(form, key, seconds, suspend=False, poll_s=poll)
+    if not answered:
+        # Prefect leaves a timed-out pause in place and would fail the run at its end: the run
+        # goes on (the items are held), so it is marked running again.
+        force_running(flow_run_id, "approval timed out; undecided items held")
 
 
 def _answer(reply: ApprovalForm, at: datetime, request: ApprovalRequest) -> Answer:
@@ -265,26 +256,11 @@ def _stored_reply(
 ) -> tuple[ApprovalForm, datetime] | None:
     """The reply to pause ``key`` that Prefect stored when the run was resumed, and when it was
     stored (the reviewer's decision time), or None while nobody has answered."""
-    found = []
-    with get_client(sync_client=True) as client:
-        for state in ("paused", "suspended"):  # Prefect names the keys after the state
-            found += client.filter_flow_run_input(
-                flow_run_id, key_prefix=f"{state}-{key}-response", limit=1, exclude_keys=set()
-            )
-    if not found:
+    reply = read_reply(flow_run_id, key)
+    if reply is None:
         return None
-    stored = found[0]
-    at = stored.created.astimezone(UTC) if stored.created else datetime.now(UTC)
-    return form(**stored.decoded_value), at
-
-
-def _carry_on(flow_run_id: Any) -> None:
-    """Prefect leaves a timed-out pause in place and would fail the run at its end: the run
-    goes on (the items are held), so it is marked running again."""
-    with get_client(sync_client=True) as client:
-        client.set_flow_run_state(
-            flow_run_id, Running(message="approval timed out; undecided items held"), force=True
-        )
+    value, at = reply
+    return form(**value), at
 
 
 def audit_entries(

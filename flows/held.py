@@ -13,18 +13,19 @@ from flows.approve import Answer, audit_entries, wait_for_decisions
 from flows.items import Items, decide
 from moderation.approval import AuditEntry, PendingItem
 from tasks.approve import append_audit
-from tasks.manifest import storage, write_report
+from tasks.common import storage
+from tasks.manifest import write_report
+from tasks.prefect_runs import current_flow_run, results_persisted
 from wanflow.report import ItemOutcome, RunReport
-from wanflow.settings import get_settings
 
 
 def approve_held(report: RunReport, items: Items) -> None:
     """Log the automatic decisions, then ask people about the held items (or approve them all
     where the operator said so) and log their answers; what nobody decides stays held."""
-    settings = get_settings()
+    settings = items.settings
     base = {"run_id": report.run_id, "flow_run_id": report.flow_run_id, "manifest": report.manifest}
     day = items.day
-    append_audit(report.run_id, day, _automatic_entries(report, base))
+    append_audit(report.run_id, day, _automatic_entries(report, base), settings)
     held = [o for o in report.items if o.status == "held"]
     if not held:
         return
@@ -33,8 +34,9 @@ def approve_held(report: RunReport, items: Items) -> None:
     elif settings.approval_timeout_s <= 0:
         answers, undecided = [], [o.id for o in held]
     else:
-        write_report(report)  # the bucket shows the run waiting, and why, while it waits
-        pending = [_pending(o, items.manifest_items[o.id].prompt) for o in held]
+        write_report(report, settings)  # the bucket shows the run waiting, and why, while it waits
+        store = storage(settings)
+        pending = [_pending(o, items.manifest_items[o.id].prompt, store) for o in held]
         suspend = settings.approval_suspend and _can_suspend()
         answers, undecided = wait_for_decisions(
             report.run_id,
@@ -45,7 +47,7 @@ def approve_held(report: RunReport, items: Items) -> None:
             suspend=suspend,
         )
     entries = audit_entries(answers, undecided, base, settings.approval_timeout_s)
-    append_audit(report.run_id, day, entries)
+    append_audit(report.run_id, day, entries, settings)
     outcomes = {o.id: o for o in held}
     for entry in entries:
         decide(outcomes[entry.item_id], entry)
@@ -74,7 +76,7 @@ def _automatic_entries(report: RunReport, base: dict) -> list[AuditEntry]:
     return entries
 
 
-def _pending(outcome: ItemOutcome, prompt: str) -> PendingItem:
+def _pending(outcome: ItemOutcome, prompt: str, store) -> PendingItem:
     review = outcome.review
     video = outcome.final.files.get("video.mp4") if outcome.final else None
     return PendingItem(
@@ -85,8 +87,8 @@ def _pending(outcome: ItemOutcome, prompt: str) -> PendingItem:
         reasons=[f"awaiting {why}" for why in outcome.held_because],
         scores=review.scores if review else {},
         sheet_url=review.sheet_url if review else None,
-        clip_urls={clip.shot: storage().presigned_get(clip.key) for clip in outcome.clips},
-        video_url=storage().presigned_get(video) if video else None,
+        clip_urls={clip.shot: store.presigned_get(clip.key) for clip in outcome.clips},
+        video_url=store.presigned_get(video) if video else None,
     )
 
 
@@ -102,12 +104,10 @@ def _auto_answer(held: list[ItemOutcome]) -> Answer:
 def _can_suspend() -> bool:
     """A suspended run is re-run from the top by a worker: it needs a deployment, and results
     persisted so that the stages before are not run again."""
-    from prefect.context import FlowRunContext
-
-    context = FlowRunContext.get()
-    if context is None or context.flow_run is None or context.flow_run.deployment_id is None:
+    flow_run = current_flow_run()
+    if flow_run is None or flow_run.deployment_id is None:
         return False
-    if not context.persist_result:
+    if not results_persisted():
         get_run_logger().warning(
             "results are not persisted: pausing (holding this process) instead of suspending"
         )

@@ -18,13 +18,15 @@ from typing import Any
 
 from generation.plan import ShotPlan
 from moderation.approval import AuditEntry
+from moderation.item_review import ItemReview
+from tasks.common import storage
 from tasks.compose import compose_item
 from tasks.dispatch import Result, ShotFailure
-from tasks.manifest import storage
 from tasks.publish import publish_item, published_files
-from tasks.review import ItemReview, review_item
+from tasks.review import review_item
 from wanflow.publication import fingerprint, metadata, sources
 from wanflow.report import Approval, Clip, Final, ItemOutcome, Review, RunReport
+from wanflow.settings import Settings
 
 CARRIED = ("published", "blocked", "rejected", "failed", "held")  # where a pass leaves an item
 
@@ -56,12 +58,14 @@ class StageClock:
 
 @dataclass
 class Items:
-    """What every item's stages need: the run, the manifest's items and their shot plans."""
+    """What every item's stages need: the run, its settings, the manifest's items and their
+    shot plans."""
 
     report: RunReport
     manifest_items: dict[str, Any]
     plans: dict[str, ShotPlan]
     clock: StageClock
+    settings: Settings
     outcomes: dict[str, ItemOutcome] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -76,7 +80,7 @@ class Items:
         if outcome.id not in self.plans:
             if not outcome.plan_key:
                 raise RuntimeError(f"{outcome.id} has no stored plan")
-            data = storage().get_bytes(outcome.plan_key)
+            data = storage(self.settings).get_bytes(outcome.plan_key)
             self.plans[outcome.id] = ShotPlan.model_validate_json(data)
         return self.plans[outcome.id]
 
@@ -106,7 +110,9 @@ def carry_on(items: Items, outcome: ItemOutcome) -> None:
 def review(items: Items, outcome: ItemOutcome) -> None:
     with items.clock("review"):
         try:
-            reviewed = review_item(items.report.run_id, outcome.id, outcome.title, outcome.clips)
+            reviewed = review_item(
+                items.report.run_id, outcome.id, outcome.title, outcome.clips, items.settings
+            )
         except Exception as exc:  # unreviewed is never passed: the item stops here
             _fail(outcome, "review", exc)
             return
@@ -148,7 +154,7 @@ def publish(items: Items, outcome: ItemOutcome) -> None:
             files = published_files(items.day, outcome.id, list(found))
             item = items.manifest_items[outcome.id]
             document = metadata(report, outcome, item, plan, files, datetime.now(UTC), mark)
-            outcome.published = publish_item(items.day, outcome.id, found, document)
+            outcome.published = publish_item(items.day, outcome.id, found, document, items.settings)
         except Exception as exc:  # one item's failure is recorded; the others go on
             _fail(outcome, "publish", exc)
             return

@@ -23,17 +23,19 @@ from generation.catalogue import Catalogue
 from generation.clips import ClipJob, jobs_for
 from generation.plan import ShotPlan
 from moderation import Screener
+from postprocess.retime import retime
 from tasks.artifacts import report_artifacts
+from tasks.common import storage
 from tasks.dispatch import Dispatcher, render_here
 from tasks.manifest import (
     claim_manifest,
     finish_manifest,
     ingest_manifest,
     read_report,
-    storage,
     write_report,
 )
-from tasks.narrate import narrate_item, retime
+from tasks.narrate import narrate_item
+from tasks.prefect_runs import api_url, current_flow_run
 from tasks.prompts import (
     catalogue_for,
     expand_prompts,
@@ -54,7 +56,7 @@ from wanflow.report import (
     callback_payload,
     new_run_id,
 )
-from wanflow.settings import get_settings
+from wanflow.settings import Settings, current_settings
 
 
 def _incoming_key(manifest_key: str) -> str:
@@ -72,10 +74,8 @@ def _incoming_key(manifest_key: str) -> str:
 def _started() -> datetime:
     """When the flow run first started: a suspended run re-runs from the top after resuming,
     and must find the same run id, work keys and report as before."""
-    from prefect.context import FlowRunContext
-
-    context = FlowRunContext.get()
-    start = context.flow_run.start_time if context and context.flow_run else None
+    run = current_flow_run()
+    start = run.start_time if run is not None else None
     return start.astimezone(UTC) if start else datetime.now(UTC)
 
 
@@ -83,6 +83,7 @@ def _started() -> datetime:
 def produce_manifest(manifest_key: str) -> RunReport:
     """Claim a manifest, ingest it, report on every row, and file it as processed or failed."""
     logger = get_run_logger()
+    settings = current_settings()  # read once; every stage gets it from here
     source = _incoming_key(manifest_key)
     started = _started()
     run_id = new_run_id(started, flow_run.get_id())
@@ -92,13 +93,15 @@ def produce_manifest(manifest_key: str) -> RunReport:
         manifest=keys.manifest_name(source),
         source_key=source,
         started_at=started,
-        settings=get_settings().public_dict(),
+        settings=settings.public_dict(),
     )
-    _carry_earlier_passes(report)
+    _carry_earlier_passes(report, settings)
     clock = StageClock(report)
 
     with clock("claim"):
-        claim = claim_manifest(source, owner=f"flow-run/{report.flow_run_id or run_id}")
+        claim = claim_manifest(
+            source, owner=f"flow-run/{report.flow_run_id or run_id}", settings=settings
+        )
     if claim is None:
         report.status = "skipped"
         report.error = "claimed by another run, or no longer in incoming/"
@@ -108,10 +111,11 @@ def produce_manifest(manifest_key: str) -> RunReport:
     callback_url: str | None = None
     try:
         with clock("config"):  # first: a bad operator file fails before any work
-            config = read_operator_config()
-            catalogue, screener = catalogue_for(config), screener_for(config)
+            config = read_operator_config(settings)
+            catalogue = catalogue_for(config, settings)
+            screener = screener_for(config, settings)
         with clock("ingest"):
-            ingested = ingest_manifest(claim.key, catalogue)
+            ingested = ingest_manifest(claim.key, settings, catalogue)
         report.ingest = ingested.summary
         if ingested.summary.options.callback_url:
             callback_url = str(ingested.summary.options.callback_url)
@@ -121,7 +125,7 @@ def produce_manifest(manifest_key: str) -> RunReport:
         if not ingested.items:
             report.status, report.error = "failed", "no valid items: every row was rejected"
         else:
-            _item_stages(report, ingested, catalogue, screener, clock)
+            _item_stages(report, ingested, catalogue, screener, clock, settings)
             failed = all(item.status == "failed" for item in report.items)
             report.status = "failed" if failed else "succeeded"
             if failed:
@@ -131,34 +135,34 @@ def produce_manifest(manifest_key: str) -> RunReport:
     except Exception as exc:
         report.status, report.error = "failed", f"{type(exc).__name__}: {exc}"
         try:
-            _file_and_report(report, claim.key, clock)
-            _announce(report, callback_url)
+            _file_and_report(report, claim.key, clock, settings)
+            _announce(report, callback_url, settings)
         except Exception as secondary:  # keep the original error; the manifest stays claimed
             logger.error("could not file %s as failed: %s", claim.key, secondary)
         raise
-    _file_and_report(report, claim.key, clock)
-    _announce(report, callback_url)
+    _file_and_report(report, claim.key, clock, settings)
+    _announce(report, callback_url, settings)
     logger.info("%s %s; report at %s", report.manifest, report.status, report.key)
     return report
 
 
-def _carry_earlier_passes(report: RunReport) -> None:
+def _carry_earlier_passes(report: RunReport, settings: Settings) -> None:
     """A resumed suspended run re-runs from the top, its finished stages coming back from
     Prefect in no time: the report adds this pass's stage times to those of the passes before,
     which each wrote the report before they suspended."""
-    earlier = read_report(report.key)
+    earlier = read_report(report.key, settings)
     if earlier is None or earlier.status != "running":
         return
     report.stages = dict(earlier.stages)
     report.passes = earlier.passes + 1
 
 
-def _announce(report: RunReport, callback_url: str | None) -> None:
+def _announce(report: RunReport, callback_url: str | None, settings: Settings) -> None:
     """The run has ended: tell the manifest's callback (and record how that went in the
     report), then show the outcome as Prefect artifacts."""
     if callback_url:
-        report.callback = send_callback(callback_url, callback_payload(report))
-        write_report(report)
+        report.callback = send_callback(callback_url, callback_payload(report), settings)
+        write_report(report, settings)
     report_artifacts(report)
 
 
@@ -168,14 +172,14 @@ def _item_stages(
     catalogue: Catalogue,
     screener: Screener,
     clock: StageClock,
+    settings: Settings,
 ) -> None:
     """expand → screen → plan → narrate for the manifest's items together; then each item on
     its own as soon as its shots exist: review → compose → publish, or hold. Every accepted item
     ends published, held for a person, rejected, blocked or failed."""
-    settings = get_settings()
-    carried = _carry_items(report)
+    carried = _carry_items(report, settings)
     fresh = [item for item in ingested.items if item.id not in carried]
-    items = Items(report, {i.id: i for i in ingested.items}, {}, clock)
+    items = Items(report, {i.id: i for i in ingested.items}, {}, clock, settings)
     plans = _prepare(items, fresh, catalogue, screener) if fresh else {}
     jobs = [
         job
@@ -202,10 +206,10 @@ def _item_stages(
             publish(items, outcome)
 
 
-def _carry_items(report: RunReport) -> set[str]:
+def _carry_items(report: RunReport, settings: Settings) -> set[str]:
     """A resumed run finds its items where the pass before left them (published, held with a
     finished video, ...) and takes up only the held ones: nothing renders or publishes twice."""
-    earlier = read_report(report.key)
+    earlier = read_report(report.key, settings)
     if earlier is None or earlier.status != "running" or report.passes < 2:
         return set()
     before = {o.id: o for o in earlier.items if o.status in CARRIED}
@@ -234,7 +238,7 @@ def _prepare(
 
     with items.clock("plan"):
         budget = report.ingest.options.time_budget_s if report.ingest else None
-        planned = plan_shots(allowed, catalogue, budget)
+        planned = plan_shots(allowed, catalogue, budget, items.settings)
     for item_id, reason in planned.failed.items():
         outcomes[item_id].status, outcomes[item_id].reasons = "failed", [reason]
     with items.clock("narrate"):
@@ -243,7 +247,7 @@ def _prepare(
             for item_id, plan in planned.ok.items()
             if (timed := _narrate(items, plan)) is not None
         }
-        written = write_plans(report.run_id, list(plans.values()))
+        written = write_plans(report.run_id, list(plans.values()), items.settings)
     for item_id, plan in plans.items():
         outcome = outcomes[item_id]
         outcome.status, outcome.plan_key = "planned", written[item_id]
@@ -261,27 +265,27 @@ def _narrate(items: Items, plan: ShotPlan) -> ShotPlan | None:
         return plan
     item, outcome = items.manifest_items[plan.item_id], items.outcomes[plan.item_id]
     try:
-        narration = narrate_item(items.report.run_id, plan, item.voice, item.speech_rate)
+        narration = narrate_item(
+            items.report.run_id, plan, item.voice, item.speech_rate, items.settings
+        )
     except Exception as exc:  # a voice that cannot speak fails its item only
         outcome.status = "failed"
         outcome.reasons = [f"narrate: {type(exc).__name__}: {exc}"]
         return None
     outcome.narration = narration
-    return retime(plan, narration, get_settings())
+    return retime(plan, narration, items.settings)
 
 
-def _render(jobs: list[ClipJob], settings, priority: str) -> Iterator[tuple[str, list]]:
+def _render(jobs: list[ClipJob], settings: Settings, priority: str) -> Iterator[tuple[str, list]]:
     """The GPU stage, shot by shot on the fleet (``tasks.dispatch``): a GPU worker inside this
     process (``WANFLOW_FLEET=local``) or the ``wanflow gpu-worker`` processes serving this
     Prefect server (``remote``). Each item comes back as soon as its shots are in."""
     if not jobs:
         return
-    from prefect.settings import PREFECT_API_URL
-
-    if not PREFECT_API_URL.value():  # the ephemeral API serves no task workers
+    if not api_url():  # the ephemeral API serves no task workers
         yield from render_here(jobs, settings)
         return
-    dispatcher = Dispatcher(jobs, settings, storage(), priority=priority)
+    dispatcher = Dispatcher(jobs, settings, storage(settings), priority=priority)
     if settings.fleet == "remote":  # shots, their parameters and results travel by the bucket
         from wanflow.results import bucket_results
 
@@ -304,7 +308,9 @@ def _block_reasons(blocks: list[Block]) -> list[str]:
     return [f"{term!r} ({category}) in {', '.join(f)}" for (term, category), f in fields.items()]
 
 
-def _file_and_report(report: RunReport, processing_key: str, clock: StageClock) -> None:
+def _file_and_report(
+    report: RunReport, processing_key: str, clock: StageClock, settings: Settings
+) -> None:
     """Report first, then move the manifest: a crash between them leaves it in processing/."""
     succeeded = report.status == "succeeded"
     report.manifest_key = keys.manifest_key(
@@ -312,8 +318,8 @@ def _file_and_report(report: RunReport, processing_key: str, clock: StageClock) 
     )
     report.finished_at = datetime.now(UTC)
     with clock("report"):
-        write_report(report)
-    filed = finish_manifest(processing_key, succeeded)
+        write_report(report, settings)
+    filed = finish_manifest(processing_key, succeeded, settings)
     if filed != report.manifest_key:  # filed beside an earlier upload of the same name
         report.manifest_key = filed
-        write_report(report)
+        write_report(report, settings)

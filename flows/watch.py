@@ -15,10 +15,11 @@ from prefect.runtime import flow_run
 from pydantic import BaseModel, Field
 
 from flows.produce_manifest import produce_manifest
-from tasks.manifest import _RETRIES, claim_manifest, storage
+from tasks.common import RETRIES, storage
+from tasks.manifest import claim_manifest
 from tasks.retry import RETRY_DELAYS
 from wanflow import keys
-from wanflow.settings import get_settings
+from wanflow.settings import Settings, current_settings
 from wanflow.storage import Claim
 
 PRODUCE_DEPLOYMENT = "produce-manifest/produce-manifest"
@@ -59,11 +60,11 @@ class DailySummary(BaseModel):
     )
 
 
-@task(name="list-incoming", timeout_seconds=300, cache_policy=NO_CACHE, **_RETRIES)
-def list_incoming() -> list[str]:
+@task(name="list-incoming", timeout_seconds=300, cache_policy=NO_CACHE, **RETRIES)
+def list_incoming(settings: Settings) -> list[str]:
     """Manifests waiting in ``incoming/``, oldest upload first (so none waits forever behind a
     stream of newer ones); folder markers are not manifests."""
-    found = [o for o in storage().list(keys.INCOMING) if not o.key.endswith("/")]
+    found = [o for o in storage(settings).list(keys.INCOMING) if not o.key.endswith("/")]
     found.sort(key=lambda o: (o.last_modified is None, o.last_modified, o.key))
     return [o.key for o in found]
 
@@ -127,20 +128,21 @@ def watch_incoming(deployment: str = PRODUCE_DEPLOYMENT, limit: int | None = Non
     run that was created after all would then meet a second one.
     """
     logger = get_run_logger()
-    limit = _check_limit(limit) or get_settings().watch_limit
+    settings = current_settings()
+    limit = _check_limit(limit) or settings.watch_limit
     owner = f"watch-incoming/{flow_run.get_id()}"
     summary = WatchSummary()
     try:
         summary.resumed = resume_overdue_approvals()
     except Exception as exc:  # the sweep must never keep new manifests from starting
         logger.error("could not resume overdue approvals: %s", exc)
-    waiting = list_incoming()
+    waiting = list_incoming(settings)
     for done, key in enumerate(waiting):
         if len(summary.started) + len(summary.failed) >= limit:
             summary.left = len(waiting) - done
             break
         try:
-            claim = claim_manifest(key, owner=owner)
+            claim = claim_manifest(key, owner=owner, settings=settings)
         except Exception as exc:  # this manifest only: one bad key must not block the rest
             summary.failed[key] = f"claim: {type(exc).__name__}: {exc}"
             logger.error("could not claim %s: %s", key, summary.failed[key])
@@ -187,7 +189,7 @@ def daily_content(limit: int | None = None, deployment: str | None = None) -> Da
     """
     logger = get_run_logger()
     limit = _check_limit(limit)
-    waiting = list_incoming()
+    waiting = list_incoming(current_settings())
     summary = DailySummary()
     if deployment:
         started = watch_incoming(deployment=deployment, limit=limit or len(waiting) or 1)

@@ -1,10 +1,5 @@
-"""The audit log: every decision about an item (screening, the review policy, reviewers) is
-appended to ``reports/audit/<date>/<run-id>.jsonl``.
-
-S3 cannot append, so the task reads the log and writes it back whole; the flow is the only
-writer of its run's log. Entries carry a key that is the same when a step is replayed (a retry,
-a re-run after a suspension), so a decision is logged once however often it is replayed.
-"""
+"""The audit log as a task (:mod:`moderation.audit`): retried on transient storage faults, and
+safe to retry because an entry already logged is never logged again."""
 
 from __future__ import annotations
 
@@ -14,32 +9,15 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from moderation.approval import AuditEntry
-from tasks.manifest import _RETRIES, storage
-from wanflow import keys
-from wanflow.storage import ObjectNotFoundError
+from moderation.audit import append_entries
+from tasks.common import RETRIES, storage
+from wanflow.settings import Settings
 
 
-@task(name="append-audit", timeout_seconds=120, cache_policy=NO_CACHE, **_RETRIES)
-def append_audit(run_id: str, day: date, entries: list[AuditEntry]) -> int:
+@task(name="append-audit", timeout_seconds=120, cache_policy=NO_CACHE, **RETRIES)
+def append_audit(run_id: str, day: date, entries: list[AuditEntry], settings: Settings) -> int:
     """Add the entries not logged yet; return how many were added."""
-    key = keys.audit_key(run_id, day)
-    store = storage()
-    try:
-        existing = store.get_bytes(key).decode().splitlines()
-    except ObjectNotFoundError:
-        existing = []
-    logged = {AuditEntry.model_validate_json(line).key for line in existing if line.strip()}
-    new = [e for e in entries if e.key not in logged]
-    if new:
-        lines = existing + [e.model_dump_json() for e in new]
-        data = ("\n".join(lines) + "\n").encode()
-        store.put_bytes(key, data, content_type="application/x-ndjson")
-    return len(new)
+    return append_entries(storage(settings), run_id, day, entries)
 
 
-def read_audit(run_id: str, day: date) -> list[AuditEntry]:
-    try:
-        text = storage().get_bytes(keys.audit_key(run_id, day)).decode()
-    except ObjectNotFoundError:
-        return []
-    return [AuditEntry.model_validate_json(line) for line in text.splitlines() if line.strip()]
+__all__ = ["append_audit"]

@@ -26,11 +26,11 @@ from pydantic import BaseModel
 
 from generation.clips import ClipJob, ClipRecord
 from generation.models import resolve_model
+from tasks.prefect_runs import crash_task_run, read_task_runs
 from wanflow.fleet import WorkerBeat, read_beats
 from wanflow.settings import Settings
 
 MAX_ATTEMPTS = 3  # dispatches of one shot whose workers died under it
-_PAGE = 200  # task runs read per API call (Prefect's default page size)
 
 
 class ShotFailure(BaseModel):
@@ -189,12 +189,8 @@ class Dispatcher:
 
     def _poll(self, client) -> list[str]:
         """Collect finished shots; re-send orphans; the items that became complete."""
-        from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterId
-
-        ids, runs = list(self._sent), []
-        for start in range(0, len(ids), _PAGE):  # the API answers at most a page at a time
-            only = TaskRunFilter(id=TaskRunFilterId(any_=ids[start : start + _PAGE]))
-            runs += client.read_task_runs(task_run_filter=only, limit=_PAGE)
+        ids = list(self._sent)
+        runs = read_task_runs(client, ids)
         finished: list[str] = []
         waiting: list[tuple[_Sent, bool]] = []  # (shot, whether a worker started it)
         for gone in set(ids) - {run.id for run in runs}:
@@ -254,10 +250,8 @@ class Dispatcher:
                 self._resend(client, sent, "no worker took it while one was idle")
 
     def _resend(self, client, sent: _Sent, why: str, *, crash: bool = True) -> None:
-        from prefect.states import Crashed
-
         if crash:
-            client.set_task_run_state(sent.task_run_id, Crashed(message=why), force=True)
+            crash_task_run(client, sent.task_run_id, why)
         del self._sent[sent.task_run_id]
         job = sent.job
         self.redispatched.append((job.item_id, job.shot, why))
@@ -310,7 +304,7 @@ def render_here(jobs: list[ClipJob], settings: Settings) -> Iterator[tuple[str, 
             if before is not None and job.continue_story and _takes_image(job, settings):
                 job = job.model_copy(update={"image_key": before.last_frame_key})
             try:
-                outcome: Result = generate_clip(job)
+                outcome: Result = generate_clip(job, settings)
             except Exception as exc:  # one shot's failure is its item's
                 outcome = ShotFailure(
                     item_id=item_id, shot=job.shot, error=f"{type(exc).__name__}: {exc}"

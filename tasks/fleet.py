@@ -47,7 +47,9 @@ def _render_task(family: str, priority: str):
     in that order. Built by this factory at import, identically in every process."""
 
     def render(job: ClipJob, attempt: int = 1) -> ClipRecord:
-        return render_job(job)
+        from tasks.gpu_worker import serving_settings  # it imports this module
+
+        return render_job(job, serving_settings())
 
     suffix = "" if priority == "normal" else f"-{priority}"
     render.__name__ = render.__qualname__ = f"render_{family}{suffix.replace('-', '_')}"

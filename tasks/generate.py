@@ -19,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from prefect import task
-from prefect.artifacts import create_progress_artifact, update_progress_artifact
 from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
@@ -34,10 +33,11 @@ from generation.clips import (
 )
 from generation.models import locate, resolve_model
 from generation.render import Renderer
-from tasks.manifest import storage
+from tasks.artifacts import Progress
+from tasks.common import storage
 from tasks.retry import first_out_of_memory
 from wanflow import markdown as md
-from wanflow.settings import Settings, get_settings
+from wanflow.settings import Settings, current_settings
 from wanflow.storage import ObjectNotFoundError
 
 
@@ -50,9 +50,10 @@ from wanflow.storage import ObjectNotFoundError
     cache_policy=NO_CACHE,
     timeout_seconds=3 * 3600,
 )
-def generate_clip(job: ClipJob) -> ClipRecord:
-    """Render ``job`` unless its clip is already in the bucket; returns where it is."""
-    return render_job(job)
+def generate_clip(job: ClipJob, settings: Settings | None = None) -> ClipRecord:
+    """Render ``job`` unless its clip is already in the bucket; returns where it is. Without
+    ``settings``, those of the current scope or the environment."""
+    return render_job(job, settings if settings is not None else current_settings())
 
 
 RendererFactory = Callable[[Settings], Any]
@@ -73,20 +74,20 @@ def observe(callback: Callable[[ClipJob, ClipRecord, float], None]) -> None:
     _OBSERVERS.append(callback)
 
 
-def render_job(job: ClipJob) -> ClipRecord:
+def render_job(job: ClipJob, settings: Settings) -> ClipRecord:
     """The body of every GPU task: the clip from the store when it is there and intact, else
     rendered on this process's resident pipeline and stored under its hash."""
     start = time.perf_counter()
-    record = _render_job(job)
+    record = _render_job(job, settings)
     for callback in list(_OBSERVERS):
         callback(job, record, time.perf_counter() - start)
     return record
 
 
-def _render_job(job: ClipJob) -> ClipRecord:
+def _render_job(job: ClipJob, settings: Settings) -> ClipRecord:
     from wanflow.video import write_mp4, write_png
 
-    settings, store, logger = get_settings(), storage(), get_run_logger()
+    store, logger = storage(settings), get_run_logger()
     spec = resolve_model(job.model, settings)
     with tempfile.TemporaryDirectory(prefix="wanflow-clip-") as tmp:
         request, image_sha = job.request, None
@@ -109,23 +110,23 @@ def _render_job(job: ClipJob) -> ClipRecord:
             warnings.append(f"cached clip {digest[:12]} {problem}: rendered again")
             logger.warning("%s shot %d: %s", job.item_id, job.shot, warnings[-1])
 
-        artifact = create_progress_artifact(
-            progress=0.0,
-            key=f"generate-{_artifact_key(job.item_id)}-shot-{job.shot}",
-            description=md.text(
-                f"{job.item_id} shot {job.shot}: {spec.name}, {request.steps} steps"
-            ),
+        # The artifact is the UI's convenience: ``Progress`` logs an API failure, never raises,
+        # so that a hiccup of the artifact API cannot cost a shot its GPU time.
+        shown = _ShotProgress(
+            f"generate-{_artifact_key(job.item_id)}-shot-{job.shot}",
+            request.steps,
+            f"{job.item_id} shot {job.shot}: {spec.name}, {request.steps} steps",
         )
-
-        shown = [0.0]  # when the artifact was last updated (elapsed seconds)
+        updated = [0.0]  # when the artifact was last updated (elapsed seconds)
 
         def progress(step: int, steps: int, elapsed: float) -> None:
             # ≤ 20 API calls per shot, and at most one a second: on a fast GPU (or the tiny
             # model) the calls would otherwise cost more than the steps they report.
-            due = step % max(1, steps // 20) == 0 and elapsed - shown[0] >= 1.0
+            due = step % max(1, steps // 20) == 0 and elapsed - updated[0] >= 1.0
             if step == steps or due:
-                update_progress_artifact(artifact, progress=100.0 * step / steps)
-                shown[0] = elapsed
+                shown.total, shown.done = max(steps, 1), step - 1
+                shown.advance("steps")
+                updated[0] = elapsed
             if step == steps or step % max(1, steps // 5) == 0:
                 logger.info(
                     "%s shot %d: step %d/%d, %.2f s/step",
@@ -218,6 +219,21 @@ def hash_inputs(spec, request, settings) -> dict[str, object]:
     if request.cache == "magcache":
         inputs["magcache"] = magcache_ratios(settings, spec)
     return inputs
+
+
+class _ShotProgress(Progress):
+    """``Progress`` under the shot's own artifact key, so that the UI keeps each shot's
+    history; created as guardedly as ``Progress`` creates its own, and updated by it."""
+
+    def __init__(self, key: str, total: int, description: str) -> None:
+        self.total, self.done, self.description = max(total, 1), 0, description
+        self.id = None
+        try:
+            from prefect.artifacts import create_progress_artifact
+
+            self.id = create_progress_artifact(0.0, key=key, description=md.text(description))
+        except Exception as exc:
+            get_run_logger().warning("no progress artifact: %s", exc)
 
 
 def _artifact_key(item_id: str) -> str:

@@ -44,17 +44,12 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import Any
-
-from prefect.client.schemas.objects import TaskRun
-from prefect.client.subscriptions import Subscription
-from prefect.settings import get_current_settings
-from prefect.task_worker import TaskWorker
 
 from generation.clips import ClipJob, ClipRecord
 from tasks.fleet import FAMILIES, tasks_serving
+from tasks.prefect_runs import SubscribedTaskWorker, prefect_settings_here
 from wanflow.fleet import WorkerBeat, worker_name, write_beat
-from wanflow.settings import Settings, get_settings
+from wanflow.settings import Settings, current_settings
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +61,13 @@ _CURRENT: contextvars.ContextVar[GpuWorker | None] = contextvars.ContextVar(
 _OBSERVING = threading.Lock()
 _observing: list[bool] = [False]
 _NUMBERS = itertools.count(1)  # the second worker of a process gets "-2" after its name
+
+
+def serving_settings() -> Settings:
+    """The settings of the worker running the current shot: a shot's parameters travel through
+    the Prefect API and the bucket, so its settings (secrets included) never go with them."""
+    worker = _CURRENT.get()
+    return worker.settings if worker is not None else current_settings()
 
 
 def _observed(job: ClipJob, record: ClipRecord, seconds: float) -> None:
@@ -81,106 +83,6 @@ def _observe_shots() -> None:
         if not _observing[0]:
             observe(_observed)
             _observing[0] = True
-
-
-class _TaskWorker(TaskWorker):
-    """Prefect's task worker with a subscription loop of its own (``receive``).
-
-    Prefect's ``_subscribe_to_task_scheduling`` is the same loop, but its websocket lives in a
-    local variable: cancelled, it leaves the connection open until the event loop ends, and
-    meanwhile (a drain lasts as long as the shot in progress) the server holds the run it has
-    pushed at the worker, waiting for an acknowledgement, instead of handing it to another.
-    This loop closes it, and reports each run as received (before it waits for a token) and as
-    started. It uses three private parts of
-    ``prefect.task_worker.TaskWorker`` (3.8): ``_acquire_token`` (the ``limit`` token, awaited
-    while ``limit`` runs execute), ``_runs_task_group`` and ``_safe_submit_scheduled_task_run``
-    (reads the parameters, runs the task through the engine, releases the token).
-    """
-
-    def __init__(self, *tasks: Any, limit: int, client_id: str, owner: GpuWorker) -> None:
-        super().__init__(*tasks, limit=limit)
-        self._wanflow_client_id, self._owner = client_id, owner
-        self._subscription: Subscription[TaskRun] | None = None
-        self._slots = asyncio.Semaphore(1)
-
-    @property
-    def client_id(self) -> str:  # the name the server lists this subscriber under
-        return self._wanflow_client_id
-
-    async def receive(self) -> None:
-        """Take runs off the server until cancelled; then close the subscription."""
-        url = get_current_settings().api.url
-        if not url:
-            raise RuntimeError("PREFECT_API_URL is not set: a GPU worker needs a Prefect server")
-        self._subscription = Subscription(
-            model=TaskRun,
-            path="/task_runs/subscriptions/scheduled",
-            # In the order served: the server's queue scans keys in this order for each shot it
-            # hands out, so high priority shots of any family go before normal ones.
-            keys=list(dict.fromkeys(t.task_key for t in self.tasks)),
-            client_id=self.client_id,
-            base_url=url,
-        )
-        owner = self._owner
-        # A free slot first, then the next run: reading a run acknowledges it, and a run
-        # acknowledged by a busy worker is one no other worker can take while it waits (nor
-        # ever, if this process is killed). Unread, the run the server pushed stays
-        # unacknowledged, and goes back to the server's queue when this connection closes.
-        self._slots = asyncio.Semaphore(self.limit or 1_000_000)
-        runs = aiter(self._subscription)
-        try:
-            while True:
-                await self._slots.acquire()
-                try:
-                    task_run = await anext(runs)  # acknowledged as it is received
-                except BaseException:
-                    self._slots.release()
-                    raise
-                run_id = str(task_run.id)
-                owner._received(run_id)
-                acquired = await self._acquire_token(task_run.id)  # at once: a slot is free
-                if not acquired:  # delivered twice: already ours
-                    owner._forget(run_id)
-                    self._slots.release()
-                    continue
-                owner._started(run_id)
-                assert self._runs_task_group is not None
-                self._runs_task_group.start_soon(self._execute, task_run)
-        finally:
-            await self._close_subscription()
-
-    async def _execute(self, task_run: TaskRun) -> None:
-        try:
-            await self._safe_submit_scheduled_task_run(task_run)
-        finally:
-            self._owner._finished(str(task_run.id))
-            self._slots.release()
-
-    async def _close_subscription(self) -> None:
-        """Close the websocket: the server then puts back any run it had pushed but not had
-        acknowledged, for the next worker."""
-        subscription, self._subscription = self._subscription, None
-        if subscription is None:
-            return
-        try:
-            websocket = subscription.websocket
-        except RuntimeError:  # never connected
-            return
-        try:
-            await asyncio.wait_for(websocket.close(), timeout=10)
-        except Exception as exc:  # closing is best effort; the process may be on its way out
-            log.debug("closing the task subscription: %s", exc)
-
-    async def subscribed(self, client) -> bool:
-        """Whether the server lists this worker among its tasks' subscribers."""
-        keys = sorted(self.task_keys)
-        response = await client.request(
-            "POST", "/task_workers/filter", json={"task_worker_filter": {"task_keys": keys}}
-        )
-        return any(
-            w.get("identifier") == self.client_id and set(keys) <= set(w.get("task_keys", ()))
-            for w in response.json()
-        )
 
 
 class GpuWorker:
@@ -203,7 +105,7 @@ class GpuWorker:
     ) -> None:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
-        self.settings = settings or get_settings()
+        self.settings = settings if settings is not None else current_settings()
         self.families = list(dict.fromkeys(families))
         self.tasks = tasks_serving(self.families)  # ValueError naming an unknown family
         self.limit = limit
@@ -309,7 +211,7 @@ class GpuWorker:
                 loop.add_signal_handler(signum, self._on_signal, signum)
         token = _CURRENT.set(self)
         try:
-            worker = _TaskWorker(
+            worker = SubscribedTaskWorker(
                 *self.tasks, limit=self.limit, client_id=f"wanflow-{self.name}", owner=self
             )
             async with worker:
@@ -338,7 +240,9 @@ class GpuWorker:
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(signum)
 
-    async def _until_subscribed(self, worker: _TaskWorker, receiving: asyncio.Task) -> bool:
+    async def _until_subscribed(
+        self, worker: SubscribedTaskWorker, receiving: asyncio.Task
+    ) -> bool:
         """Wait until the server lists this worker as a subscriber (True), or a stop (False);
         raises what ended the subscription."""
         from prefect import get_client
@@ -488,13 +392,11 @@ def local_worker(
     embedded fleet: shots this process dispatches with ``.delay()`` render here, on this
     process's resident pipelines. Yields once the worker is ready; drains it on exit (the
     shot in progress ends first). Prefect's settings (its API) are this thread's."""
-    from prefect.context import SettingsContext, get_settings_context
-
-    here = get_settings_context()
+    here = prefect_settings_here()
     worker = GpuWorker(families, limit=limit, settings=settings)
 
     def serve() -> None:
-        with SettingsContext(profile=here.profile, settings=here.settings):
+        with here():
             try:
                 worker.run()
             except BaseException:

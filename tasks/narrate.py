@@ -16,10 +16,10 @@ from prefect import task
 from prefect.logging import get_run_logger
 
 from generation.plan import ShotPlan
-from tasks.manifest import _RETRIES, storage
+from tasks.common import RETRIES, storage
 from wanflow import keys
 from wanflow.report import Narration
-from wanflow.settings import Settings, get_settings
+from wanflow.settings import Settings
 
 NARRATION_DIR = "narration"
 
@@ -34,18 +34,22 @@ def _narrate_key(context, parameters: dict) -> str:
             plan.model_dump_json(),
             str(parameters.get("voice")),
             str(parameters.get("rate")),
-            get_settings().model_dump_json(include={"tts_engine", "tts_rate", "piper_voices"}),
+            parameters["settings"].model_dump_json(
+                include={"tts_engine", "tts_rate", "piper_voices"}
+            ),
         )
     )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-@task(name="narrate-item", timeout_seconds=900, cache_key_fn=_narrate_key, **_RETRIES)
-def narrate_item(run_id: str, plan: ShotPlan, voice: str | None, rate: float | None) -> Narration:
+@task(name="narrate-item", timeout_seconds=900, cache_key_fn=_narrate_key, **RETRIES)
+def narrate_item(
+    run_id: str, plan: ShotPlan, voice: str | None, rate: float | None, settings: Settings
+) -> Narration:
     """Speak every shot's narration; ``speech_s`` per shot is what timing needs."""
     from postprocess.compose import options_from, speak, speech_s, voice_for
 
-    settings, store = get_settings(), storage()
+    store = storage(settings)
     chosen = voice_for(settings, voice, rate, plan.language)
     options = options_from(settings, lang=plan.language, music=None, voice=chosen)
     with tempfile.TemporaryDirectory(prefix="wanflow-narrate-") as tmp:
@@ -75,43 +79,4 @@ def narrate_item(run_id: str, plan: ShotPlan, voice: str | None, rate: float | N
     return narration
 
 
-def retime(plan: ShotPlan, narration: Narration, settings: Settings) -> ShotPlan:
-    """The plan with each shot as long as its speech needs (``timing.time_shots``): frame counts
-    for the generator, durations for the report. Shots without narration keep their length."""
-    from postprocess.timing import time_shots
-
-    params = plan.params
-    max_frames = params.max_frames - (params.max_frames - 1) % 4
-    overlaps = [
-        settings.transition_s if shot.transition not in (None, "cut") else 0.0
-        for shot in plan.shots[:-1]
-    ]
-    timeline = time_shots(
-        narration.speech_s,
-        [shot.duration_s for shot in plan.shots],
-        fps=params.fps,
-        max_frames=max_frames,
-        min_shot_s=min(2.0, min(shot.duration_s for shot in plan.shots)),
-        lead_s=settings.narration_padding_s,
-        tail_s=settings.narration_padding_s,
-        transitions_s=overlaps,
-        policy=settings.extend_policy,
-    )
-    shots = [
-        shot.model_copy(
-            update={"num_frames": timed.num_frames, "duration_s": round(timed.duration_s, 3)}
-        )
-        for shot, timed in zip(plan.shots, timeline.shots, strict=True)
-    ]
-    warnings = list(plan.warnings)
-    extended = [t.index for t in timeline.shots if t.extended]
-    if extended:
-        how = "held on its last frame" if settings.extend_policy == "hold" else "slowed"
-        warnings.append(
-            f"narration outlasts the model's longest clip ({max_frames} frames) in shot(s) "
-            f"{', '.join(map(str, extended))}: the clip is {how}; split the sentence to avoid it"
-        )
-    return plan.model_copy(update={"shots": shots, "warnings": warnings})
-
-
-__all__ = ["NARRATION_DIR", "narrate_item", "retime"]
+__all__ = ["NARRATION_DIR", "narrate_item"]

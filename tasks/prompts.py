@@ -18,11 +18,11 @@ from prefect.logging import get_run_logger
 from generation.catalogue import Catalogue, build_catalogue
 from generation.plan import ExpandedItem, ShotPlan
 from moderation import Screener, parse_list
-from tasks.manifest import _RETRIES, storage
+from tasks.common import RETRIES, storage
 from wanflow import keys
 from wanflow.manifest import Item
 from wanflow.report import Block
-from wanflow.settings import get_settings
+from wanflow.settings import Settings, current_settings
 
 
 @dataclass
@@ -45,10 +45,10 @@ class Outcome:
     failed: dict[str, str] = field(default_factory=dict)
 
 
-@task(name="read-operator-config", timeout_seconds=120, cache_policy=NO_CACHE, **_RETRIES)
-def read_operator_config() -> OperatorConfig:
+@task(name="read-operator-config", timeout_seconds=120, cache_policy=NO_CACHE, **RETRIES)
+def read_operator_config(settings: Settings) -> OperatorConfig:
     """Lexicon overrides, blacklists and allowlists from ``config/`` (all optional)."""
-    store = storage()
+    store = storage(settings)
     config = OperatorConfig()
     if store.exists(keys.LEXICON):
         config.lexicon = _text(store.get_bytes(keys.LEXICON), keys.LEXICON)
@@ -75,19 +75,23 @@ def _text(data: bytes, key: str) -> str:
         raise ValueError(f"{key}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
 
 
-def catalogue_for(config: OperatorConfig) -> Catalogue:
-    return build_catalogue(get_settings(), lexicon_text=config.lexicon)
+def catalogue_for(config: OperatorConfig, settings: Settings | None = None) -> Catalogue:
+    """Without ``settings`` (a caller outside a flow), those of the current scope or the
+    environment; so for ``screener_for`` and ``plan_shots``."""
+    settings = settings if settings is not None else current_settings()
+    return build_catalogue(settings, lexicon_text=config.lexicon)
 
 
-def screener_for(config: OperatorConfig) -> Screener:
+def screener_for(config: OperatorConfig, settings: Settings | None = None) -> Screener:
     """Shipped lists (unless WANFLOW_SCREEN_DEFAULTS=false) plus the operator's; a bad line in
     an operator file fails the run: screening with a half-read list would fail open."""
+    settings = settings if settings is not None else current_settings()
     blacklists = [parse_list(data, key, "blacklist") for key, data in config.blacklists.items()]
     allowlists = [parse_list(data, key, "allowlist") for key, data in config.allowlists.items()]
     return Screener.build(
         blacklists=[e for entries in blacklists for e in entries],
         allowlists=[e for entries in allowlists for e in entries],
-        defaults=get_settings().screen_defaults,
+        defaults=settings.screen_defaults,
     )
 
 
@@ -133,12 +137,16 @@ def screen_text(expanded: list[ExpandedItem], screener: Screener) -> dict[str, l
 
 @task(name="plan-shots", timeout_seconds=600, cache_policy=NO_CACHE)
 def plan_shots(
-    expanded: list[ExpandedItem], catalogue: Catalogue, time_budget_s: float | None
+    expanded: list[ExpandedItem],
+    catalogue: Catalogue,
+    time_budget_s: float | None,
+    settings: Settings | None = None,
 ) -> Outcome:
     """Shot plans for the items screening let through."""
+    settings = settings if settings is not None else current_settings()
     # One model load per worker batch, shared by the manifest's items.
     planner = catalogue.planner(
-        get_settings(), time_budget_s=time_budget_s, load_share=1 / max(1, len(expanded))
+        settings, time_budget_s=time_budget_s, load_share=1 / max(1, len(expanded))
     )
     outcome = Outcome()
     for item in expanded:
@@ -149,14 +157,14 @@ def plan_shots(
     return outcome
 
 
-@task(name="write-plans", timeout_seconds=900, cache_policy=NO_CACHE, **_RETRIES)
-def write_plans(run_id: str, plans: list[ShotPlan]) -> dict[str, str]:
+@task(name="write-plans", timeout_seconds=900, cache_policy=NO_CACHE, **RETRIES)
+def write_plans(run_id: str, plans: list[ShotPlan], settings: Settings) -> dict[str, str]:
     """``work/<run>/<item>/plan.json`` per item: the hand-off to the generation stage.
 
     Rewriting is harmless (same content, same key), so a retry after a transient fault simply
     writes them all again.
     """
-    store, written = storage(), {}
+    store, written = storage(settings), {}
     for plan in plans:
         key = keys.work_key(run_id, plan.item_id, "plan.json")
         body = plan.model_dump_json(indent=2).encode()

@@ -20,10 +20,10 @@ def transient_only(task, task_run, state) -> bool:
 
     A task that ran past its own timeout is not: the same work would time out again.
     """
-    from prefect.task_engine import TaskRunTimeoutError
+    from tasks.prefect_runs import is_task_timeout
 
     exc = _raised(state)
-    return exc is not None and not isinstance(exc, TaskRunTimeoutError) and is_transient(exc)
+    return exc is not None and not is_task_timeout(exc) and is_transient(exc)
 
 
 def first_out_of_memory(task, task_run, state) -> bool:

@@ -230,7 +230,7 @@ def approving(prefect_api, wanflow_env, monkeypatch):
 
 @pytest.mark.slow
 def test_approval_round_trip_through_the_cli(approving, storage):
-    from tasks.approve import read_audit
+    from moderation.audit import read_entries
 
     start, api_url = approving
     storage.put_bytes("incoming/summer.json", json.dumps(ITEMS).encode())
@@ -292,7 +292,7 @@ def test_approval_round_trip_through_the_cli(approving, storage):
     meta = json.loads(storage.get_bytes(vega.published.files["metadata.json"]))
     assert meta["approval"]["actor"] == "ann@studio" and meta["approval"]["decision"] == "approve"
 
-    audit = read_audit(report.run_id, report.started_at.date())
+    audit = read_entries(storage, report.run_id, report.started_at.date())
     automatic = [(e.item_id, e.stage, e.decision) for e in audit if e.automatic]
     assert automatic == [(i, "review", "review") for i in ("vega", "altair", "deneb")]
     human = [(e.item_id, e.decision, e.actor, e.comment) for e in audit if not e.automatic]
@@ -311,7 +311,7 @@ def test_approval_round_trip_through_the_cli(approving, storage):
 
 @pytest.mark.slow
 def test_undecided_items_are_held_when_the_wait_times_out(approving, storage):
-    from tasks.approve import read_audit
+    from moderation.audit import read_entries
 
     start, _ = approving
     storage.put_bytes("incoming/late.json", json.dumps(ITEMS[:1]).encode())
@@ -326,7 +326,7 @@ def test_undecided_items_are_held_when_the_wait_times_out(approving, storage):
     assert vega.approval.actor == "wanflow/approval-timeout"
     stored = json.loads(storage.get_bytes(report.key))
     assert stored["items"][0]["status"] == "held"
-    audit = read_audit(report.run_id, report.started_at.date())
+    audit = read_entries(storage, report.run_id, report.started_at.date())
     assert [(e.stage, e.decision) for e in audit] == [("review", "review"), ("approval", "hold")]
 
     from prefect import get_client
@@ -337,7 +337,7 @@ def test_undecided_items_are_held_when_the_wait_times_out(approving, storage):
 
 @pytest.mark.slow
 def test_auto_approve_approves_held_items_and_logs_it(approving, storage, monkeypatch):
-    from tasks.approve import read_audit
+    from moderation.audit import read_entries
 
     monkeypatch.setenv("WANFLOW_AUTO_APPROVE", "true")
     start, _ = approving
@@ -348,7 +348,9 @@ def test_auto_approve_approves_held_items_and_logs_it(approving, storage, monkey
     assert vega.status == "published" and vega.approval.actor == "wanflow/auto-approve"
     report = result["report"]
     (entry,) = [
-        e for e in read_audit(report.run_id, report.started_at.date()) if e.stage == "approval"
+        e
+        for e in read_entries(storage, report.run_id, report.started_at.date())
+        if e.stage == "approval"
     ]
     assert entry.automatic and entry.decision == "approve"
     assert entry.at - report.started_at < timedelta(minutes=10)
@@ -401,7 +403,7 @@ def test_a_deployed_run_suspends_while_waiting_and_resumes_from_the_top(
     from prefect.runner import Runner
     from prefect.settings import PREFECT_API_URL
 
-    from tasks.approve import read_audit
+    from moderation.audit import read_entries
 
     api_url = PREFECT_API_URL.value()
     flow_run, state = _suspended_run(storage, monkeypatch, "deployed", ITEMS[:2], 900)
@@ -460,7 +462,7 @@ def test_a_deployed_run_suspends_while_waiting_and_resumes_from_the_top(
     assert report["stages"]["generate"] >= first["stages"]["generate"]
     assert all(report["stages"][s] >= first["stages"][s] for s in first["stages"])
     run_id = report["run_id"]
-    audit = read_audit(run_id, datetime.fromisoformat(report["started_at"]).date())
+    audit = read_entries(storage, run_id, datetime.fromisoformat(report["started_at"]).date())
     assert [(e.item_id, e.decision, e.actor) for e in audit] == [
         ("vega", "review", "wanflow/review-policy"),
         ("altair", "review", "wanflow/review-policy"),
@@ -488,7 +490,7 @@ def test_a_suspended_run_past_its_deadline_is_resumed_by_the_watcher_and_holds(
 
     from flows.approve import SWEEP_GRACE_S, record_key, resume_overdue, stored_request
     from flows.watch import watch_incoming
-    from tasks.approve import read_audit
+    from moderation.audit import read_entries
 
     # A deadline no slow start can reach: the run suspends before it, every time.
     flow_run, state = _suspended_run(storage, monkeypatch, "overdue", ITEMS[:1], 900)
@@ -519,7 +521,9 @@ def test_a_suspended_run_past_its_deadline_is_resumed_by_the_watcher_and_holds(
     (vega,) = report["items"]
     assert vega["status"] == "held" and vega["published"] is None
     assert vega["reasons"][-1] == "no decision within 900 s: held, not published"
-    audit = read_audit(report["run_id"], datetime.fromisoformat(report["started_at"]).date())
+    audit = read_entries(
+        storage, report["run_id"], datetime.fromisoformat(report["started_at"]).date()
+    )
     assert [(e.decision, e.actor) for e in audit if e.stage == "approval"] == [
         ("hold", "wanflow/approval-timeout")
     ]

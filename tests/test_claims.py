@@ -34,6 +34,7 @@ def test_an_identical_reupload_in_the_same_second_is_a_new_claim(storage):
 
 def test_two_manifests_of_one_name_are_both_kept(storage, monkeypatch):
     from tasks.manifest import finish_manifest
+    from wanflow.settings import Settings
 
     storage.put_bytes("incoming/daily.csv", b"prompt\nfirst\n")
     first = storage.claim("incoming/daily.csv", owner="a")
@@ -46,10 +47,11 @@ def test_two_manifests_of_one_name_are_both_kept(storage, monkeypatch):
     assert storage.get_bytes(second.key) == b"prompt\nsecond\n"
 
     # Filing keeps both too, in either order, and filing again (a retried task) is a no-op.
-    monkeypatch.setattr("tasks.manifest.storage", lambda: storage)
-    done_second = finish_manifest.fn(second.key, True)
-    done_first = finish_manifest.fn(first.key, True)
-    finish_manifest.fn(first.key, True)
+    monkeypatch.setattr("tasks.manifest.storage", lambda settings: storage)
+    settings = Settings()
+    done_second = finish_manifest.fn(second.key, True, settings)
+    done_first = finish_manifest.fn(first.key, True, settings)
+    finish_manifest.fn(first.key, True, settings)
     assert len(list(storage.list("processed/"))) == 2
     assert done_first != done_second
     assert {storage.get_bytes(done_first), storage.get_bytes(done_second)} == {

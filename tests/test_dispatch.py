@@ -65,9 +65,9 @@ def test_a_shot_whose_task_run_was_deleted_is_sent_again(prefect_api, wanflow_en
     from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
 
     from generation.clips import ClipJob, ClipRecord
+    from tasks.common import storage as bucket
     from tasks.dispatch import Dispatcher
     from tasks.gpu_worker import local_worker
-    from tasks.manifest import storage as bucket
     from wanflow.settings import get_settings
 
     settings = get_settings()
@@ -84,7 +84,7 @@ def test_a_shot_whose_task_run_was_deleted_is_sent_again(prefect_api, wanflow_en
                     (PREFECT_LOCAL_STORAGE_PATH.value() / "parameters" / str(stored)).unlink()
                     stack.enter_context(local_worker(settings, families=["t2v", "ti2v"]))
 
-        dispatcher = LosingParameters([job], settings, bucket(), poll_s=0.1)
+        dispatcher = LosingParameters([job], settings, bucket(settings), poll_s=0.1)
         ((item, (record,)),) = list(dispatcher.items())
     assert item == "gone" and isinstance(record, ClipRecord) and storage.exists(record.key)
     assert dispatcher.redispatched == [("gone", 1, "its task run was deleted")]

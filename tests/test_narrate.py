@@ -13,9 +13,9 @@ from pydantic import ValidationError
 from generation.plan import Shot, ShotPlan
 from generation.presets import GenerationParams
 from postprocess.compose import voice_for
+from postprocess.retime import retime
 from postprocess.timing import frames_covering
 from postprocess.tts import TTSError
-from tasks.narrate import retime
 from wanflow.manifest import Item, canonical_field
 from wanflow.report import Narration
 from wanflow.settings import Settings

@@ -154,15 +154,17 @@ def test_publish_writes_metadata_last_and_never_twice(prefect_api, wanflow_env, 
     from datetime import date
 
     import tasks.publish as publish
+    from wanflow.settings import current_settings
 
     recording = _Recording(storage)
-    monkeypatch.setattr(publish, "storage", lambda: recording)
+    monkeypatch.setattr(publish, "storage", lambda settings: recording)
+    settings = current_settings()
     srcs = {}
     for name in FILES:
         srcs[name] = f"work/r1/a/final/{name}"
         storage.put_bytes(srcs[name], name.encode())
     day = date(2026, 11, 23)
-    first = publish.publish_item(day, "a", srcs, _document("f1"))
+    first = publish.publish_item(day, "a", srcs, _document("f1"), settings)
     assert not first.reused and first.prefix == "published/2026-11-23/a/"
     published = [key for op, key in recording.writes if key.startswith("published/")]
     assert published[-1] == "published/2026-11-23/a/metadata.json"
@@ -171,21 +173,21 @@ def test_publish_writes_metadata_last_and_never_twice(prefect_api, wanflow_env, 
 
     # A rerun (even the next day) finds the same fingerprint: nothing is written again.
     recording.writes.clear()
-    again = publish.publish_item(date(2026, 11, 24), "a", srcs, _document("f1", "r2"))
+    again = publish.publish_item(date(2026, 11, 24), "a", srcs, _document("f1", "r2"), settings)
     assert again.reused and again.prefix == first.prefix
     assert not [k for _, k in recording.writes if k.startswith("published/")]
     assert not list(storage.list("published/2026-11-24/"))
 
     # Another version under the same id and day is refused, naming the earlier run...
     with pytest.raises(publish.AlreadyPublished, match=r"run r1, manifest m\.csv"):
-        publish.publish_item(day, "a", srcs, _document("f2", "r3"))
+        publish.publish_item(day, "a", srcs, _document("f2", "r3"), settings)
     # ...unless the operator allows replacing: metadata goes first, then data, then metadata.
     monkeypatch.setenv("WANFLOW_REPUBLISH", "true")
     from wanflow.settings import get_settings
 
     get_settings.cache_clear()
     recording.writes.clear()
-    replaced = publish.publish_item(day, "a", srcs, _document("f2", "r3"))
+    replaced = publish.publish_item(day, "a", srcs, _document("f2", "r3"), current_settings())
     assert not replaced.reused
     ops = [(op, key.rsplit("/", 1)[1]) for op, key in recording.writes
            if key.startswith("published/")]  # fmt: skip

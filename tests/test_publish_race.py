@@ -24,9 +24,11 @@ from pathlib import Path
 
 import tasks.publish as publish
 from wanflow.publication import FILES
+from wanflow.settings import current_settings
 
 publish.get_run_logger = lambda: logging.getLogger("publish-race")
 folder, run, rounds = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+settings = current_settings()
 (folder / f"ready-{run}").write_text("")
 for n in range(rounds):
     while not (folder / f"go-{n}").exists():
@@ -35,7 +37,7 @@ for n in range(rounds):
     document = {"fingerprint": f"print-{run}-{n}", "run_id": run, "manifest": "m.csv",
                 "published_at": datetime.now(UTC).isoformat()}
     try:
-        publish.publish_item.fn(date(2026, 12, 4), f"item-{n}", sources, document)
+        publish.publish_item.fn(date(2026, 12, 4), f"item-{n}", sources, document, settings)
         result = {"won": True}
     except publish.AlreadyPublished as exc:
         result = {"won": False, "error": str(exc)}

@@ -21,17 +21,24 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import logging
 import socket
 import ssl
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel
 
 from wanflow import __version__
+
+if TYPE_CHECKING:
+    from wanflow.settings import Settings
+
+Logger = logging.Logger | logging.LoggerAdapter
+log = logging.getLogger(__name__)
 
 SIGNATURE_HEADER = "X-Wanflow-Signature"
 TIMESTAMP_HEADER = "X-Wanflow-Timestamp"
@@ -245,12 +252,41 @@ def post(
     return result
 
 
+def deliver(
+    url: str, payload: dict[str, Any], settings: Settings, logger: Logger = log
+) -> CallbackResult:
+    """The run-end callback as the settings configure it (signing key, allowed hosts, timeout,
+    retries), with its outcome logged; never raises. Without a signing key nothing is sent:
+    an unsigned callback could not be told from a forged one."""
+    shown = redact(url)
+    if settings.callback_secret is None:
+        logger.warning("callback to %s not sent: WANFLOW_CALLBACK_SECRET is unset", shown)
+        return CallbackResult(
+            url=shown, delivered=False, error="not sent: WANFLOW_CALLBACK_SECRET is unset"
+        )
+    result = post(
+        url,
+        payload,
+        settings.callback_secret.get_secret_value(),
+        allow_hosts=settings.callback_allow_hosts,
+        timeout_s=settings.callback_timeout_s,
+        retries=settings.callback_retries,
+    )
+    if result.delivered:
+        logger.info("callback delivered to %s (HTTP %s)", shown, result.status_code)
+    else:
+        logger.error("callback to %s failed after %d attempt(s): %s", shown, result.attempts,
+                     result.error)  # fmt: skip
+    return result
+
+
 __all__ = [
     "CallbackRefused",
     "CallbackResult",
     "Destination",
     "check_form",
     "check_url",
+    "deliver",
     "post",
     "redact",
     "sign",
