@@ -134,6 +134,7 @@ def compose(items: Items, outcome: ItemOutcome) -> None:
                 narration=outcome.narration,
                 voice=item.voice,
                 rate=item.speech_rate,
+                settings=items.settings,
             )
         except Exception as exc:  # one item's failure is recorded; the others go on
             _fail(outcome, "compose", exc)
