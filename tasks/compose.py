@@ -108,6 +108,7 @@ def compose_item(
             "subtitles.srt": result.srt,
             "subtitles.vtt": result.vtt,
             "thumbnail.jpg": result.thumbnail,
+            "poster.jpg": result.poster,
         }
         written = {}
         for name in FINAL_FILES:

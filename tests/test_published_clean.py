@@ -8,6 +8,7 @@ import json
 import pytest
 
 from tests.conftest import lenient_review
+from wanflow.publication import FILES, METADATA
 
 pytestmark = pytest.mark.slow
 
@@ -33,10 +34,11 @@ def test_published_files_carry_no_signed_links_or_credentials(
         s3_server.endpoint.encode(),  # no link to the bucket at all, into work/ or elsewhere
     ]
     published = [o.key for o in storage.list("published/")]
-    assert any(key.endswith("/metadata.json") for key in published)
+    assert {key.rsplit("/", 1)[1] for key in published} == {*FILES, METADATA}  # poster included
     for key in published:
         data = storage.get_bytes(key)
         for bad in forbidden:
             assert bad.lower() not in data.lower(), f"{key} carries {bad!r}"
     meta = json.loads(storage.get_bytes(f"{item.published.prefix}metadata.json"))
     assert meta["review"]["decision"] == "pass" and "sheet_url" not in meta["review"]
+    assert "poster.jpg" in FILES and set(meta["files"]) == {*FILES, METADATA}

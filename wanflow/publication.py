@@ -24,9 +24,9 @@ from wanflow.report import ItemOutcome, RunReport
 SCHEMA = "wanflow.published/1"
 METADATA = "metadata.json"
 # What compose uploads to ``work/<run>/<item>/final/`` (the outcome's ``final.files``), every one
-# of them published; the review's contact sheet goes with them, and metadata.json comes last.
-# Compose's poster frame stays on the compose machine: nothing would publish it.
-FINAL_FILES = ("video.mp4", "subtitles.srt", "subtitles.vtt", "thumbnail.jpg")
+# of them published (the poster is the video's first frame, for players that show one before
+# playing); the review's contact sheet goes with them, and metadata.json comes last.
+FINAL_FILES = ("video.mp4", "subtitles.srt", "subtitles.vtt", "thumbnail.jpg", "poster.jpg")
 CONTACT_SHEET = "contact_sheet.jpg"
 FILES = (*FINAL_FILES, CONTACT_SHEET)
 _VERSIONED = ("torch", "diffusers", "transformers", "open_clip_torch", "nudenet", "prefect")
