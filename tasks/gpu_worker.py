@@ -217,7 +217,7 @@ class GpuWorker:
             async with worker:
                 receiving = asyncio.create_task(worker.receive(), name="receive")
                 try:
-                    if await self._until_subscribed(worker, receiving):
+                    if await worker.until_subscribed(receiving, self._stop, self.name):
                         self._subscribed = True
                         self._start_heartbeat()
                         stop = asyncio.create_task(self._stop.wait())
@@ -239,30 +239,6 @@ class GpuWorker:
             if handle_signals:
                 for signum in (signal.SIGTERM, signal.SIGINT):
                     loop.remove_signal_handler(signum)
-
-    async def _until_subscribed(
-        self, worker: SubscribedTaskWorker, receiving: asyncio.Task
-    ) -> bool:
-        """Wait until the server lists this worker as a subscriber (True), or a stop (False);
-        raises what ended the subscription."""
-        from prefect import get_client
-
-        assert self._stop is not None
-        complained = False
-        async with get_client() as client:
-            while not self._stop.is_set():
-                if receiving.done():
-                    receiving.result()  # raises what ended it
-                    raise RuntimeError("the task subscription ended before it was ready")
-                try:
-                    if await worker.subscribed(client):
-                        return True
-                except Exception as exc:  # the API is not up yet: keep trying, say so once
-                    if not complained:
-                        log.warning("%s: waiting for the Prefect API: %s", self.name, exc)
-                        complained = True
-                await asyncio.sleep(0.1)
-        return False
 
     def _on_signal(self, signum: int) -> None:
         assert self._stop is not None

@@ -291,6 +291,27 @@ class SubscribedTaskWorker(TaskWorker):
         except Exception as exc:  # closing is best effort; the process may be on its way out
             log.debug("closing the task subscription: %s", exc)
 
+    async def until_subscribed(
+        self, receiving: asyncio.Task, stop: asyncio.Event, name: str
+    ) -> bool:
+        """Wait until the server lists this worker as a subscriber (True), or ``stop`` (False);
+        raises what ended the subscription (``receiving``, the task running ``receive``)."""
+        complained = False
+        async with get_client() as client:
+            while not stop.is_set():
+                if receiving.done():
+                    receiving.result()  # raises what ended it
+                    raise RuntimeError("the task subscription ended before it was ready")
+                try:
+                    if await self.subscribed(client):
+                        return True
+                except Exception as exc:  # the API is not up yet: keep trying, say so once
+                    if not complained:
+                        log.warning("%s: waiting for the Prefect API: %s", name, exc)
+                        complained = True
+                await asyncio.sleep(0.1)
+        return False
+
     async def subscribed(self, client) -> bool:
         """Whether the server lists this worker among its tasks' subscribers."""
         keys = sorted(self.task_keys)
