@@ -450,8 +450,8 @@ def test_review_passes_holds_and_blocks_by_the_policy(
     prefix = f"published/{day}/clean/"
     published = {o.key: o for o in storage.list("published/")}
     assert set(published) == {prefix + n for n in (
-        "video.mp4", "subtitles.srt", "subtitles.vtt", "thumbnail.jpg", "contact_sheet.jpg",
-        "metadata.json")}  # fmt: skip
+        "video.mp4", "subtitles.srt", "subtitles.vtt", "thumbnail.jpg", "poster.jpg",
+        "contact_sheet.jpg", "metadata.json")}  # fmt: skip
     meta_at = published[prefix + "metadata.json"].last_modified
     assert all(o.last_modified <= meta_at for o in published.values())
     meta = json.loads(storage.get_bytes(prefix + "metadata.json"))
