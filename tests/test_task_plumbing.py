@@ -72,3 +72,17 @@ def test_a_failing_progress_artifact_does_not_fail_the_shot(
     record = generate_clip(job, current_settings())
     assert updates and updates[-1] == 100.0  # it was asked, it failed, the shot went on
     assert storage.exists(record.key) and not record.cached
+
+
+def test_a_tasks_key_ignores_its_settings_as_before_they_were_passed_in():
+    from prefect.cache_policies import INPUTS, Inputs, RunId, TaskSource
+
+    from tasks.common import BY_INPUTS
+
+    settings = current_settings()
+    (inputs,) = [p for p in BY_INPUTS.policies if isinstance(p, Inputs)]
+    assert {type(p) for p in BY_INPUTS.policies} == {Inputs, TaskSource, RunId}
+    with_settings = inputs.compute_key(None, {"key": "a", "settings": settings}, {})
+    assert with_settings == INPUTS.compute_key(None, {"key": "a"}, {})
+    other = settings.model_copy(update={"republish": not settings.republish})
+    assert inputs.compute_key(None, {"key": "a", "settings": other}, {}) == with_settings
