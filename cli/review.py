@@ -21,7 +21,7 @@ def review(
     """Sample frames, run the classifiers, and print the verdict, the highest score per
     category and the flagged timestamps. Exit 0 pass, 1 review, 3 block, 2 unreadable video."""
     from moderation.frames import check_clip
-    from tasks.review import review_clip_file
+    from moderation.item_review import review_clip_file
     from wanflow.scratch import scratch
     from wanflow.video import VideoError
 

@@ -15,8 +15,6 @@ from prefect.logging import get_run_logger
 from moderation.item_review import (
     REVIEW_SETTINGS,
     ItemReview,
-    classifiers_for,
-    review_clip_file,
     review_clips,
 )
 from tasks.common import RETRIES, storage
@@ -43,6 +41,4 @@ def review_item(
     )
 
 
-# ``classifiers_for`` and ``review_clip_file`` are imported from here by callers that predate
-# :mod:`moderation.item_review`.
-__all__ = ["ItemReview", "classifiers_for", "review_clip_file", "review_item"]
+__all__ = ["ItemReview", "review_item"]
