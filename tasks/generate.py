@@ -28,6 +28,7 @@ from generation.clips import (
     cache_problem,
     clip_hash,
     clip_keys,
+    clip_record,
     files_fingerprint,
     sha256_file,
 )
@@ -150,32 +151,7 @@ def _render_job(job: ClipJob, settings: Settings) -> ClipRecord:
                 ),
                 window,
             )
-    record = ClipRecord(
-        item_id=job.item_id,
-        shot=job.shot,
-        hash=digest,
-        key=mp4_key,
-        last_frame_key=png_key,
-        model=rendered.model,
-        device=rendered.device,
-        dtype=rendered.dtype,
-        plan=rendered.plan,
-        speed=rendered.speed,
-        width=rendered.width,
-        height=rendered.height,
-        frames=int(rendered.frames.shape[0]),
-        fps=rendered.fps,
-        steps=request.steps,
-        seed=request.seed,
-        image_key=job.image_key,
-        experts=rendered.experts,
-        load_s=round(rendered.load_s, 3),
-        step_s=round(rendered.step_s, 4),
-        render_s=round(rendered.total_s, 3),
-        sha256=sums[0],
-        last_frame_sha256=sums[1],
-        warnings=warnings,
-    )
+    record = clip_record(job, digest, rendered, request, sums, warnings)
     # Written last: its presence is what makes the clip count as made.
     meta = json.dumps(record.model_dump(mode="json"), ensure_ascii=False, indent=2).encode()
     store.patiently(
