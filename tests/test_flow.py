@@ -353,8 +353,8 @@ def test_wanflow_run_on_embedded_defaults(tmp_path, model_dir):
         folder = out / item_id
         assert f"{item_id}: {folder}/" in result.stdout.replace("\n", "")
         assert sorted(p.name for p in folder.iterdir()) == [
-            "contact_sheet.jpg", "metadata.json", "subtitles.srt", "subtitles.vtt",
-            "thumbnail.jpg", "video.mp4"]  # fmt: skip
+            "contact_sheet.jpg", "metadata.json", "poster.jpg", "subtitles.srt",
+            "subtitles.vtt", "thumbnail.jpg", "video.mp4"]  # fmt: skip
         info = probe(folder / "video.mp4")
         assert info.frames > 0 and info.duration_s > 2
         assert " --> " in (folder / "subtitles.srt").read_text(encoding="utf-8")
