@@ -14,8 +14,8 @@ Accuracy, with the shipped lists only (what every deployment screens with): the 
 labelled with its category), and the share of ``tests/data/screen/benign-zh.txt`` and
 ``benign-en.txt`` blocked (ordinary prompts, a sixth of them near misses such as 出口交易额 or
 Gore-Tex). The lines missed and blocked are printed, so the figures say what to fix.
-``corpus_figures()`` returns them without the timing run; tests/test_screen_corpora.py holds the
-screener to them.
+``corpus_figures()`` returns them without the timing run;
+tests/moderation/test_screen_corpora.py holds the screener to them.
 
 Usage: OMP_NUM_THREADS=1 .venv/bin/python benchmarks/screen.py [PROMPTS] [TERMS] [--accuracy-only]
 """

@@ -13,7 +13,7 @@ weight of a common noun there: 当天蝎升起 reads 当/天蝎/升起, not 当�
 outweighs the dictionary's keyword-plus-particle entries (竹林中, 的花海, 于大海: a keyword
 followed by 中 is still expanded), while real compounds keep winning: of the ~500 dictionary
 words that hold a shipped keyword (天蝎座, 银河系, 火山灰, 武士刀, ...), only a dozen such entries
-no longer stay whole, and tests/test_lexicon.py names them.
+no longer stay whole, and tests/generation/test_lexicon.py names them.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """Every use of Prefect's private or version-specific parts, in one place, so that a Prefect
-upgrade is checked and fixed here (``tests/test_prefect_runs.py`` runs each against a real
+upgrade is checked and fixed here (``tests/tasks/test_prefect_runs.py`` runs each against a real
 Prefect API).
 
 What it covers: the flow run the caller is in; run input (Prefect names the stored answer to a

@@ -121,6 +121,6 @@ def test_a_spelling_naming_two_values_is_refused_at_load():
 def test_readme_lists_every_value():
     from pathlib import Path
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
     missing = [f"{t.zh} / {t.en}" for _, t in ALL_TERMS if f"{t.zh} / {t.en}" not in readme]
     assert not missing, f"README.md does not list: {missing}"

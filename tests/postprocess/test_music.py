@@ -247,7 +247,7 @@ def test_every_shipped_file_is_listed_and_packaged():
 
     listed = {track.file for track in shipped().tracks} | {"index.toml"}
     assert {path.name for path in SHIPPED_DIR.iterdir()} == listed
-    pyproject = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text("utf-8"))
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text("utf-8"))
     patterns = pyproject["tool"]["setuptools"]["package-data"]["postprocess"]
     for name in listed:
         assert any(fnmatch.fnmatch(f"data/bgm/{name}", p) for p in patterns), name

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tasks.dispatch import Liveness
-from tests.test_generate import request  # at import time: it resets the test environment
+from tests.generation.test_generate import request  # at import time: it resets the test environment
 from wanflow.fleet import WorkerBeat
 
 

@@ -24,8 +24,8 @@ from generation.pipelines import (
     unload,
 )
 from generation.render import Renderer
-from tests import test_generate
-from tests.test_generate import request
+from tests.generation import test_generate
+from tests.generation.test_generate import request
 from wanflow.settings import Settings
 
 lightning = test_generate.lightning  # the tiny two-expert model's LoRA release, as a fixture here

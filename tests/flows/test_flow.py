@@ -318,7 +318,7 @@ def test_processed_manifests_are_not_run_again_by_accident(produce, storage):
 
 def demo_model_env() -> dict[str, str]:
     """The model variables scripts/demo exports (read from the script, so the two agree)."""
-    script = (Path(__file__).parents[1] / "scripts" / "demo").read_text()
+    script = (Path(__file__).parents[2] / "scripts" / "demo").read_text()
     found = dict(re.findall(r"^export (WANFLOW_MODEL_\w+)=\$\{\w+:-(\w+)\}$", script, re.M))
     assert set(found) == {"WANFLOW_MODEL_T2V", "WANFLOW_MODEL_I2V", "WANFLOW_MODEL_TI2V"}
     return found

@@ -12,7 +12,7 @@ import pytest
 
 from tests.conftest import make_storage
 from tests.faults import FaultProxy
-from tests.test_generate import request
+from tests.generation.test_generate import request
 from wanflow.localserver import LocalS3Server
 from wanflow.settings import get_settings
 

@@ -5,7 +5,7 @@ A clip's content hash covers what decides its frames as far as the request and t
 Pillow upgrade that changes the frames of the same request would leave the clip store serving
 clips made by the old code under the very hashes the new code computes. This test fails on such
 an upgrade instead: check the new frames, bump ``HASH_VERSION`` in ``generation/clips.py`` and
-pin the new values (``python -m tests.test_golden`` prints them).
+pin the new values (``python -m tests.generation.test_golden`` prints them).
 
 A 3x3 corner of the first and last frame, every channel, through the whole ``Renderer`` path
 (``from_pretrained``, the flow shift, the reference image's fit, the experts' guidance) for each

@@ -15,7 +15,7 @@ import pytest
 
 from moderation.lists import CATEGORIES
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 CORPORA = ROOT / "tests" / "data" / "screen"
 SHIPPED = ("sexual", "violence", "self_harm", "hate", "illegal")
 

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from tests.test_generate import request
+from tests.generation.test_generate import request
 
 pytestmark = pytest.mark.slow
 

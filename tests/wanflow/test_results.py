@@ -29,7 +29,7 @@ from wanflow.settings import Settings, get_settings
 
 # Not tests.conftest: the worker process imports this module to find the task it serves, and
 # conftest would clear its WANFLOW_* settings.
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 AWS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CA_BUNDLE")
 
 # What the worker process runs: Prefect imported first, then the settings applied.

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from tests.conftest import WANFLOW
-from tests.test_generate import request
+from tests.generation.test_generate import request
 from wanflow.fleet import WorkerBeat, beat_key
 
 

@@ -18,7 +18,7 @@ from PIL import Image
 from generation import tiny
 from generation.tiny import TINY_MODELS, build_tiny_pipeline, build_tiny_tokenizer, tiny_model_dir
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NAMES = sorted(TINY_MODELS)
 PROMPTS = ["海怪从深海升起", "A sea monster rises", "海怪，从深海升起！ 4K, slow-motion."]
 

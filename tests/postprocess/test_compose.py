@@ -68,7 +68,7 @@ def test_a_narrated_story_with_music_is_timed_mixed_and_subtitled(tmp_path, musi
     assert starts[0] == pytest.approx(0.3, abs=0.002)
     assert ends[0] <= shot_starts[1] and starts[1] >= shot_starts[1] + 0.5 - 0.002
     assert ends[1] <= shot_starts[2] and starts[2] >= shot_starts[2]
-    assert result.mix.has_music and result.mix.has_narration  # ducking: tests/test_mix.py
+    assert result.mix.has_music and result.mix.has_narration  # ducking: test_mix.py
     assert result.thumbnail.read_bytes()[:3] == result.poster.read_bytes()[:3] == b"\xff\xd8\xff"
 
 
