@@ -39,11 +39,6 @@ class ClipJob(BaseModel):
     continue_story: bool = True
 
 
-# The record's one model lives in the core (the report keeps it); this name is kept for the
-# modules that import it from here.
-ClipRecord = Clip
-
-
 def clip_hash(
     spec: ModelSpec,
     request: ShotRequest,

@@ -161,7 +161,4 @@ class ProgressArtifact:
             get_run_logger().warning("progress artifact not updated: %s", exc)
 
 
-# The name tasks.dispatch imports; ``generation.render.Progress`` is a step callback, not this.
-Progress = ProgressArtifact
-
-__all__ = ["Progress", "ProgressArtifact", "artifact_key", "report_artifacts", "summary", "table"]
+__all__ = ["ProgressArtifact", "artifact_key", "report_artifacts", "summary", "table"]

@@ -24,9 +24,10 @@ from uuid import UUID
 
 from pydantic import BaseModel
 
-from generation.clips import ClipJob, ClipRecord
+from generation.clips import ClipJob
 from generation.models import resolve_model
 from tasks.prefect_runs import crash_task_run, read_task_runs
+from wanflow.clip import Clip
 from wanflow.fleet import WorkerBeat, read_beats
 from wanflow.settings import Settings
 
@@ -39,7 +40,7 @@ class ShotFailure(BaseModel):
     error: str
 
 
-Result = ClipRecord | ShotFailure
+Result = Clip | ShotFailure
 
 
 @dataclass
@@ -134,10 +135,10 @@ class Dispatcher:
     def items(self) -> Iterator[tuple[str, list[Result]]]:
         from prefect import get_client
 
-        from tasks.artifacts import Progress
+        from tasks.artifacts import ProgressArtifact
 
         shots = sum(len(item.jobs) for item in self._items.values())
-        self._progress = Progress(shots, f"rendering {shots} shot(s) on the GPU fleet")
+        self._progress = ProgressArtifact(shots, f"rendering {shots} shot(s) on the GPU fleet")
         for item in self._items.values():  # manifest order
             self._send_ready(item)
         pause = self.poll_s
@@ -207,7 +208,7 @@ class Dispatcher:
             del self._sent[run.id]
             item = self._items[sent.job.item_id]
             result = _result(sent.job, run.state)
-            if isinstance(result, ClipRecord) and sent.history:
+            if isinstance(result, Clip) and sent.history:
                 result.warnings += [f"{why}: dispatched again" for why in sent.history]
             item.results[sent.job.shot] = result
             self._done += 1
@@ -268,7 +269,7 @@ class Dispatcher:
 def _result(job: ClipJob, state) -> Result:
     if state.is_completed():
         value = state.result()
-        return value if isinstance(value, ClipRecord) else ClipRecord.model_validate(value)
+        return value if isinstance(value, Clip) else Clip.model_validate(value)
     try:
         raised = state.result(raise_on_failure=False)
     except Exception as exc:  # the result itself could not be read

@@ -2,7 +2,7 @@
 
 A dispatcher calls ``task_for(job).delay(job, attempt)``; a ``wanflow gpu-worker`` serving that
 family takes it, renders it on its resident pipeline (``generate_clip``'s body: clip store,
-checksums, upload patience) and returns the ``ClipRecord``. One task per family lets an
+checksums, upload patience) and returns the ``Clip`` record. One task per family lets an
 operator route families to workers (a worker serving only ``t2v`` keeps the text-to-video model
 resident and never loads another), and Prefect hands each queued shot to the next free worker.
 
@@ -18,10 +18,11 @@ from __future__ import annotations
 
 from prefect import task
 
-from generation.clips import ClipJob, ClipRecord
+from generation.clips import ClipJob
 from generation.models import resolve_model
 from tasks.generate import render_job
 from tasks.retry import first_out_of_memory
+from wanflow.clip import Clip
 from wanflow.settings import Settings
 
 FAMILIES = ("t2v", "i2v", "ti2v")
@@ -46,7 +47,7 @@ def _render_task(family: str, priority: str):
     highest priority first, and the server hands a free worker the first queued shot it finds
     in that order. Built by this factory at import, identically in every process."""
 
-    def render(job: ClipJob, attempt: int = 1) -> ClipRecord:
+    def render(job: ClipJob, attempt: int = 1) -> Clip:
         from tasks.gpu_worker import serving_settings  # it imports this module
 
         return render_job(job, serving_settings())

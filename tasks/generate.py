@@ -24,7 +24,6 @@ from prefect.logging import get_run_logger
 
 from generation.clips import (
     ClipJob,
-    ClipRecord,
     cache_problem,
     clip_hash,
     clip_keys,
@@ -34,10 +33,11 @@ from generation.clips import (
 )
 from generation.models import locate, resolve_model
 from generation.render import Renderer
-from tasks.artifacts import Progress
+from tasks.artifacts import ProgressArtifact
 from tasks.common import storage
 from tasks.retry import first_out_of_memory
 from wanflow import markdown as md
+from wanflow.clip import Clip
 from wanflow.settings import Settings, current_settings
 from wanflow.storage import ObjectNotFoundError
 
@@ -51,7 +51,7 @@ from wanflow.storage import ObjectNotFoundError
     cache_policy=NO_CACHE,
     timeout_seconds=3 * 3600,
 )
-def generate_clip(job: ClipJob, settings: Settings | None = None) -> ClipRecord:
+def generate_clip(job: ClipJob, settings: Settings | None = None) -> Clip:
     """Render ``job`` unless its clip is already in the bucket; returns where it is. Without
     ``settings``, those of the current scope or the environment."""
     return render_job(job, settings if settings is not None else current_settings())
@@ -59,7 +59,7 @@ def generate_clip(job: ClipJob, settings: Settings | None = None) -> ClipRecord:
 
 RendererFactory = Callable[[Settings], Any]
 _RENDERER: list[RendererFactory] = [Renderer]
-_OBSERVERS: list[Callable[[ClipJob, ClipRecord, float], None]] = []
+_OBSERVERS: list[Callable[[ClipJob, Clip, float], None]] = []
 
 
 def use_renderer(factory: RendererFactory) -> None:
@@ -69,13 +69,13 @@ def use_renderer(factory: RendererFactory) -> None:
     _RENDERER[0] = factory
 
 
-def observe(callback: Callable[[ClipJob, ClipRecord, float], None]) -> None:
+def observe(callback: Callable[[ClipJob, Clip, float], None]) -> None:
     """Call ``callback(job, record, seconds)`` after every shot this process finishes: how a
     GPU worker counts its model loads and busy time for its heartbeat."""
     _OBSERVERS.append(callback)
 
 
-def render_job(job: ClipJob, settings: Settings) -> ClipRecord:
+def render_job(job: ClipJob, settings: Settings) -> Clip:
     """The body of every GPU task: the clip from the store when it is there and intact, else
     rendered on this process's resident pipeline and stored under its hash."""
     start = time.perf_counter()
@@ -85,7 +85,7 @@ def render_job(job: ClipJob, settings: Settings) -> ClipRecord:
     return record
 
 
-def _render_job(job: ClipJob, settings: Settings) -> ClipRecord:
+def _render_job(job: ClipJob, settings: Settings) -> Clip:
     from wanflow.video import write_mp4, write_png
 
     store, logger = storage(settings), get_run_logger()
@@ -100,7 +100,7 @@ def _render_job(job: ClipJob, settings: Settings) -> ClipRecord:
         mp4_key, png_key, meta_key = clip_keys(digest)
         warnings: list[str] = []
         if store.exists(meta_key):
-            record = ClipRecord.model_validate_json(store.get_bytes(meta_key))
+            record = Clip.model_validate_json(store.get_bytes(meta_key))
             problem = cache_problem(record, *_checksums(store, mp4_key, png_key, Path(tmp)))
             if problem is None:
                 logger.info("%s shot %d: clip %s already made", job.item_id, job.shot, digest[:12])
@@ -111,8 +111,8 @@ def _render_job(job: ClipJob, settings: Settings) -> ClipRecord:
             warnings.append(f"cached clip {digest[:12]} {problem}: rendered again")
             logger.warning("%s shot %d: %s", job.item_id, job.shot, warnings[-1])
 
-        # The artifact is the UI's convenience: ``Progress`` logs an API failure, never raises,
-        # so that a hiccup of the artifact API cannot cost a shot its GPU time.
+        # The artifact is the UI's convenience: ``ProgressArtifact`` logs an API failure, never
+        # raises, so that a hiccup of the artifact API cannot cost a shot its GPU time.
         shown = _ShotProgress(
             f"generate-{_artifact_key(job.item_id)}-shot-{job.shot}",
             request.steps,
@@ -197,9 +197,9 @@ def hash_inputs(spec, request, settings) -> dict[str, object]:
     return inputs
 
 
-class _ShotProgress(Progress):
-    """``Progress`` under the shot's own artifact key, so that the UI keeps each shot's
-    history; created as guardedly as ``Progress`` creates its own, and updated by it."""
+class _ShotProgress(ProgressArtifact):
+    """``ProgressArtifact`` under the shot's own artifact key, so that the UI keeps each shot's
+    history; created as guardedly as ``ProgressArtifact`` creates its own, and updated by it."""
 
     def __init__(self, key: str, total: int, description: str) -> None:
         self.total, self.done, self.description = max(total, 1), 0, description

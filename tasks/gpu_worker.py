@@ -45,9 +45,10 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from generation.clips import ClipJob, ClipRecord
+from generation.clips import ClipJob
 from tasks.fleet import FAMILIES, tasks_serving
 from tasks.prefect_runs import SubscribedTaskWorker, prefect_settings_here
+from wanflow.clip import Clip
 from wanflow.fleet import WorkerBeat, worker_name, write_beat
 from wanflow.settings import Settings, current_settings
 
@@ -70,7 +71,7 @@ def serving_settings() -> Settings:
     return worker.settings if worker is not None else current_settings()
 
 
-def _observed(job: ClipJob, record: ClipRecord, seconds: float) -> None:
+def _observed(job: ClipJob, record: Clip, seconds: float) -> None:
     worker = _CURRENT.get()
     if worker is not None:
         worker._shot_done(record, seconds)
@@ -287,7 +288,7 @@ class GpuWorker:
             self._idle.set()
         self._changed.set()
 
-    def _shot_done(self, record: ClipRecord, seconds: float) -> None:
+    def _shot_done(self, record: Clip, seconds: float) -> None:
         """``render_job``'s observer (Prefect's executor thread): loads and busy time."""
         with self._state:
             self._beat.busy_s = round(self._beat.busy_s + seconds, 3)

@@ -64,10 +64,11 @@ def test_a_shot_whose_task_run_was_deleted_is_sent_again(prefect_api, wanflow_en
     from prefect import get_client
     from prefect.settings import PREFECT_LOCAL_STORAGE_PATH
 
-    from generation.clips import ClipJob, ClipRecord
+    from generation.clips import ClipJob
     from tasks.common import storage as bucket
     from tasks.dispatch import Dispatcher
     from tasks.gpu_worker import local_worker
+    from wanflow.clip import Clip
     from wanflow.settings import get_settings
 
     settings = get_settings()
@@ -86,6 +87,6 @@ def test_a_shot_whose_task_run_was_deleted_is_sent_again(prefect_api, wanflow_en
 
         dispatcher = LosingParameters([job], settings, bucket(settings), poll_s=0.1)
         ((item, (record,)),) = list(dispatcher.items())
-    assert item == "gone" and isinstance(record, ClipRecord) and storage.exists(record.key)
+    assert item == "gone" and isinstance(record, Clip) and storage.exists(record.key)
     assert dispatcher.redispatched == [("gone", 1, "its task run was deleted")]
     assert record.warnings == ["its task run was deleted: dispatched again"]

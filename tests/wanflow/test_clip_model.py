@@ -61,6 +61,22 @@ def test_the_published_fields_are_what_the_report_used_to_keep():
 
 
 def test_generation_hands_the_same_model_around():
-    from generation.clips import ClipRecord
+    """The record a worker builds is the core's model itself, not a look-alike of it."""
+    import numpy as np
 
-    assert ClipRecord is Clip
+    from generation.clips import ClipJob, clip_record
+    from generation.render import Rendered, ShotRequest
+
+    request = ShotRequest(
+        prompt="a fox", seed=7, width=48, height=32, num_frames=5, fps=16, steps=2,
+        guidance=5.0, shift=5.0,
+    )  # fmt: skip
+    rendered = Rendered(
+        frames=np.zeros((5, 32, 48, 3), np.float32), fps=16, model="tiny-ti2v-5b", device="cpu",
+        dtype="float32", plan="full", speed="sdpa", experts=["transformer"], load_s=0.5,
+        encode_s=0.1, step_s=0.25, decode_s=0.1, total_s=1.0, width=48, height=32,
+    )  # fmt: skip
+    job = ClipJob(item_id="orion", shot=2, model="tiny-ti2v-5b", request=request)
+    record = clip_record(job, "ab" * 32, rendered, request, ("cd" * 32, "ef" * 32), [])
+    assert type(record) is Clip
+    assert record.key == "work/clips/" + "ab" * 32 + "/clip.mp4" and record.frames == 5
