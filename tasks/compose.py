@@ -17,12 +17,12 @@ from prefect.logging import get_run_logger
 
 from generation.plan import ShotPlan
 from postprocess.music import INDEX_KEY, SHIPPED_DIR, Library, Track, shipped
-from tasks.manifest import _RETRIES, storage
+from tasks.common import RETRIES, storage
 from tasks.narrate import NARRATION_DIR
 from wanflow import keys
 from wanflow.publication import FINAL_FILES
 from wanflow.report import Clip, Final, Narration
-from wanflow.settings import Settings, current_settings
+from wanflow.settings import Settings
 from wanflow.storage import ObjectNotFoundError, Storage
 
 
@@ -65,7 +65,7 @@ def music_for(
     return track, store.download(track.key, folder / Path(track.file).name)
 
 
-@task(name="compose-item", timeout_seconds=3600, cache_key_fn=_compose_key, **_RETRIES)
+@task(name="compose-item", timeout_seconds=3600, cache_key_fn=_compose_key, **RETRIES)
 def compose_item(
     run_id: str,
     plan: ShotPlan,
@@ -75,15 +75,15 @@ def compose_item(
     narration: Narration | None = None,
     voice: str | None = None,
     rate: float | None = None,
-    settings: Settings | None = None,
+    *,
+    settings: Settings,
 ) -> Final:
     """Finish one item. ``narration`` is what the narrate stage spoke: its WAVs are laid on the
     timeline as they are (the shots were timed by them); without it, compose speaks.
-    ``settings`` are the run's (None: :func:`~wanflow.settings.current_settings`)."""
+    ``settings`` are the run's: its bucket, voices and ffmpeg."""
     from postprocess.compose import compose, options_from, voice_for
 
-    settings = settings if settings is not None else current_settings()
-    store, logger = storage(), get_run_logger()
+    store, logger = storage(settings), get_run_logger()
     ordered = sorted(clips, key=lambda c: c.shot)
     shots = {shot.index: shot for shot in plan.shots}
     with tempfile.TemporaryDirectory(prefix="wanflow-compose-") as tmp:

@@ -38,7 +38,7 @@ from tasks.common import storage
 from tasks.retry import first_out_of_memory
 from wanflow import markdown as md
 from wanflow.clip import Clip
-from wanflow.settings import Settings, current_settings
+from wanflow.settings import Settings
 from wanflow.storage import ObjectNotFoundError
 
 
@@ -51,10 +51,10 @@ from wanflow.storage import ObjectNotFoundError
     cache_policy=NO_CACHE,
     timeout_seconds=3 * 3600,
 )
-def generate_clip(job: ClipJob, settings: Settings | None = None) -> Clip:
-    """Render ``job`` unless its clip is already in the bucket; returns where it is. Without
-    ``settings``, those of the current scope or the environment."""
-    return render_job(job, settings if settings is not None else current_settings())
+def generate_clip(job: ClipJob, settings: Settings) -> Clip:
+    """Render ``job`` unless its clip is already in the bucket; returns where it is. ``settings``
+    are the caller's (its bucket, models and ffmpeg), never read here."""
+    return render_job(job, settings)
 
 
 RendererFactory = Callable[[Settings], Any]

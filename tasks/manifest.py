@@ -10,22 +10,12 @@ from prefect.cache_policies import NO_CACHE
 from prefect.logging import get_run_logger
 
 from generation.catalogue import Catalogue, build_catalogue
-from tasks import common
-from tasks.common import BY_INPUTS, RETRIES
+from tasks.common import BY_INPUTS, RETRIES, storage
 from wanflow import keys
 from wanflow.ingest import Ingested, ingest_with_settings
 from wanflow.report import RunReport
-from wanflow.settings import Settings, current_settings
-from wanflow.storage import Claim, Storage
-
-# Until tasks/compose.py takes settings from its caller, it imports these two names from here.
-_RETRIES = RETRIES
-
-
-def storage(settings: Settings | None = None) -> Storage:
-    """``tasks.common.storage``; without settings (the compose task's call until it takes them
-    from its caller), those of the current scope or the environment."""
-    return common.storage(settings if settings is not None else current_settings())
+from wanflow.settings import Settings
+from wanflow.storage import Claim
 
 
 @task(name="claim-manifest", timeout_seconds=120, cache_policy=BY_INPUTS, **RETRIES)

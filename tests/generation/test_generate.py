@@ -361,7 +361,7 @@ def test_the_generate_task_retries_an_out_of_memory_shot_once_on_the_next_plan(
     forget_out_of_memory()
     runs_out = _RunsOutOnce(monkeypatch)
     job = ClipJob(item_id="a", shot=1, model="t2v-a14b", request=request(guidance_2=3.0))
-    record = generate_clip.with_options(retry_delay_seconds=0)(job)
+    record = generate_clip.with_options(retry_delay_seconds=0)(job, Settings())
     assert runs_out.raised == 1
     assert record.plan == "cpu-tiled"
     meta = json.loads(storage.get_bytes(record.key.replace("clip.mp4", "meta.json")))
@@ -387,7 +387,7 @@ def test_a_second_out_of_memory_is_not_retried(prefect_api, wanflow_env, monkeyp
     monkeypatch.setattr(WanPipeline, "__call__", always)
     job = ClipJob(item_id="a", shot=1, model="t2v-a14b", request=request(seed=99))
     with pytest.raises(OutOfMemory) as caught:
-        generate_clip.with_options(retry_delay_seconds=0)(job)
+        generate_clip.with_options(retry_delay_seconds=0)(job, Settings())
     assert caught.value.tried == ["cpu", "cpu-tiled"]
     forget_out_of_memory()
     unload()

@@ -14,6 +14,7 @@ from tests.conftest import make_storage
 from tests.faults import FaultProxy
 from tests.generation.test_generate import request
 from wanflow.localserver import LocalS3Server
+from wanflow.settings import Settings
 from wanflow.settings import get_settings
 
 pytestmark = pytest.mark.slow
@@ -69,9 +70,8 @@ def test_a_clip_rendered_during_an_outage_is_uploaded_when_storage_returns(
 
     def run() -> None:
         try:
-            outcome["record"] = generate_clip(
-                ClipJob(item_id="a", shot=1, model="t2v-a14b", request=request(seed=43))
-            )
+            job = ClipJob(item_id="a", shot=1, model="t2v-a14b", request=request(seed=43))
+            outcome["record"] = generate_clip(job, Settings())
         except BaseException as exc:
             outcome["error"] = exc
 
