@@ -39,6 +39,7 @@ from tasks.prefect_runs import (
     write_run_input,
 )
 from wanflow import markdown as md
+from wanflow.settings import Settings
 
 
 class ApprovalForm(RunInput):
@@ -141,9 +142,10 @@ def wait_for_decisions(
     timeout_s: float,
     poll_s: float,
     suspend: bool,
+    settings: Settings,
 ) -> tuple[list[Answer], list[str]]:
     """Ask until every item is decided or the deadline passes: the answers, and the ids still
-    undecided (held)."""
+    undecided (held). ``settings`` are the run's: the details artifact links to their bucket."""
     flow_run = current_flow_run()
     if flow_run is None:
         raise RuntimeError("approval needs a flow run")
@@ -170,7 +172,7 @@ def wait_for_decisions(
                 deadline=deadline,
                 items=pending,
             )
-            request.details_url = _details_artifact(request)
+            request.details_url = _details_artifact(request, settings)
             write_run_input(flow_run_id, record_key(key), request.model_dump(mode="json"))
         form = form_for(request)
         replied = _stored_reply(form, flow_run_id, key)  # set: answered before this re-run
@@ -194,7 +196,7 @@ def wait_for_decisions(
     return answers, [i.id for i in pending]
 
 
-def _details_artifact(request: ApprovalRequest) -> str | None:
+def _details_artifact(request: ApprovalRequest, settings: Settings) -> str | None:
     """The round's detail as a markdown artifact (contact sheets inline, clip links, prompts,
     every reason), and its address in the Prefect UI for the form to link to. The form works
     without it: a failure is logged, never the run's."""
@@ -205,7 +207,7 @@ def _details_artifact(request: ApprovalRequest) -> str | None:
 
     try:
         artifact_id = create_markdown_artifact(
-            details(request),
+            details(request, settings),
             key=artifact_key(request.manifest, f"approval-{request.round}"),
             description=f"{md.text(request.manifest)}: what awaits a decision in round "
             f"{request.round}",

@@ -45,6 +45,7 @@ def approve_held(report: RunReport, items: Items) -> None:
             settings.approval_timeout_s,
             settings.approval_poll_s,
             suspend=suspend,
+            settings=settings,
         )
     entries = audit_entries(answers, undecided, base, settings.approval_timeout_s)
     append_audit(report.run_id, day, entries, settings)

@@ -163,7 +163,7 @@ def _announce(report: RunReport, callback_url: str | None, settings: Settings) -
     if callback_url:
         report.callback = send_callback(callback_url, callback_payload(report), settings)
         write_report(report, settings)
-    report_artifacts(report)
+    report_artifacts(report, settings)
 
 
 def _item_stages(

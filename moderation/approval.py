@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from wanflow import markdown as md
+from wanflow.settings import Settings
 
 Choice = Literal["approve", "reject", "undecided"]
 Stage = Literal["screen", "review", "approval"]
@@ -163,9 +164,11 @@ def describe(request: ApprovalRequest) -> str:
     return "\n".join(lines) + "\n"
 
 
-def details(request: ApprovalRequest) -> str:
+def details(request: ApprovalRequest, settings: Settings) -> str:
     """The round's markdown artifact: per item the contact sheet inline, links to the sheet
-    and each shot's clip, the prompt, the verdict with every distinct reason, the scores."""
+    and each shot's clip, the prompt, the verdict with every distinct reason, the scores.
+    ``settings`` are the run's: only their bucket's links are written."""
+    ours = md.bucket_urls(settings)
     lines = [
         f"# Approval round {request.round}: {md.code(request.manifest)}",
         "",
@@ -186,17 +189,17 @@ def details(request: ApprovalRequest) -> str:
             scores = ", ".join(f"{md.text(c)} {s:.2f}" for c, s in top)
             lines.append(f"- **scores:** {scores}")
         # Only the bucket's own presigned links: a URL from anywhere else is shown as nothing.
-        links = [md.link("finished video", item.video_url)] if md.bucket_url(item.video_url) else []
-        if md.bucket_url(item.sheet_url):
-            links.append(md.link("contact sheet", item.sheet_url))
+        links = [md.link("finished video", item.video_url, ours)] if ours(item.video_url) else []
+        if ours(item.sheet_url):
+            links.append(md.link("contact sheet", item.sheet_url, ours))
         links += [
-            md.link(f"shot {n} clip", url)
+            md.link(f"shot {n} clip", url, ours)
             for n, url in sorted(item.clip_urls.items())
-            if md.bucket_url(url)
+            if ours(url)
         ]
         if links:
             lines.append("- **open:** " + " · ".join(links))
-        sheet = md.image(f"contact sheet of {item.id}", item.sheet_url)
+        sheet = md.image(f"contact sheet of {item.id}", item.sheet_url, ours)
         if sheet:
             lines += ["", sheet]
     return "\n".join(lines) + "\n"

@@ -15,7 +15,7 @@ from prefect.logging import get_run_logger
 
 from wanflow import markdown as md
 from wanflow.report import ItemOutcome, RunReport
-from wanflow.settings import Settings, current_settings
+from wanflow.settings import Settings
 
 
 def artifact_key(manifest: str, suffix: str) -> str:
@@ -37,15 +37,10 @@ def _link(outcome: ItemOutcome, ours: md.UrlCheck) -> str:
     return ""
 
 
-def _bucket(settings: Settings | None) -> md.UrlCheck:
-    """Links only to the run's bucket (``settings`` None: :func:`current_settings`)."""
-    return md.bucket_urls(settings if settings is not None else current_settings())
-
-
-def table(report: RunReport, settings: Settings | None = None) -> list[dict[str, str]]:
+def table(report: RunReport, settings: Settings) -> list[dict[str, str]]:
     """The rows of the table artifact; Prefect renders its cells as markdown, so every value
-    from the manifest is escaped like the summary's."""
-    ours = _bucket(settings)
+    from the manifest is escaped like the summary's. Links go only to ``settings``' bucket."""
+    ours = md.bucket_urls(settings)
     rows = [
         {
             "item": md.text(o.id),
@@ -70,10 +65,10 @@ def table(report: RunReport, settings: Settings | None = None) -> list[dict[str,
     return rows
 
 
-def summary(report: RunReport, settings: Settings | None = None) -> str:
+def summary(report: RunReport, settings: Settings) -> str:
     """The run in markdown; every value from the manifest or an error message is escaped, and
-    the only links and pictures are the bucket's presigned URLs."""
-    ours = _bucket(settings)
+    the only links and pictures are presigned URLs of ``settings``' bucket."""
+    ours = md.bucket_urls(settings)
     counts = ", ".join(f"{n} {status}" for status, n in report.counts().items()) or "no items"
     lines = [
         f"# {md.text(report.manifest)}: {report.status}",
@@ -108,12 +103,11 @@ def summary(report: RunReport, settings: Settings | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def report_artifacts(report: RunReport, settings: Settings | None = None) -> list[UUID]:
+def report_artifacts(report: RunReport, settings: Settings) -> list[UUID]:
     """Create the table and the summary; an artifact failure is logged, never the run's.
-    ``settings`` are the run's (None: :func:`current_settings`)."""
+    ``settings`` are the run's."""
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-    settings = settings if settings is not None else current_settings()
     try:
         return [
             create_table_artifact(

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable
 from urllib.parse import unquote, urlsplit
 
-from wanflow.settings import Settings, get_settings
+from wanflow.settings import Settings
 
 _ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 # What opens inline markup anywhere in a line (emphasis, code, links, images, tables,
@@ -66,12 +66,11 @@ def code(value: object) -> str:
     return text(line)
 
 
-def bucket_url(url: str | None, settings: Settings | None = None) -> bool:
-    """A presigned URL of the configured bucket: the endpoint's scheme and host:port, a path in
+def bucket_url(url: str | None, settings: Settings) -> bool:
+    """A presigned URL of ``settings``' bucket: the endpoint's scheme and host:port, a path in
     the bucket, no credentials."""
     if not url or not _URL_CHARS.fullmatch(url):
         return False
-    settings = settings or get_settings()
     if not settings.s3_endpoint:
         return False
     try:
@@ -119,13 +118,14 @@ def artifact_url(url: str | None) -> bool:
     )
 
 
-def link(label: str, url: str | None, allowed: UrlCheck = bucket_url) -> str:
-    """``[label](url)`` when ``allowed(url)``; otherwise only the label, as text."""
+def link(label: str, url: str | None, allowed: UrlCheck) -> str:
+    """``[label](url)`` when ``allowed(url)`` (:func:`bucket_urls` or :func:`artifact_url`: no
+    default, since which bucket is the caller's settings'); otherwise only the label, as text."""
     shown = text(label)
     return f"[{shown}]({url})" if url and allowed(url) else shown
 
 
-def image(alt: str, url: str | None, allowed: UrlCheck = bucket_url) -> str:
+def image(alt: str, url: str | None, allowed: UrlCheck) -> str:
     """``![alt](url)`` when ``allowed(url)``; otherwise nothing: a picture from elsewhere is a
     beacon."""
     return f"![{text(alt)}]({url})" if url and allowed(url) else ""

@@ -50,15 +50,14 @@ DETAILS_URL = "http://ui/artifacts/artifact/0b6f5a52-4f0c-4bb1-9d7e-3f1a2b3c4d5e
 
 @pytest.fixture
 def bucket(monkeypatch):
-    """The bucket whose presigned URLs the markdown may link to: http://s3.local/wanflow/."""
-    from wanflow.settings import get_settings
+    """The settings of the bucket whose presigned URLs the markdown may link to:
+    http://s3.local/wanflow/."""
+    from wanflow.settings import Settings
 
     monkeypatch.setenv("WANFLOW_S3_ENDPOINT", "s3.local")
     monkeypatch.setenv("WANFLOW_S3_BUCKET", "wanflow")
     monkeypatch.setenv("WANFLOW_S3_SECURE", "false")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
+    return Settings()
 
 
 CLASSIFIER_ERROR = (
@@ -89,7 +88,7 @@ def test_the_details_artifact_shows_each_item_with_what_a_reviewer_needs(bucket)
             "video_url": clip.format("final"),
         }
     )
-    text = details(REQUEST.model_copy(update={"items": [held, REQUEST.items[1]]}))
+    text = details(REQUEST.model_copy(update={"items": [held, REQUEST.items[1]]}), bucket)
     assert "## `orion-hunt` — 猎户 \\| 出猎" in text  # a pipe would break the markdown
     assert "> 猎人在星空下追逐 第二行" in text
     assert "- **verdict:** review" in text
@@ -208,11 +207,9 @@ def approving(prefect_api, wanflow_env, monkeypatch):
     from prefect.settings import PREFECT_API_URL
 
     from flows.produce_manifest import produce_manifest
-    from wanflow.settings import get_settings
 
     def start(key: str, timeout: float) -> tuple[threading.Thread, dict]:
         monkeypatch.setenv("WANFLOW_APPROVAL_TIMEOUT_S", str(timeout))
-        get_settings.cache_clear()
         result: dict = {}
 
         def run() -> None:

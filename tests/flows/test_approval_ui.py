@@ -136,8 +136,6 @@ def _write_media(root: Path) -> None:
 
 @pytest.fixture
 def media(tmp_path, monkeypatch) -> Iterator[MediaServer]:
-    from wanflow.settings import get_settings
-
     root = tmp_path / "media"
     _write_media(root / BUCKET)
     server = MediaServer(root)
@@ -145,10 +143,8 @@ def media(tmp_path, monkeypatch) -> Iterator[MediaServer]:
     monkeypatch.setenv("WANFLOW_S3_ENDPOINT", server.base.removeprefix("http://"))
     monkeypatch.setenv("WANFLOW_S3_SECURE", "false")
     monkeypatch.setenv("WANFLOW_S3_BUCKET", BUCKET)
-    get_settings.cache_clear()
     yield server
     server.close()
-    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -186,12 +182,19 @@ class WaitingFlow:
         from prefect.settings import PREFECT_API_URL, temporary_settings
 
         from flows.approve import wait_for_decisions
+        from wanflow.settings import Settings
 
         @flow(name="approval-ui-probe")
         def ask() -> tuple:
             self.flow_run_id = str(FlowRunContext.get().flow_run.id)
             return wait_for_decisions(
-                "20261203T000000Z-ui", self.manifest, self.items, 600, 1, suspend=False
+                "20261203T000000Z-ui",
+                self.manifest,
+                self.items,
+                600,
+                1,
+                suspend=False,
+                settings=Settings(),  # the media server's bucket, set by the fixture
             )
 
         try:  # settings live in a context that a new thread does not inherit

@@ -183,9 +183,6 @@ def test_publish_writes_metadata_last_and_never_twice(prefect_api, wanflow_env, 
         publish.publish_item(day, "a", srcs, _document("f2", "r3"), settings)
     # ...unless the operator allows replacing: metadata goes first, then data, then metadata.
     monkeypatch.setenv("WANFLOW_REPUBLISH", "true")
-    from wanflow.settings import get_settings
-
-    get_settings.cache_clear()
     recording.writes.clear()
     replaced = publish.publish_item(day, "a", srcs, _document("f2", "r3"), current_settings())
     assert not replaced.reused
@@ -200,12 +197,12 @@ def test_artifacts_table_and_summary_say_where_each_item_ended(monkeypatch):
     from tasks.artifacts import artifact_key, summary, table
     from wanflow.ingest import IngestSummary, Rejection
     from wanflow.report import Published, RunReport
-    from wanflow.settings import get_settings
+    from wanflow.settings import Settings
 
     # The summary links only to presigned URLs of the configured bucket.
     monkeypatch.setenv("WANFLOW_S3_ENDPOINT", "s3")
     monkeypatch.setenv("WANFLOW_S3_BUCKET", "wanflow")
-    get_settings.cache_clear()
+    settings = Settings()
 
     report = RunReport(
         run_id="r1", manifest="星空 Night.csv", source_key="incoming/x.csv",
@@ -226,13 +223,13 @@ def test_artifacts_table_and_summary_say_where_each_item_ended(monkeypatch):
         source="x.csv", encoding="utf-8", format="csv", rows=3, valid=2, rejected_rows=1,
         rejected=[Rejection(row=3, field="prompt", error="required")],
     )  # fmt: skip
-    rows = table(report)
+    rows = table(report, settings)
     assert [(r["item"], r["status"], r["link"]) for r in rows] == [
         ("a", "published", "[video](http://s3/wanflow/v?sig)"), ("b", "held", ""),
         ("row 3", "rejected", ""),
     ]  # fmt: skip
     assert rows[1]["reason"] == "awaiting approval: the item requires it"
-    text = summary(report)
+    text = summary(report, settings)
     assert "![a](http://s3/wanflow/t?sig)" in text and "[video](http://s3/wanflow/v?sig)" in text
     assert "**b** (held): awaiting approval" in text
     assert artifact_key(report.manifest, "items") == "wanflow-night-csv-items"

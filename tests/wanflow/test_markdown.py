@@ -15,7 +15,7 @@ from moderation.approval import ApprovalRequest, PendingItem, describe, details,
 from tasks.artifacts import summary, table
 from wanflow import markdown as md
 from wanflow.report import ItemOutcome, Published, RunReport
-from wanflow.settings import get_settings
+from wanflow.settings import Settings
 
 HOSTILE = [
     "<img src=x onerror=alert(1)>",
@@ -43,9 +43,6 @@ def bucket(monkeypatch):
     monkeypatch.setenv("WANFLOW_S3_ENDPOINT", "s3.local")
     monkeypatch.setenv("WANFLOW_S3_BUCKET", "wanflow")
     monkeypatch.setenv("WANFLOW_S3_SECURE", "false")
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 def _readable(markdown: str) -> str:
@@ -94,15 +91,17 @@ def _request(hostile: str, url: str | None = None) -> ApprovalRequest:
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_hostile_text_in_the_approval_markdown_is_shown_not_run(hostile):
     request = _request(hostile)
-    for markdown in (describe(request), details(request)):
+    for markdown in (describe(request), details(request, Settings())):
         _assert_safe(markdown)
-    shown = _readable(details(request))
+    shown = _readable(details(request, Settings()))
     assert _plain(hostile) in shown  # escaped, not dropped
     _assert_plain_line(label(request.items[0]), hostile)
     assert f"{_plain(hostile)}.json" in _readable(describe(request))
     # The bucket's own links still work.
-    assert f"]({BUCKET}work/sheet.jpg?X-Amz-Signature=1)" in details(request)
-    assert re.search(rf"!\[contact sheet of .*\]\({BUCKET}work/sheet\.jpg", details(request))
+    assert f"]({BUCKET}work/sheet.jpg?X-Amz-Signature=1)" in details(request, Settings())
+    assert re.search(
+        rf"!\[contact sheet of .*\]\({BUCKET}work/sheet\.jpg", details(request, Settings())
+    )
 
 
 @pytest.mark.parametrize("hostile", HOSTILE)
@@ -142,7 +141,7 @@ def _assert_plain_line(line: str, hostile: str) -> None:
 )
 def test_only_presigned_urls_of_the_configured_bucket_become_links(url):
     request = _request("item", url=url)
-    text = details(request)
+    text = details(request, Settings())
     _assert_safe(text)
     assert "evil" not in text and "](" + url not in text
     assert "contact sheet" not in text  # neither the link nor the picture, no dead link
@@ -188,7 +187,7 @@ def _report(hostile: str) -> RunReport:
 
 @pytest.mark.parametrize("hostile", HOSTILE)
 def test_hostile_text_in_the_run_summary_is_shown_not_run(hostile):
-    text = summary(_report(hostile))
+    text = summary(_report(hostile), Settings())
     _assert_safe(text)
     assert f"[video]({BUCKET}published/v.mp4?X-Amz-Signature=1)" in text
     assert "(http://evil.example/beacon.gif)" not in text  # a foreign picture: not shown
@@ -205,7 +204,7 @@ def test_hostile_text_in_the_run_table_is_shown_not_run(hostile):
         source="x.csv", encoding="utf-8", format="csv",
         rejected=[Rejection(row=3, id=hostile, field="prompt", error=hostile)],
     )  # fmt: skip
-    rows = table(report)
+    rows = table(report, Settings())
     for row in rows:
         for cell in row.values():
             _assert_safe(cell)
