@@ -247,11 +247,11 @@ def scale_worker(path: Path) -> dict:
     import tasks.prompts as prompts
     from tasks.prompts import OperatorConfig, catalogue_for, screener_for
     from wanflow.ingest import ingest_with_settings
-    from wanflow.settings import get_settings
+    from wanflow.settings import Settings
 
     # The tasks' .fn run outside a flow run: give them a plain logger instead of the run's.
     prompts.get_run_logger = lambda: logging.getLogger("wanflow.benchmark")
-    settings = get_settings()
+    settings = Settings()
     imports_s = time.perf_counter() - started
     gc.collect()
     base_kib = _status_kib("VmRSS")
@@ -266,7 +266,7 @@ def scale_worker(path: Path) -> dict:
 
     with stage("config"):
         config = OperatorConfig()
-        catalogue, screener = catalogue_for(config), screener_for(config)
+        catalogue, screener = catalogue_for(config, settings), screener_for(config, settings)
     with stage("ingest"):
         ingested = ingest_with_settings(path, settings, check=catalogue.check_item)
     with stage("expand"):
@@ -276,7 +276,7 @@ def scale_worker(path: Path) -> dict:
     with stage("plan"):
         allowed = [e for e in expanded.ok.values() if not verdicts.get(e.item.id)]
         budget = ingested.summary.options.time_budget_s
-        plans = prompts.plan_shots.fn(allowed, catalogue, budget)
+        plans = prompts.plan_shots.fn(allowed, catalogue, budget, settings)
     peak_kib = _status_kib("VmHWM")
     return {
         "seconds": seconds,
@@ -877,11 +877,10 @@ def run_flow(items: int) -> dict:
             ledger = Ledger()
             wrapped = instrument(ledger)
             from flows.produce_manifest import produce_manifest
-            from wanflow.settings import get_settings
+            from wanflow.settings import Settings
             from wanflow.storage import Storage
 
-            get_settings.cache_clear()
-            settings = get_settings()
+            settings = Settings()  # the environment just set
             store = Storage.from_settings(settings)
             store.ensure_bucket()
             with prefect_test_harness(server_startup_timeout=180):

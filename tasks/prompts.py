@@ -22,7 +22,7 @@ from tasks.common import RETRIES, storage
 from wanflow import keys
 from wanflow.manifest import Item
 from wanflow.report import Block
-from wanflow.settings import Settings, current_settings
+from wanflow.settings import Settings
 
 
 @dataclass
@@ -75,17 +75,13 @@ def _text(data: bytes, key: str) -> str:
         raise ValueError(f"{key}: not UTF-8 (byte {exc.start}); save it as UTF-8") from None
 
 
-def catalogue_for(config: OperatorConfig, settings: Settings | None = None) -> Catalogue:
-    """Without ``settings`` (a caller outside a flow), those of the current scope or the
-    environment; so for ``screener_for`` and ``plan_shots``."""
-    settings = settings if settings is not None else current_settings()
+def catalogue_for(config: OperatorConfig, settings: Settings) -> Catalogue:
     return build_catalogue(settings, lexicon_text=config.lexicon)
 
 
-def screener_for(config: OperatorConfig, settings: Settings | None = None) -> Screener:
+def screener_for(config: OperatorConfig, settings: Settings) -> Screener:
     """Shipped lists (unless WANFLOW_SCREEN_DEFAULTS=false) plus the operator's; a bad line in
     an operator file fails the run: screening with a half-read list would fail open."""
-    settings = settings if settings is not None else current_settings()
     blacklists = [parse_list(data, key, "blacklist") for key, data in config.blacklists.items()]
     allowlists = [parse_list(data, key, "allowlist") for key, data in config.allowlists.items()]
     return Screener.build(
@@ -140,10 +136,9 @@ def plan_shots(
     expanded: list[ExpandedItem],
     catalogue: Catalogue,
     time_budget_s: float | None,
-    settings: Settings | None = None,
+    settings: Settings,
 ) -> Outcome:
     """Shot plans for the items screening let through."""
-    settings = settings if settings is not None else current_settings()
     # One model load per worker batch, shared by the manifest's items.
     planner = catalogue.planner(
         settings, time_budget_s=time_budget_s, load_share=1 / max(1, len(expanded))
