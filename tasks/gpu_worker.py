@@ -98,15 +98,15 @@ class GpuWorker:
         self,
         families: list[str] | tuple[str, ...] = FAMILIES,
         *,
+        settings: Settings,
         limit: int = 1,
         name: str | None = None,
-        settings: Settings | None = None,
         store=None,
         on_ready: Callable[[GpuWorker], None] | None = None,
     ) -> None:
         if limit < 1:
             raise ValueError(f"limit must be at least 1, not {limit}")
-        self.settings = settings if settings is not None else current_settings()
+        self.settings = settings
         self.families = list(dict.fromkeys(families))
         self.tasks = tasks_serving(self.families)  # ValueError naming an unknown family
         self.limit = limit
@@ -359,7 +359,7 @@ class GpuWorker:
 
 @contextmanager
 def local_worker(
-    settings: Settings | None = None,
+    settings: Settings,
     *,
     families: list[str] | tuple[str, ...] = FAMILIES,
     limit: int = 1,

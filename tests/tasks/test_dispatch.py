@@ -69,9 +69,9 @@ def test_a_shot_whose_task_run_was_deleted_is_sent_again(prefect_api, wanflow_en
     from tasks.dispatch import Dispatcher
     from tasks.gpu_worker import local_worker
     from wanflow.clip import Clip
-    from wanflow.settings import get_settings
+    from wanflow.settings import Settings
 
-    settings = get_settings()
+    settings = Settings()
     job = ClipJob(item_id="gone", shot=1, model="tiny", request=request(seed=21, steps=2))
     with contextlib.ExitStack() as stack:
 

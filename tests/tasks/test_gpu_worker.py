@@ -61,7 +61,7 @@ def test_a_gpu_worker_process_renders_delayed_shots_loading_once_and_drains_on_s
     from prefect import flow
 
     from wanflow.results import bucket_results
-    from wanflow.settings import get_settings
+    from wanflow.settings import Settings
 
     env = {
         **os.environ,
@@ -92,7 +92,7 @@ def test_a_gpu_worker_process_renders_delayed_shots_loading_once_and_drains_on_s
             futures = [render_t2v.delay(job, 1) for job in jobs]
             return [f.result(timeout=300) for f in futures]
 
-        with bucket_results(get_settings()):  # parameters and results where the worker is
+        with bucket_results(Settings()):  # parameters and results where the worker is
             records = two_shots([_job(1), _job(2)])
         assert [r.shot for r in records] == [1, 2] and not any(r.cached for r in records)
         assert all(storage.exists(r.key) and r.model == "tiny" for r in records)
@@ -173,14 +173,14 @@ def test_a_busy_worker_takes_no_second_shot_and_a_drain_strands_none(
     from tasks.fleet import render_t2v
     from tasks.generate import use_renderer
     from tasks.gpu_worker import GpuWorker, local_worker
-    from wanflow.settings import get_settings
+    from wanflow.settings import Settings
 
     monkeypatch.setenv("WANFLOW_WORKER_HEARTBEAT_S", "60")  # records on change, not by the clock
-    get_settings.cache_clear()
+    settings = Settings()
     gate = _Gate()
     use_renderer(gate)
     try:
-        worker = GpuWorker(["t2v"], name="busy", settings=get_settings())
+        worker = GpuWorker(["t2v"], name="busy", settings=settings)
         thread = threading.Thread(target=worker.run, daemon=True)
         thread.start()
         assert worker.wait_ready(120)
@@ -197,7 +197,7 @@ def test_a_busy_worker_takes_no_second_shot_and_a_drain_strands_none(
         worker.stop()  # drain: the first shot is still at the gate
         # The draining worker has closed its subscription: the server hands both waiting runs
         # to the next worker while the first shot is still in progress.
-        with local_worker(get_settings(), families=["t2v"]):
+        with local_worker(settings, families=["t2v"]):
             assert second.result(timeout=120).shot == 2
             assert third.result(timeout=120).shot == 3
         assert thread.is_alive() and sorted(gate.shots) == [1, 2, 3]
@@ -220,11 +220,11 @@ def test_the_local_worker_renders_a_shot_dispatched_before_it_subscribed(
     from generation.pipelines import unload
     from tasks.fleet import render_t2v
     from tasks.gpu_worker import local_worker
-    from wanflow.settings import get_settings
+    from wanflow.settings import Settings
 
     unload()  # this process's pipelines: the worker loads the model for its shot
     early = render_t2v.delay(_job(3, "early"), 1)  # no worker serves render-t2v yet
-    with local_worker(get_settings()) as worker:
+    with local_worker(Settings()) as worker:
         record = early.result(timeout=300)
         assert record.item_id == "early" and not record.cached and storage.exists(record.key)
         done = _wait_for(
@@ -248,9 +248,9 @@ def test_a_worker_takes_high_priority_shots_before_normal_ones_queued_earlier(
 
     from tasks.fleet import task_for
     from tasks.gpu_worker import local_worker
-    from wanflow.settings import get_settings
+    from wanflow.settings import Settings
 
-    settings = get_settings()
+    settings = Settings()
     queued = [  # all queued before any worker subscribes: normal first, in sending order
         task_for(job, settings, priority).delay(job, 1)
         for job, priority in (
