@@ -135,7 +135,7 @@ def enable_cache(
     loaded: Any,
     cache: str | None,
     *,
-    settings: Settings | None = None,
+    settings: Settings,
     spec: ModelSpec | None = None,
     steps: int = 0,
 ) -> None:
@@ -149,8 +149,8 @@ def enable_cache(
     elif cache == "taylorseer":
         configs = dict.fromkeys(_NAMES, TaylorSeerCacheConfig(cache_identifiers=TAYLORSEER_IDS))
     elif cache == "magcache":
-        if settings is None or spec is None:
-            raise ValueError("MagCache needs the settings and the model for its ratios")
+        if spec is None:
+            raise ValueError("MagCache needs the model for its ratios")
         ratios, counts = magcache_ratios(settings, spec), expert_steps(pipe, steps)
         configs = {
             name: MagCacheConfig(mag_ratios=ratios[name], num_inference_steps=counts[name])

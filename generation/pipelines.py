@@ -131,16 +131,12 @@ def _is_hub_id(spec: ModelSpec) -> bool:
     return not Path(source).expanduser().is_dir()
 
 
-def resident(spec: ModelSpec, device: str, settings: Settings | None = None) -> Loaded | None:
-    """The copy of ``spec`` these ``settings`` would render on (without settings: the most
-    recently used copy on ``device``), or None when it is not loaded."""
-    if settings is not None:
-        key = load_key(spec, settings, device)
-        with _INDEX:
-            return _RESIDENT.get(key)
+def resident(spec: ModelSpec, device: str, settings: Settings) -> Loaded | None:
+    """The copy of ``spec`` these ``settings`` would render on, or None when it is not loaded:
+    settings that load it otherwise (another memory plan, attention) have their own copy."""
+    key = load_key(spec, settings, device)
     with _INDEX:
-        copies = [m for key, m in _RESIDENT.items() if _holds(key, spec, device)]
-    return copies[-1] if copies else None
+        return _RESIDENT.get(key)
 
 
 def resident_names(device: str | None = None) -> list[str]:

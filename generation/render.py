@@ -205,7 +205,7 @@ def _run(
                     **shot.inputs,
                 )
         finally:
-            enable_cache(loaded, None)
+            enable_cache(loaded, None, settings=settings)
             for handle in marks:
                 handle.remove()
         return _Run(out.frames[0], experts.by_step, start, step_ends, time.perf_counter())

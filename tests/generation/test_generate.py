@@ -608,11 +608,11 @@ def test_compiled_blocks_still_take_the_fast_presets_caches(settings):
         ).frames[0]
 
     for cache in ("first-block", "taylorseer"):
-        enable_cache(loaded, cache)
+        enable_cache(loaded, cache, settings=settings)
         try:
             frames = shot()
         finally:
-            enable_cache(loaded, None)
+            enable_cache(loaded, None, settings=settings)
         assert np.isfinite(frames).all()
     assert speed.label() == "native+compiled"
 
