@@ -360,12 +360,11 @@ class Bench:
     def run(self, label: str, items: list[dict], workers: int) -> dict:
         from flows.produce_manifest import produce_manifest
         from wanflow.fleet import read_beats
-        from wanflow.settings import get_settings
+        from wanflow.settings import Settings
         from wanflow.storage import Storage
 
         os.environ["WANFLOW_S3_BUCKET"] = f"fleet-{label}-{secrets.token_hex(3)}"
-        get_settings.cache_clear()
-        settings = get_settings()
+        settings = Settings()
         store = Storage.from_settings(settings)
         store.ensure_bucket()
         store.put_bytes(REFERENCE_KEY, self.png, content_type="image/png")

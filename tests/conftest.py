@@ -25,7 +25,6 @@ for name in list(os.environ):
         del os.environ[name]
 
 from wanflow.localserver import LocalS3Server  # noqa: E402
-from wanflow.settings import get_settings  # noqa: E402
 from wanflow.storage import Storage  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,9 +96,7 @@ def wanflow_env(s3_server, storage, model_dir, monkeypatch, tmp_path):
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    yield env
-    get_settings.cache_clear()
+    return env
 
 
 @pytest.fixture(scope="session")
@@ -109,13 +106,6 @@ def prefect_api():
 
     with prefect_test_harness(server_startup_timeout=180):
         yield
-
-
-@pytest.fixture(autouse=True)
-def _fresh_settings():
-    get_settings.cache_clear()
-    yield
-    get_settings.cache_clear()
 
 
 @pytest.fixture(scope="session")
@@ -143,7 +133,6 @@ def lenient_review(monkeypatch, clip_checkpoint) -> None:
     categories = ("violence", "gore", "blood", "weapons", "sexual", "nudity")
     lenient = {c: {"review": 1.0, "block": 1.0} for c in categories}
     monkeypatch.setenv("WANFLOW_REVIEW_THRESHOLDS", json.dumps(lenient))
-    get_settings.cache_clear()
 
 
 class HttpReceiver:

@@ -13,7 +13,6 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
-from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -343,12 +342,6 @@ class Settings(BaseSettings):
             if secret and value not in (None, ""):
                 data[name] = MASK
         return data
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """Process-wide settings; tests call ``get_settings.cache_clear()`` after changing env."""
-    return Settings()
 
 
 # The settings a command handed to the flows it runs in this process. A deployed flow run has no

@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from tests.conftest import ROOT
-from wanflow.settings import Settings, get_settings
+from wanflow.settings import Settings
 
 DEPLOYMENTS = ROOT / "deployments"
 PREFECT_YAML = DEPLOYMENTS / "prefect.yaml"
@@ -193,7 +193,6 @@ def _setup_app():
 def _setup(*args: str) -> list[str]:
     from typer.testing import CliRunner
 
-    get_settings.cache_clear()
     result = CliRunner().invoke(_setup_app(), ["setup", *args])
     assert result.exit_code == 0, (result.output, result.exception)
     return result.stdout.splitlines()
@@ -325,7 +324,7 @@ def test_setup_keeps_prefect_results_in_the_bucket_without_its_keys(prefect_api,
         block = client.read_block_document_by_name(
             "wanflow-results", block_type_slug="remote-file-system", include_secrets=True
         )
-    settings = get_settings()
+    settings = Settings()
     assert block.data == {
         "basepath": where,
         "settings": {

@@ -28,7 +28,7 @@ from tests.prefect_server import (
     wait_for,
     without_prefect_settings,
 )
-from wanflow.settings import get_settings
+from wanflow.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -161,7 +161,7 @@ def test_the_server_schedules_both_deployments_and_a_worker_runs_a_scheduled_tic
         storage.put_bytes("incoming/x.json", MANIFEST)
         _make_due_now(client, tick)
         worker_log = tmp_path / "worker.log"
-        pool = get_settings().cpu_pool
+        pool = Settings().cpu_pool
         command = [PREFECT, "worker", "start", "--pool", pool, "--run-once", "--limit", "1"]
         worker = start(command, env, worker_log)
         try:

@@ -53,8 +53,6 @@ def fleet(prefect_api, wanflow_env, clip_checkpoint, monkeypatch, tmp_path):
     """Env for a remote fleet: fast heartbeats, a short staleness, held items wait."""
     from prefect.settings import PREFECT_API_URL
 
-    from wanflow.settings import get_settings
-
     lenient_review(monkeypatch, clip_checkpoint)  # clean items pass review on their own
     settings = {
         "WANFLOW_FLEET": "remote",
@@ -65,7 +63,6 @@ def fleet(prefect_api, wanflow_env, clip_checkpoint, monkeypatch, tmp_path):
     }
     for name, value in settings.items():
         monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
     env = dict(os.environ, PREFECT_API_URL=PREFECT_API_URL.value(), COLUMNS="100")
     workers: list[subprocess.Popen] = []
 

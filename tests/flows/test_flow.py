@@ -408,20 +408,16 @@ def test_review_passes_holds_and_blocks_by_the_policy(
 ):
     import urllib.request
 
-    from wanflow.settings import get_settings
-
     monkeypatch.setenv("WANFLOW_CLIP_MODEL", "ViT-S-32")
     monkeypatch.setenv("WANFLOW_CLIP_WEIGHTS", str(clip_checkpoint))
     # Thresholds no random score reaches: every classifier ran and found nothing.
     lenient = {c: {"review": 1.0, "block": 1.0} for c in ("violence", "gore", "blood")}
     lenient |= {c: {"review": 1.0, "block": 1.0} for c in ("weapons", "sexual", "nudity")}
     monkeypatch.setenv("WANFLOW_REVIEW_THRESHOLDS", json.dumps(lenient))
-    get_settings.cache_clear()
     _bgm_library(storage, tmp_path)
     hook = HttpReceiver()
     monkeypatch.setenv("WANFLOW_CALLBACK_SECRET", "hook-key")
     monkeypatch.setenv("WANFLOW_CALLBACK_ALLOW_HOSTS", "127.0.0.1")  # the local receiver
-    get_settings.cache_clear()
     manifest = {"callback_url": hook.url, "items": REVIEWED}
     storage.put_bytes("incoming/reviewed.json", json.dumps(manifest).encode())
     report = produce("incoming/reviewed.json")
@@ -490,7 +486,6 @@ def test_review_passes_holds_and_blocks_by_the_policy(
     # A block threshold every score reaches: the item is blocked with the evidence.
     strict = lenient | {"violence": {"review": 0.0, "block": 0.0}}
     monkeypatch.setenv("WANFLOW_REVIEW_THRESHOLDS", json.dumps(strict))
-    get_settings.cache_clear()
     storage.put_bytes("incoming/strict.json", json.dumps(REVIEWED[:1]).encode())
     (blocked,) = produce("incoming/strict.json").items
     assert blocked.status == "blocked" and blocked.review.decision == "block"

@@ -16,7 +16,6 @@ import pytest
 from tests.conftest import WANFLOW, lenient_review, make_storage, published_ids
 from tests.faults import FaultProxy
 from wanflow.localserver import LocalS3Server
-from wanflow.settings import get_settings
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +100,6 @@ def test_a_run_killed_during_generation_resumes_without_redoing_shots(
     from flows.produce_manifest import produce_manifest
 
     monkeypatch.setenv("WANFLOW_AUTO_APPROVE", "1")
-    get_settings.cache_clear()
     report = produce_manifest("processing/killed.json")
     assert report.status == "succeeded"
     assert [i.status for i in report.items] == ["published"] * 3
@@ -137,7 +135,6 @@ def test_the_s3_server_restarted_mid_run_is_ridden_out_by_retries(
     monkeypatch.setenv("WANFLOW_S3_BUCKET", storage.bucket)
     monkeypatch.setenv("WANFLOW_S3_BACKOFF_S", "0.5")  # 0.5, 1, 2, 4, 8 s: outlasts a restart
     monkeypatch.setenv("WANFLOW_AUTO_APPROVE", "1")
-    get_settings.cache_clear()
     storage.put_bytes("incoming/restart.json", json.dumps(STORIES[:2]).encode())
     from flows.produce_manifest import produce_manifest
 

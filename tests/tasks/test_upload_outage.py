@@ -15,7 +15,6 @@ from tests.faults import FaultProxy
 from tests.generation.test_generate import request
 from wanflow.localserver import LocalS3Server
 from wanflow.settings import Settings
-from wanflow.settings import get_settings
 
 pytestmark = pytest.mark.slow
 
@@ -51,7 +50,6 @@ def test_a_clip_rendered_during_an_outage_is_uploaded_when_storage_returns(
     monkeypatch.setenv("WANFLOW_S3_BUCKET", storage.bucket)
     monkeypatch.setenv("WANFLOW_S3_RETRIES", "1")  # the brief retries give up almost at once
     monkeypatch.setenv("WANFLOW_UPLOAD_RETRY_S", "300")  # the patient ones do not
-    get_settings.cache_clear()
 
     renders, rendered = [], threading.Event()
     render = Renderer.render

@@ -25,7 +25,7 @@ from wanflow.results import (
     results_env,
     use_bucket_results,
 )
-from wanflow.settings import Settings, get_settings
+from wanflow.settings import Settings
 
 # Not tests.conftest: the worker process imports this module to find the task it serves, and
 # conftest would clear its WANFLOW_* settings.
@@ -44,9 +44,9 @@ ignored = get_current_settings().tasks.scheduling.default_storage_block
 del os.environ["PREFECT_TASKS_SCHEDULING_DEFAULT_STORAGE_BLOCK"]
 
 from wanflow.results import use_bucket_results
-from wanflow.settings import get_settings
+from wanflow.settings import Settings
 
-use_bucket_results(get_settings())
+use_bucket_results(Settings())
 now = get_current_settings()
 print("settings", ignored, now.tasks.scheduling.default_storage_block,
       now.results.default_storage_block, now.results.persist_by_default, flush=True)
@@ -112,7 +112,7 @@ def _block_document() -> dict:
 def test_the_block_is_made_once_and_loses_credentials_someone_saved(prefect_api, wanflow_env):
     from prefect.filesystems import RemoteFileSystem
 
-    settings = get_settings()
+    settings = Settings()
     secret = settings.s3_secret_key.get_secret_value()
     leaky = {"key": settings.s3_access_key, "secret": secret, **block_settings(settings)}
     RemoteFileSystem(basepath="s3://old/place", settings=leaky).save(RESULTS_BLOCK, overwrite=True)
@@ -152,7 +152,7 @@ def test_a_task_worker_process_and_a_flow_exchange_everything_through_the_bucket
     from prefect.futures import PrefectDistributedFuture
     from prefect.settings import PREFECT_API_URL
 
-    settings = get_settings()
+    settings = Settings()
     secret = settings.s3_secret_key.get_secret_value()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PREFECT_", "AWS_"))}
     env |= {"PREFECT_API_URL": PREFECT_API_URL.value(), "PREFECT_HOME": str(tmp_path / "home")}
@@ -208,7 +208,7 @@ def test_a_process_follows_the_block_when_it_is_re_pointed(prefect_api, wanflow_
     it, results would go on to the bucket the block named when first used here."""
     from prefect.results import get_default_result_storage
 
-    settings = get_settings()
+    settings = Settings()
     elsewhere = settings.model_copy(update={"s3_bucket": "some-other-bucket"})
     with bucket_results(elsewhere):
         assert get_default_result_storage().basepath == results_basepath(elsewhere)
