@@ -90,15 +90,18 @@ def classifiers_for(settings: Settings) -> list[Classifier]:
 
 def review_clip_file(path: Path, settings: Settings) -> ClipReview:
     """A local clip through sampling, the classifiers and the policy: what ``wanflow review``
-    does with a file, and what an item's review does with each of its clips."""
+    does with a file, and what an item's review does with each of its clips. Frames are
+    decoded by the ``ffmpeg`` setting's binary, as every other encode and decode of the run."""
     from moderation.frames import sample_frames
+    from wanflow.video import using_ffmpeg
 
-    frames = sample_frames(
-        path,
-        rate=settings.review_rate,
-        scene_threshold=settings.review_scene_threshold,
-        max_seconds=settings.max_duration_s,
-    )
+    with using_ffmpeg(settings.ffmpeg):
+        frames = sample_frames(
+            path,
+            rate=settings.review_rate,
+            scene_threshold=settings.review_scene_threshold,
+            max_seconds=settings.max_duration_s,
+        )
     return review_frames(
         frames,
         classifiers_for(settings),

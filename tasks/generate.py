@@ -86,7 +86,7 @@ def render_job(job: ClipJob, settings: Settings) -> Clip:
 
 
 def _render_job(job: ClipJob, settings: Settings) -> Clip:
-    from wanflow.video import write_mp4, write_png
+    from wanflow.video import using_ffmpeg, write_mp4, write_png
 
     store, logger = storage(settings), get_run_logger()
     spec = resolve_model(job.model, settings)
@@ -139,8 +139,9 @@ def _render_job(job: ClipJob, settings: Settings) -> Clip:
                 )
 
         rendered = _RENDERER[0](settings).render(spec, request, progress=progress)
-        mp4 = write_mp4(rendered.frames, Path(tmp) / "clip.mp4", rendered.fps)
-        png = write_png(rendered.frames[-1], Path(tmp) / "last.png")
+        with using_ffmpeg(settings.ffmpeg):
+            mp4 = write_mp4(rendered.frames, Path(tmp) / "clip.mp4", rendered.fps)
+            png = write_png(rendered.frames[-1], Path(tmp) / "last.png")
         sums = sha256_file(mp4), sha256_file(png)
         window = settings.upload_retry_s
         for key, path, ctype in ((mp4_key, mp4, "video/mp4"), (png_key, png, "image/png")):
