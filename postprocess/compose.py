@@ -211,19 +211,6 @@ def compose(
     from clip ``i`` to ``i + 1``. Writes ``out`` (MP4) and, beside it, ``.srt``, ``.vtt``,
     ``.jpg`` thumbnail and ``.poster.jpg``. Raises ValueError for inputs that do not fit.
     Every ffmpeg step runs ``options.ffmpeg``."""
-    with using_ffmpeg(options.ffmpeg):
-        return _compose(clips, narration, transitions, out, engines, work, options)
-
-
-def _compose(
-    clips: Sequence[Path],
-    narration: Sequence[str | None],
-    transitions: Sequence[str | None],
-    out: Path,
-    engines: Sequence[Engine],
-    work: Path,
-    options: Options,
-) -> Composed:
     if not clips:
         raise ValueError("nothing to compose: no clips")
     if len(narration) != len(clips) or len(transitions) != len(clips) - 1:
@@ -231,98 +218,99 @@ def _compose(
             f"{len(clips)} clip(s) need as many narration entries and {len(clips) - 1} "
             f"transition(s); got {len(narration)} and {len(transitions)}"
         )
-    work.mkdir(parents=True, exist_ok=True)
-    steps: dict[str, float] = {}
-    with _step(steps, "narrate"):
-        shots = speak(narration, engines, work / "narration", options)
-    first = probe(clips[0])
-    fps, width, height = first.fps, first.width, first.height
+    with using_ffmpeg(options.ffmpeg):
+        work.mkdir(parents=True, exist_ok=True)
+        steps: dict[str, float] = {}
+        with _step(steps, "narrate"):
+            shots = speak(narration, engines, work / "narration", options)
+        first = probe(clips[0])
+        fps, width, height = first.fps, first.width, first.height
 
-    segments = []
-    for index, clip in enumerate(clips):
-        info = probe(clip)
-        needed = _needed_s(speech_s(shots[index]), options, index, transitions)
-        slow, hold = extension(info.duration_s, needed, round(fps), options.policy)
-        with _step(steps, "normalise"):
-            segment = normalise(
-                clip,
-                work / f"shot-{index + 1}.mp4",
-                width=width,
-                height=height,
+        segments = []
+        for index, clip in enumerate(clips):
+            info = probe(clip)
+            needed = _needed_s(speech_s(shots[index]), options, index, transitions)
+            slow, hold = extension(info.duration_s, needed, round(fps), options.policy)
+            with _step(steps, "normalise"):
+                segment = normalise(
+                    clip,
+                    work / f"shot-{index + 1}.mp4",
+                    width=width,
+                    height=height,
+                    fps=fps,
+                    hold_s=hold,
+                    slow_factor=slow,
+                )
+            segments.append(segment.path)
+        with _step(steps, "join"):
+            picture = join(
+                segments,
+                [t or "cut" for t in transitions],
+                work / "picture.mp4",
                 fps=fps,
-                hold_s=hold,
-                slow_factor=slow,
+                transition_s=options.transition_s,
+                crf=options.crf,
+                preset=options.preset,
             )
-        segments.append(segment.path)
-    with _step(steps, "join"):
-        picture = join(
-            segments,
-            [t or "cut" for t in transitions],
-            work / "picture.mp4",
-            fps=fps,
-            transition_s=options.transition_s,
-            crf=options.crf,
-            preset=options.preset,
-        )
 
-    placed: list[tuple[Path, float]] = []
-    timed: list[tuple[str, float, float]] = []
-    for index, sentences in enumerate(shots):
-        incoming = picture.overlaps_s[index - 1] if index else 0.0
-        at = picture.starts_s[index] + max(options.padding_s, incoming)
-        for sentence in sentences:
-            start = at
-            for utterance in sentence.utterances:
-                placed.append((utterance.path, at))
-                at += utterance.duration_s
-            timed.append((sentence.text, start, at))
-            at += SENTENCE_GAP_S
-    audio = work / "mix.wav"
-    with _step(steps, "mix"):
-        mixed = mix(
-            placed,
-            picture.total_s,
-            audio,
-            music=options.music,
-            target_lufs=options.target_lufs,
-            true_peak_db=options.true_peak_db,
+        placed: list[tuple[Path, float]] = []
+        timed: list[tuple[str, float, float]] = []
+        for index, sentences in enumerate(shots):
+            incoming = picture.overlaps_s[index - 1] if index else 0.0
+            at = picture.starts_s[index] + max(options.padding_s, incoming)
+            for sentence in sentences:
+                start = at
+                for utterance in sentence.utterances:
+                    placed.append((utterance.path, at))
+                    at += utterance.duration_s
+                timed.append((sentence.text, start, at))
+                at += SENTENCE_GAP_S
+        audio = work / "mix.wav"
+        with _step(steps, "mix"):
+            mixed = mix(
+                placed,
+                picture.total_s,
+                audio,
+                music=options.music,
+                target_lufs=options.target_lufs,
+                true_peak_db=options.true_peak_db,
+            )
+        cues = cues_for(timed, options.lang, end_s=picture.total_s)
+        srt, vtt = out.with_suffix(".srt"), out.with_suffix(".vtt")
+        out.parent.mkdir(parents=True, exist_ok=True)
+        srt.write_text(to_srt(cues), encoding="utf-8")
+        vtt.write_text(to_vtt(cues), encoding="utf-8")
+        with _step(steps, "mux"):
+            mux(
+                picture.path,
+                audio,
+                out,
+                subtitles_srt=srt if cues else None,
+                language=options.lang,
+                burn_subtitles=srt if options.burn_subtitles and cues else None,
+                font=options.font,
+                crf=options.crf,
+                preset=options.preset,
+            )
+        target = options.target_lufs if mixed.integrated_lufs is not None else None
+        with _step(steps, "check"):
+            report = check_output(out, expect_subtitles=bool(cues), target_lufs=target)
+        with _step(steps, "thumbnail"):
+            thumb = thumbnail(out, out.with_suffix(".jpg"))
+            still = poster(out, out.with_suffix(".poster.jpg"))
+        return Composed(
+            video=out,
+            srt=srt,
+            vtt=vtt,
+            thumbnail=thumb,
+            poster=still,
+            duration_s=picture.total_s,
+            shot_starts_s=picture.starts_s,
+            mix=mixed,
+            check=report,
+            sentences=len(timed),
+            steps={name: round(seconds, 3) for name, seconds in steps.items()},
         )
-    cues = cues_for(timed, options.lang, end_s=picture.total_s)
-    srt, vtt = out.with_suffix(".srt"), out.with_suffix(".vtt")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    srt.write_text(to_srt(cues), encoding="utf-8")
-    vtt.write_text(to_vtt(cues), encoding="utf-8")
-    with _step(steps, "mux"):
-        mux(
-            picture.path,
-            audio,
-            out,
-            subtitles_srt=srt if cues else None,
-            language=options.lang,
-            burn_subtitles=srt if options.burn_subtitles and cues else None,
-            font=options.font,
-            crf=options.crf,
-            preset=options.preset,
-        )
-    target = options.target_lufs if mixed.integrated_lufs is not None else None
-    with _step(steps, "check"):
-        report = check_output(out, expect_subtitles=bool(cues), target_lufs=target)
-    with _step(steps, "thumbnail"):
-        thumb = thumbnail(out, out.with_suffix(".jpg"))
-        still = poster(out, out.with_suffix(".poster.jpg"))
-    return Composed(
-        video=out,
-        srt=srt,
-        vtt=vtt,
-        thumbnail=thumb,
-        poster=still,
-        duration_s=picture.total_s,
-        shot_starts_s=picture.starts_s,
-        mix=mixed,
-        check=report,
-        sentences=len(timed),
-        steps={name: round(seconds, 3) for name, seconds in steps.items()},
-    )
 
 
 def _needed_s(
