@@ -3,7 +3,8 @@
 Prints the compose time as a multiple of real time (video seconds per wall second; above 1 is
 faster than real time) and each step's share: narrate (espeak-ng), normalise, join (xfade,
 x264), mix (two-pass loudnorm), mux, check, thumbnail. Clips are synthetic moving gradients —
-x264 spends about as long on them as on real footage of the same size. Asserts nothing.
+x264 spends about as long on them as on real footage of the same size. Asserts nothing. Every
+ffmpeg run is the ``WANFLOW_FFMPEG`` binary's when set, as in the pipeline.
 
     OMP_NUM_THREADS=2 .venv/bin/python benchmarks/compose.py [--shots 6] [--seconds 5] \
         [--size 1280x720]
@@ -66,8 +67,14 @@ def main() -> None:
 
     from postprocess.compose import Options, compose
     from postprocess.tts import engine_for
+    from wanflow.settings import Settings
+    from wanflow.video import using_ffmpeg
 
-    with tempfile.TemporaryDirectory(prefix="wanflow-bench-compose-") as tmp:
+    binary = Settings().ffmpeg
+    with (
+        tempfile.TemporaryDirectory(prefix="wanflow-bench-compose-") as tmp,
+        using_ffmpeg(binary),
+    ):
         folder = Path(tmp)
         clips = [
             clip(folder / f"clip-{i}.mp4", args.seconds, width, height, 40 * i % 256)
@@ -84,7 +91,7 @@ def main() -> None:
             folder / "out" / "story.mp4",
             [engine_for("espeak")],
             folder / "work",
-            Options(lang="zh", music=bgm),
+            Options(lang="zh", music=bgm, ffmpeg=binary),
         )
         wall = time.perf_counter() - start
     print(
