@@ -113,43 +113,18 @@ def decide(ctx: typer.Context) -> None:
     [--reviewer NAME]. Items not named keep waiting. Exit 0: the run was resumed; 2: the
     decision does not fit the run (unknown item, run not waiting); 1: the server refused.
     """
-    from uuid import UUID
-
-    from prefect.exceptions import ObjectNotFound
-    from prefect.flow_runs import resume_flow_run
-
-    from flows.approve import stored_request
-    from moderation.approval import DecisionError, check_decision
+    from flows.decide import DecisionError, DecisionRefused, decide_run
 
     args = _decide_parser().parse_args(ctx.args)
     _api()
+    reviewer = args.reviewer or os.environ.get("WANFLOW_REVIEWER") or _whoami()
     try:
-        flow_run_id = UUID(args.flow_run_id)
-    except ValueError as exc:
-        raise fail(f"{args.flow_run_id!r} is not a flow run id", 2) from exc
-    from prefect import get_client
-
-    with get_client(sync_client=True) as client:
-        try:
-            run = client.read_flow_run(flow_run_id)
-        except ObjectNotFound as exc:
-            raise fail(f"no flow run {flow_run_id}", 2) from exc
-    state = run.state
-    if state is None or not state.is_paused() or not state.state_details.pause_key:
-        raise fail(f"flow run {flow_run_id} is not waiting for a decision ({state.name})", 2)
-    request = stored_request(flow_run_id, state.state_details.pause_key)
-    if request is None:
-        raise fail(f"flow run {flow_run_id} is paused, but not for a Wanflow approval", 2)
-    try:
-        choices = check_decision(request.ids, args.approve, args.reject)
+        decided = decide_run(args.flow_run_id, args.approve, args.reject, reviewer, args.comment)
     except DecisionError as exc:
         raise fail(str(exc), 2) from exc
-    reviewer = args.reviewer or os.environ.get("WANFLOW_REVIEWER") or _whoami()
-    run_input = {**choices, "reviewer": reviewer, "comment": args.comment}
-    try:
-        resume_flow_run(flow_run_id, run_input=run_input)
-    except RuntimeError as exc:  # the server validates the input against the form too
+    except DecisionRefused as exc:  # the server validates the input against the form too
         raise fail(f"the server refused the decision: {exc}") from exc
+    flow_run_id, request, choices = decided.flow_run_id, decided.request, decided.choices
     for decision, done in (("approve", "approved"), ("reject", "rejected")):
         named = [i for i, c in choices.items() if c == decision]
         if named:
