@@ -197,6 +197,9 @@ class Settings(BaseSettings):
         description="approve every held item without asking (local demos); blocked items "
         "stay blocked",
     )
+    review_session_s: float = Field(
+        8 * 3600, gt=0, le=7 * 24 * 3600, description="how long a review page login lasts"
+    )
 
     # --- post-production --------------------------------------------------------------------
     ffmpeg: str | None = Field(
