@@ -101,22 +101,33 @@ def rendered(outcome: ItemOutcome, results: list[Result]) -> None:
 def carry_on(items: Items, outcome: ItemOutcome) -> None:
     """review → compose → publish (clean) or hold (composed, waiting for a person)."""
     review(items, outcome)
-    if outcome.status in ("reviewed", "held"):
+    if composes(outcome):
         compose(items, outcome)
-    if outcome.status == "composed":
+    if publishes(outcome):
         publish(items, outcome)
+
+
+def composes(outcome: ItemOutcome) -> bool:
+    """A clean item is composed to be published; a held one so that its reviewer judges the
+    finished video. Blocked and failed items go no further."""
+    return outcome.status in ("reviewed", "held")
+
+
+def publishes(outcome: ItemOutcome) -> bool:
+    """Composed after a clean review, or approved by a person; a held item waits, whatever its
+    review said, and a rejected, blocked or failed one never goes out."""
+    return outcome.status in ("composed", "approved")
 
 
 def review(items: Items, outcome: ItemOutcome) -> None:
     with items.clock("review"):
         try:
-            reviewed = review_item(
+            reviewed: ItemReview | Exception = review_item(
                 items.report.run_id, outcome.id, outcome.title, outcome.clips, items.settings
             )
         except Exception as exc:  # unreviewed is never passed: the item stops here
-            _fail(outcome, "review", exc)
-            return
-    _apply_review(outcome, reviewed, items.manifest_items[outcome.id].require_approval)
+            reviewed = exc
+    apply_review(outcome, reviewed, items.manifest_items[outcome.id].require_approval)
 
 
 def compose(items: Items, outcome: ItemOutcome) -> None:
@@ -139,7 +150,13 @@ def compose(items: Items, outcome: ItemOutcome) -> None:
         except Exception as exc:  # one item's failure is recorded; the others go on
             _fail(outcome, "compose", exc)
             return
-    outcome.final = Final.model_validate(done.model_dump())
+    composed(outcome, Final.model_validate(done.model_dump()))
+
+
+def composed(outcome: ItemOutcome, final: Final) -> None:
+    """The finished video is in: a clean item is ready to publish; a held one stays held, now
+    with a video for its reviewer to judge."""
+    outcome.final = final
     if outcome.status == "reviewed":
         outcome.status = "composed"
 
@@ -174,8 +191,14 @@ def hold(outcome: ItemOutcome, because: list[str]) -> None:
     outcome.reasons += [f"awaiting {why}" for why in because]
 
 
-def _apply_review(outcome: ItemOutcome, reviewed: ItemReview, require_approval: bool) -> None:
-    """Block, hold for a person, or pass; nothing that is not a clean pass goes further alone."""
+def apply_review(
+    outcome: ItemOutcome, reviewed: ItemReview | Exception | None, require_approval: bool
+) -> None:
+    """Block, hold for a person, or pass; nothing that is not a clean pass goes further alone,
+    and a review that could not be made (an error, or no verdict at all) fails the item."""
+    if not isinstance(reviewed, ItemReview):
+        _fail(outcome, "review", reviewed or LookupError("no verdict"))
+        return
     verdict = reviewed.verdict
     outcome.review = Review(
         decision=verdict.decision,
@@ -217,3 +240,34 @@ def decide(outcome: ItemOutcome, entry: AuditEntry) -> None:
         outcome.reasons.append(f"rejected by {entry.actor}{note}")
     else:
         outcome.reasons += entry.reasons
+
+
+def carry_passes(report: RunReport, earlier: RunReport | None) -> None:
+    """A resumed suspended run re-runs from the top, its finished stages coming back from
+    Prefect in no time: the report adds this pass's stage times to those of the passes before,
+    which each wrote the report (``earlier``, still running) before they suspended."""
+    if earlier is None or earlier.status != "running":
+        return
+    report.stages = dict(earlier.stages)
+    report.passes = earlier.passes + 1
+
+
+def carry_items(report: RunReport, earlier: RunReport | None) -> set[str]:
+    """The ids of the items a resumed pass takes as the pass before left them (published,
+    held with a finished video, ...): they are neither planned, rendered nor published again,
+    and only the held ones are taken up, by the approval. A run that is not a resumed pass
+    (no earlier report, or one that ended) carries nothing: every item is done afresh."""
+    if earlier is None or earlier.status != "running" or report.passes < 2:
+        return set()
+    before = {o.id: o for o in earlier.items if o.status in CARRIED}
+    report.items = [before.get(o.id, o) for o in report.items]
+    return set(before)
+
+
+def conclude(report: RunReport) -> None:
+    """The run succeeded when any item came through (published, held, blocked, ...): an item's
+    failure is its own, and only a run where every item failed has failed."""
+    failed = all(item.status == "failed" for item in report.items)
+    report.status = "failed" if failed else "succeeded"
+    if failed:
+        report.error = "every item failed; see each item's reasons"

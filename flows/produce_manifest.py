@@ -18,7 +18,17 @@ from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
 
 from flows.held import approve_held
-from flows.items import CARRIED, Items, StageClock, carry_on, publish, rendered
+from flows.items import (
+    Items,
+    StageClock,
+    carry_items,
+    carry_on,
+    carry_passes,
+    conclude,
+    publish,
+    publishes,
+    rendered,
+)
 from generation.catalogue import Catalogue
 from generation.clips import ClipJob, jobs_for
 from generation.plan import ShotPlan
@@ -95,7 +105,7 @@ def produce_manifest(manifest_key: str) -> RunReport:
         started_at=started,
         settings=settings.public_dict(),
     )
-    _carry_earlier_passes(report, settings)
+    carry_passes(report, read_report(report.key, settings))  # a resumed pass adds up
     clock = StageClock(report)
 
     with clock("claim"):
@@ -126,10 +136,7 @@ def produce_manifest(manifest_key: str) -> RunReport:
             report.status, report.error = "failed", "no valid items: every row was rejected"
         else:
             _item_stages(report, ingested, catalogue, screener, clock, settings)
-            failed = all(item.status == "failed" for item in report.items)
-            report.status = "failed" if failed else "succeeded"
-            if failed:
-                report.error = "every item failed; see each item's reasons"
+            conclude(report)
     except ManifestError as exc:
         report.status, report.error = "failed", f"unreadable manifest: {exc}"
     except Exception as exc:
@@ -144,17 +151,6 @@ def produce_manifest(manifest_key: str) -> RunReport:
     _announce(report, callback_url, settings)
     logger.info("%s %s; report at %s", report.manifest, report.status, report.key)
     return report
-
-
-def _carry_earlier_passes(report: RunReport, settings: Settings) -> None:
-    """A resumed suspended run re-runs from the top, its finished stages coming back from
-    Prefect in no time: the report adds this pass's stage times to those of the passes before,
-    which each wrote the report before they suspended."""
-    earlier = read_report(report.key, settings)
-    if earlier is None or earlier.status != "running":
-        return
-    report.stages = dict(earlier.stages)
-    report.passes = earlier.passes + 1
 
 
 def _announce(report: RunReport, callback_url: str | None, settings: Settings) -> None:
@@ -177,7 +173,7 @@ def _item_stages(
     """expand → screen → plan → narrate for the manifest's items together; then each item on
     its own as soon as its shots exist: review → compose → publish, or hold. Every accepted item
     ends published, held for a person, rejected, blocked or failed."""
-    carried = _carry_items(report, settings)
+    carried = carry_items(report, read_report(report.key, settings))
     fresh = [item for item in ingested.items if item.id not in carried]
     items = Items(report, {i.id: i for i in ingested.items}, {}, clock, settings)
     plans = _prepare(items, fresh, catalogue, screener) if fresh else {}
@@ -202,19 +198,8 @@ def _item_stages(
     with clock("approve"):
         approve_held(report, items)
     for outcome in items.outcomes.values():
-        if outcome.status == "approved":
+        if publishes(outcome):  # approved by a person (clean ones went out above)
             publish(items, outcome)
-
-
-def _carry_items(report: RunReport, settings: Settings) -> set[str]:
-    """A resumed run finds its items where the pass before left them (published, held with a
-    finished video, ...) and takes up only the held ones: nothing renders or publishes twice."""
-    earlier = read_report(report.key, settings)
-    if earlier is None or earlier.status != "running" or report.passes < 2:
-        return set()
-    before = {o.id: o for o in earlier.items if o.status in CARRIED}
-    report.items = [before.get(o.id, o) for o in report.items]
-    return set(before)
 
 
 def _prepare(
