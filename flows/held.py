@@ -17,6 +17,7 @@ from tasks.common import storage
 from tasks.manifest import write_report
 from tasks.prefect_runs import current_flow_run, results_persisted
 from wanflow.report import ItemOutcome, RunReport
+from wanflow.settings import Settings
 
 
 def approve_held(report: RunReport, items: Items) -> None:
@@ -29,10 +30,9 @@ def approve_held(report: RunReport, items: Items) -> None:
     held = [o for o in report.items if o.status == "held"]
     if not held:
         return
-    if settings.auto_approve:
-        answers, undecided = [_auto_answer(held)], []
-    elif settings.approval_timeout_s <= 0:
-        answers, undecided = [], [o.id for o in held]
+    decided = without_asking(held, settings)
+    if decided is not None:
+        answers, undecided = decided
     else:
         write_report(report, settings)  # the bucket shows the run waiting, and why, while it waits
         store = storage(settings)
@@ -52,6 +52,19 @@ def approve_held(report: RunReport, items: Items) -> None:
     outcomes = {o.id: o for o in held}
     for entry in entries:
         decide(outcomes[entry.item_id], entry)
+
+
+def without_asking(
+    held: list[ItemOutcome], settings: Settings
+) -> tuple[list[Answer], list[str]] | None:
+    """The answers (and the ids left undecided) when nobody is asked: every held item approved
+    by the operator's switch, or every one left held where no wait is allowed; None when people
+    must be asked."""
+    if settings.auto_approve:
+        return [_auto_answer(held)], []
+    if settings.approval_timeout_s <= 0:
+        return [], [o.id for o in held]
+    return None
 
 
 def _automatic_entries(report: RunReport, base: dict) -> list[AuditEntry]:
