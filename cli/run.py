@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Annotated
@@ -10,8 +9,8 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli.console import err, fail, load_settings, open_storage, out, override
-from cli.storage import endpoint
+from cli.console import err, fail, load_settings, out, override
+from cli.embedded import embedded, prefect_environment, temporary_prefect_api
 from wanflow import keys
 from wanflow.settings import Settings, settings_scope
 
@@ -57,8 +56,7 @@ def run(
     # Prefect's own settings, not Wanflow's: Prefect reads them from the environment (here and
     # in a server process it starts). An ephemeral Prefect server can take longer than
     # Prefect's 20 s default to start.
-    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
-    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    prefect_environment()
     settings = load_settings()
     if model:
         settings = override(settings, model_t2v=model, model_i2v=model, model_ti2v=model)
@@ -66,16 +64,14 @@ def run(
     from wanflow.storage import StorageError
 
     with ExitStack() as stack:
+        settings, store = embedded(stack, settings, prefect=False)
         try:
-            settings = stack.enter_context(endpoint(settings))
-            store = open_storage(settings)
-            store.ensure_bucket()
             key = keys.manifest_key(keys.INCOMING, file.name)
             store.put_file(key, file)
         except (StorageError, keys.InvalidKeyError) as exc:
             raise fail(str(exc)) from exc
         err.print(f"uploaded {file} to {store.uri(key)}; running produce_manifest…", soft_wrap=True)
-        _temporary_prefect_api(stack)
+        temporary_prefect_api(stack)
         from flows.produce_manifest import produce_manifest
 
         try:
@@ -94,22 +90,6 @@ def run(
             out.print(f"{item_id}: {folder}/", highlight=False, soft_wrap=True)
     if report.status != "succeeded":
         raise typer.Exit(1)
-
-
-def _temporary_prefect_api(stack: ExitStack) -> None:
-    """Without PREFECT_API_URL the run reports to a temporary Prefect API of its own, started
-    so that it dies with this process even on ``kill -9`` (Prefect's built-in one would not)."""
-    from prefect.settings import PREFECT_API_URL
-
-    from wanflow.lifetime import ChildStartError, prefect_server
-
-    if PREFECT_API_URL.value():
-        return
-    try:
-        url = stack.enter_context(prefect_server())
-    except ChildStartError as exc:
-        raise fail(str(exc)) from exc
-    err.print(f"temporary Prefect API on {url} (stops with this run)", highlight=False)
 
 
 def _copy_published(report, store, target: Path) -> dict[str, Path]:

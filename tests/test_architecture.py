@@ -10,8 +10,9 @@ The layers exist so that each part can be used, tested and replaced without what
   ``flows``, so that the logic runs and is tested without an orchestrator.
 - ``tasks/`` wraps that logic in Prefect tasks; a task never reaches up into ``flows`` or the CLI.
 - ``flows/`` composes the tasks; a flow never depends on the command line that may start it.
-- ``cli/`` is the top: it may import everything, and nothing imports it. Apart from the flows
-  themselves, only the CLI imports ``flows``.
+- ``cli/`` and ``service/`` (the web service) are the application layer: they may import
+  everything below them, and ``flows``; the CLI may import the service (``wanflow serve``), and
+  nothing else imports either of them.
 
 Imports are counted wherever they are written (inside functions and ``TYPE_CHECKING`` blocks
 too: a lazy import is still a dependency), relative ones resolved; packages must not import each
@@ -28,7 +29,16 @@ from pathlib import Path
 
 from tests.conftest import ROOT
 
-PACKAGES = ("wanflow", "generation", "moderation", "postprocess", "tasks", "flows", "cli")
+PACKAGES = (
+    "wanflow",
+    "generation",
+    "moderation",
+    "postprocess",
+    "tasks",
+    "flows",
+    "service",
+    "cli",
+)
 STAGES = frozenset({"generation", "moderation", "postprocess"})
 # (importer, imported): the stage imports another stage may make. Post-production retimes the
 # shot plan that generation defines.
@@ -86,6 +96,8 @@ def broken_rule(importer: str, imported: str, stage_imports: Iterable[tuple[str,
         return ""
     if imported == "cli":
         return "nothing imports the CLI"
+    if imported == "service" and importer != "cli":
+        return "only the CLI imports the web service"
     if importer == "wanflow" and imported in PACKAGES:
         return "the core imports none of the project's other packages"
     if importer in STAGES:
@@ -230,4 +242,36 @@ def test_a_cycle_between_packages_is_reported(tmp_path):
     assert check_layers(root, stage_imports=both_ways) == [
         f"generation/g.py:2: generation imports postprocess.p: {cycle}",
         f"postprocess/p.py:1: postprocess imports generation.g: {cycle}",
+    ]
+
+
+def test_the_application_layer_may_import_flows_and_the_cli_the_service(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "service/app.py": "from flows import produce\nfrom wanflow import jobs\n",
+            "service/runner.py": "def f():\n    from flows.produce import produce_manifest\n",
+            "cli/serve.py": "from service.app import create_app\nfrom flows import produce\n",
+            "flows/produce.py": "from tasks import t\n",
+        },
+    )
+    assert check_layers(root) == []
+
+
+def test_nothing_but_the_cli_imports_the_web_service(tmp_path):
+    root = _tree(
+        tmp_path,
+        {
+            "service/runner.py": "",
+            "service/bad.py": "from cli import serve\n",
+            "flows/produce.py": "def f():\n    from service import runner\n",
+            "tasks/t.py": "import service.runner\n",
+            "wanflow/client.py": "from service.runner import Runner\n",
+        },
+    )
+    assert check_layers(root) == [
+        "flows/produce.py:2: flows imports service: only the CLI imports the web service",
+        "service/bad.py:1: service imports cli: nothing imports the CLI",
+        "tasks/t.py:1: tasks imports service.runner: only the CLI imports the web service",
+        "wanflow/client.py:1: wanflow imports service.runner: only the CLI imports the web service",
     ]
