@@ -12,7 +12,19 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from cli import approvals, compose, fleet, generate, prompts, review, run, setup, storage
+from cli import (
+    approvals,
+    compose,
+    fleet,
+    generate,
+    prompts,
+    review,
+    run,
+    serve,
+    setup,
+    storage,
+)
+from cli import tokens as tokens_cli
 from cli.console import err, open_storage, out
 from cli.console import fail as _fail
 from cli.console import load_settings as _settings
@@ -27,6 +39,7 @@ app = typer.Typer(
 )
 app.add_typer(storage.app, name="storage")
 app.add_typer(approvals.app, name="approvals")
+app.add_typer(tokens_cli.app, name="tokens")
 
 
 def _row_check(settings: Settings):
@@ -197,6 +210,7 @@ app.command(
     add_help_option=False,
 )(compose.compose)
 app.command()(run.run)
+app.command()(serve.serve)
 
 
 if __name__ == "__main__":
