@@ -19,6 +19,7 @@ from cli import (
     generate,
     prompts,
     review,
+    reviewers,
     run,
     serve,
     setup,
@@ -40,6 +41,7 @@ app = typer.Typer(
 app.add_typer(storage.app, name="storage")
 app.add_typer(approvals.app, name="approvals")
 app.add_typer(tokens_cli.app, name="tokens")
+app.add_typer(reviewers.app, name="reviewers")
 
 
 def _row_check(settings: Settings):
