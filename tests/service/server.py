@@ -77,3 +77,15 @@ class Service:
                 self.process.kill()
                 self.process.wait(30)
         return "".join(self.output)
+
+
+def running_service(s3_server, home: Path, args: list[str], env: dict[str, str] | None = None):
+    """A started service with a token of each scope (``tokens``), and a second submitter's
+    (``tokens["other"]``); the caller stops it."""
+    service = Service(s3_server, home, args, env)
+    service.tokens = {
+        scope: service.access.create_token(f"{scope}-bot", scope)
+        for scope in ("submit", "read", "review")
+    }
+    service.tokens["other"] = service.access.create_token("other-submitter", "submit")
+    return service.start()
