@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import signal
 import socket
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from typing import Annotated
 
 import typer
@@ -71,7 +72,20 @@ def serve(
         config = uvicorn.Config(
             app, log_level="warning", server_header=False, proxy_headers=False, access_log=False
         )
-        uvicorn.Server(config).run(sockets=[sock])
+        # uvicorn stops gracefully on SIGINT/SIGTERM, then raises the signal again for the
+        # handler it found: this one, so that what started with the service stops with it.
+        signal.signal(signal.SIGTERM, _stop)
+        with suppress(_Stopped, KeyboardInterrupt):
+            uvicorn.Server(config).run(sockets=[sock])
+        err.print("stopping…", highlight=False)
+
+
+class _Stopped(Exception):
+    pass
+
+
+def _stop(signum, frame) -> None:
+    raise _Stopped
 
 
 def _listen(host: str, port: int) -> socket.socket:

@@ -20,14 +20,22 @@ READY = re.compile(r"serving on (http://\S+)")
 
 class Service:
     def __init__(self, s3_server, home: Path, args: list[str], env: dict[str, str] | None = None):
+        """On ``s3_server`` (a bucket of its own), or with ``None`` as on a fresh machine: no
+        WANFLOW_* or PREFECT_* settings at all, so the service starts a local S3 server."""
+        self.env = {
+            k: v for k, v in os.environ.items() if not k.startswith(("WANFLOW_", "PREFECT_"))
+        } | {"PREFECT_HOME": str(home / "prefect"), "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+        self.args, self.home = args, home
+        self.output: list[str] = []
+        self.process: subprocess.Popen | None = None
+        self.url = ""
+        if s3_server is None:
+            self.env |= env or {}
+            return
         self.storage = make_storage(s3_server, bucket=f"api-{uuid.uuid4().hex[:12]}")
         self.storage.ensure_bucket()
         self.access = Access(self.storage)
-        self.env = {
-            k: v for k, v in os.environ.items() if not k.startswith(("WANFLOW_", "PREFECT_"))
-        } | {
-            "PREFECT_HOME": str(home / "prefect"),
-            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+        self.env |= {
             "WANFLOW_S3_ENDPOINT": s3_server.endpoint,
             "WANFLOW_S3_ACCESS_KEY": s3_server.access_key,
             "WANFLOW_S3_SECRET_KEY": s3_server._secret_key,
@@ -35,10 +43,6 @@ class Service:
             "WANFLOW_S3_BACKOFF_S": "0.05",
             **(env or {}),
         }
-        self.args, self.home = args, home
-        self.output: list[str] = []
-        self.process: subprocess.Popen | None = None
-        self.url = ""
 
     def start(self, timeout_s: float = 300) -> Service:
         self.process = subprocess.Popen(
