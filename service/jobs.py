@@ -109,7 +109,12 @@ class Jobs:
             )
         record = self.record(str(earlier.get("job")))
         if record is None:  # the first request stopped between its two writes
-            raise ApiError(409, "idempotency_conflict", "the first request with this key failed")
+            raise ApiError(
+                409,
+                "idempotency_conflict",
+                "the first request with this key is still in progress, or failed; retry later "
+                "or use another key",
+            )
         return self.job(record)
 
     def _validate(self, body: bytes, suffix: str):
