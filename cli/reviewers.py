@@ -74,7 +74,7 @@ def list_() -> None:
 
 @app.command()
 def remove(name: Annotated[str, typer.Argument(help="The account to remove.")]) -> None:
-    """Remove a reviewer account; its open sessions end within a minute."""
+    """Remove a reviewer account; its open sessions end within 30 s."""
     from wanflow.access import AccessError
     from wanflow.storage import StorageError
 

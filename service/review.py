@@ -240,7 +240,7 @@ def router_for(
     @router.post("/item/{flow_run_id}/{item_id}")
     async def decide(request: Request, flow_run_id: str, item_id: str) -> Response:
         fields = await form(request)
-        session = reviewer(request)
+        session = await run_in_threadpool(reviewer, request)  # may read the accounts
         if session is None:
             return refused(request, 401, "Your session has ended: log in again to decide.")
         if not session.csrf_ok(fields.get("csrf")):

@@ -210,3 +210,17 @@ def test_form_bodies_are_bounded_and_must_be_forms(pages):
     big = {"csrf": csrf_of(page), "name": "ann", "password": "x" * 20_000}
     assert client.post("/review/login", data=big).status_code == 413
     assert client.post("/review/login", json={"name": "ann"}).status_code == 415
+
+
+def test_the_service_serves_the_review_pages(storage):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from wanflow.access import Access
+    from wanflow.settings import Settings
+
+    client = TestClient(create_app(Settings(), storage, Access(storage)), follow_redirects=False)
+    page = client.get("/review/login")
+    assert page.status_code == 200 and 'name="csrf"' in page.text
+    assert client.get("/review/static/review.css").headers["content-type"].startswith("text/css")
+    assert client.get("/review/static/../app.py").status_code == 404
