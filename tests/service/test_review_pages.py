@@ -14,6 +14,7 @@ from moderation.approval import PendingItem
 from tests.flows.test_approval_ui import HOSTILE_TITLE, WaitingFlow
 from tests.service.test_review_sessions import PASSWORD, csrf_of, log_in, pages  # noqa: F401
 from wanflow import keys
+from wanflow.clip import Clip
 from wanflow.report import Final, ItemOutcome, Review, RunReport
 
 RUN_ID = "20261203T000000Z-ui"  # the run id WaitingFlow asks with
@@ -34,7 +35,7 @@ def _video(path) -> bytes:
 @pytest.fixture
 def waiting(storage, prefect_api, tmp_path):
     """A run waiting on two held items: ``orion-hunt`` composed (video, contact sheet and plan
-    in the bucket, named by the run's report) and ``vega``, whose files are not there."""
+    in the bucket, named by the run's report) and ``vega``, not composed yet: its one clip."""
     from prefect import get_client
     from prefect.settings import PREFECT_API_URL
 
@@ -46,6 +47,12 @@ def waiting(storage, prefect_api, tmp_path):
     )
     plan = {"shots": [{"prompt": EXPANDED}]}
     storage.put_bytes(f"{work}/plan.json", json.dumps(plan).encode())
+    storage.put_bytes(f"work/{RUN_ID}/vega/shot-1.mp4", video, content_type="video/mp4")
+    clip = Clip(
+        shot=1, hash="0" * 16, key=f"work/{RUN_ID}/vega/shot-1.mp4", width=64, height=64,
+        last_frame_key=f"work/{RUN_ID}/vega/shot-1.last.png", model="tiny", device="cpu",
+        plan="whole", frames=8, fps=8,
+    )  # fmt: skip
     report = RunReport(
         run_id=RUN_ID, manifest="orion.json", source_key="processing/orion.json",
         started_at=datetime(2026, 12, 3, tzinfo=UTC),
@@ -56,7 +63,7 @@ def waiting(storage, prefect_api, tmp_path):
                 final=Final(files={"video.mp4": f"{work}/final/video.mp4"}, duration_s=1,
                             normalization="none"),
             ),
-            ItemOutcome(id="vega", status="held"),
+            ItemOutcome(id="vega", status="held", clips=[clip]),
         ],
     )  # fmt: skip
     storage.put_bytes(report.key, report.model_dump_json().encode())
@@ -112,7 +119,8 @@ def test_a_reviewer_sees_the_queue_and_the_item_and_decides_as_themselves(waitin
     assert "<kbd>a</kbd> approve" in item.text and "Logged as <strong>ann</strong>" in item.text
     assert f'href="/review/item/{flow_run_id}/vega"' in item.text  # next
     other = client.get(f"/review/item/{flow_run_id}/vega")
-    assert "No video was found" in other.text
+    assert "no finished video yet" in other.text and 'id="player"' not in other.text
+    assert f'src="/review/media/{flow_run_id}/vega/shot-1.mp4"' in other.text
     assert client.get(f"/review/item/{flow_run_id}/sirius").status_code == 404
 
     whole = client.get(f"{media}/video.mp4")
@@ -128,6 +136,8 @@ def test_a_reviewer_sees_the_queue_and_the_item_and_decides_as_themselves(waitin
     assert client.get(f"{media}/sheet.jpg").headers["content-type"] == "image/jpeg"
     assert client.get(f"{media}/plan.json").status_code == 404  # only what the page shows
     assert client.get(f"/review/media/{flow_run_id}/vega/video.mp4").status_code == 404
+    assert client.get(f"/review/media/{flow_run_id}/vega/shot-1.mp4").content == video
+    assert client.get(f"/review/media/{flow_run_id}/vega/shot-2.mp4").status_code == 404
     assert client.get(f"/review/media/{flow_run_id}/sirius/sheet.jpg").status_code == 404
 
     form = {"decision": "approve", "comment": "the bow  is\nfine"}
@@ -162,3 +172,25 @@ def test_the_report_key_of_a_run_is_found_from_its_id():
     from service.review_items import run_day
 
     assert keys.report_key(RUN_ID, run_day(RUN_ID)) == f"reports/2026-12-03/{RUN_ID}.json"
+
+
+def test_the_queue_shows_the_runs_that_began_waiting_last_first():
+    from types import SimpleNamespace
+
+    from moderation.approval import ApprovalRequest
+    from service.review_items import queue
+
+    def run(n: int, hour: int, ids: list[str]):
+        state = SimpleNamespace(timestamp=datetime(2026, 12, 3, hour, tzinfo=UTC))
+        request = ApprovalRequest(
+            run_id=RUN_ID, flow_run_id=str(n), manifest=f"m{n}.json",
+            deadline=datetime(2026, 12, 4, tzinfo=UTC),
+            items=[PendingItem(id=i, verdict="review") for i in ids],
+        )  # fmt: skip
+        return SimpleNamespace(id=n, state=state), request
+
+    rows = queue([run(1, 8, ["a", "b"]), run(2, 10, ["c"]), run(3, 9, ["d", "e"])])
+    assert [(r.flow_run_id, r.item.id) for r in rows] == [
+        ("2", "c"), ("3", "d"), ("3", "e"), ("1", "a"), ("1", "b"),
+    ]  # fmt: skip
+    assert rows[0].path == "item/2/c"

@@ -224,3 +224,45 @@ def test_the_service_serves_the_review_pages(storage):
     assert page.status_code == 200 and 'name="csrf"' in page.text
     assert client.get("/review/static/review.css").headers["content-type"].startswith("text/css")
     assert client.get("/review/static/../app.py").status_code == 404
+
+
+def test_the_cookie_is_secure_over_https(storage):
+    from fastapi import FastAPI
+    from fastapi.testclient import TestClient
+
+    from service.review import router_for
+    from wanflow.access import Access
+    from wanflow.settings import Settings
+
+    app = FastAPI()
+    app.include_router(router_for(Settings(), storage, Access(storage)))
+    client = TestClient(app, base_url="https://review.example")
+    assert "Secure" in client.get("/review/login").headers["set-cookie"]
+
+
+def test_reviewer_accounts_from_the_command_line(wanflow_env, storage):
+    import subprocess
+
+    from tests.conftest import WANFLOW
+    from wanflow.access import Access
+
+    def reviewers(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [WANFLOW, "reviewers", *args], input=stdin, capture_output=True, text=True,
+            timeout=120,
+        )  # fmt: skip
+
+    added = reviewers("add", "ann", "--password-stdin", stdin=PASSWORD + "\n")
+    assert added.returncode == 0, added.stderr
+    assert Access(storage).verify_reviewer("ann", PASSWORD)
+    again = reviewers("add", "ann", "--password-stdin", stdin=PASSWORD + "\n")
+    assert again.returncode == 2 and "exists" in again.stderr
+    short = reviewers("add", "bo", "--password-stdin", stdin="short\n")
+    assert short.returncode == 2 and "8 to 1024 characters" in short.stderr
+    listed = reviewers("list")
+    assert listed.returncode == 0 and "ann" in listed.stdout and "bo" not in listed.stdout
+    assert PASSWORD not in added.stdout + added.stderr + listed.stdout
+    assert reviewers("remove", "ann").returncode == 0
+    assert not Access(storage).verify_reviewer("ann", PASSWORD)
+    gone = reviewers("remove", "ann")
+    assert gone.returncode == 2 and "no reviewer named 'ann'" in gone.stderr
