@@ -28,6 +28,7 @@ from service.review_items import MediaCache, QueueRow, item_media, queue, stream
 from service.sessions import COOKIE, Accounts, Session, Sessions, Throttle
 from tasks.prefect_runs import prefect_settings_here
 from wanflow.settings import Settings
+from wanflow.storage import ObjectNotFoundError
 
 HERE = Path(__file__).resolve().parent
 STATIC = {"review.css": "text/css", "review.js": "text/javascript"}
@@ -285,7 +286,10 @@ def router_for(
         key = found.key(name)
         if key is None or kind is None:
             raise HTTPException(404, "no such file")
-        return stream(storage, key, request.headers.get("range"), kind)
+        try:
+            return stream(storage, key, request.headers.get("range"), kind)
+        except ObjectNotFoundError as exc:  # the report names it, the bucket lost it
+            raise HTTPException(404, "no such file") from exc
 
     @router.get("/static/{name}")
     def static(name: str) -> Response:
