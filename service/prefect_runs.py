@@ -61,6 +61,17 @@ def cancel_flow_run(flow_run_id: str) -> None:
         client.set_flow_run_state(flow_run_id, Cancelling(), force=True)
 
 
+def set_cancelled(flow_run_id: str) -> None:
+    """Mark a run whose process was stopped on request as Cancelled."""
+    from prefect import get_client
+    from prefect.states import Cancelled
+
+    with get_client(sync_client=True) as client:
+        client.set_flow_run_state(
+            flow_run_id, Cancelled(message="cancelled through the API"), force=True
+        )
+
+
 def prefect_reachable() -> str | None:
     """None when the Prefect API answers its health check, else why not."""
     from prefect import get_client
