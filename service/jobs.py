@@ -222,8 +222,13 @@ class Jobs:
         return job
 
     def _report(self, name: str) -> tuple[RunReport | None, FlowRunInfo | None]:
-        """The run that took the manifest (the latest that did not skip it) and its report."""
-        runs = find_flow_runs(name)
+        """The run that took the manifest (the latest that did not skip it) and its report.
+        Without the Prefect API, none: the state then comes from where the manifest is."""
+        try:
+            runs = find_flow_runs(name)
+        except Exception as exc:
+            log.warning("cannot read the flow runs of %s: %s", name, type(exc).__name__)
+            return None, None
         for run in runs:
             if run.start_time is None:
                 return None, run

@@ -229,3 +229,29 @@ def test_no_secret_reaches_the_service_output(api_service, scope):
     output = "".join(api_service.output)
     assert all(secret not in output for secret in api_service.tokens.values())
     assert api_service.env["WANFLOW_S3_SECRET_KEY"] not in output
+
+
+def test_without_the_prefect_api_jobs_are_accepted_and_readiness_says_why(s3_server, tmp_path):
+    """PREFECT_API_URL set: no temporary API and no runner; when it does not answer, the
+    service still queues jobs and reads their state from the bucket."""
+    from tests.service.server import running_service
+
+    service = running_service(
+        s3_server,
+        tmp_path,
+        [],
+        env={"PREFECT_API_URL": "http://127.0.0.1:9/api", "PREFECT_CLIENT_MAX_RETRIES": "0"},
+    )
+    try:
+        output = "".join(service.output)
+        assert "temporary Prefect API" not in output and "running submitted" not in output
+        client = _client(service, "submit")
+        error = _error(client.get("/v1/ready"), 503, "unavailable")
+        assert error["details"]["bucket"] == "ok"
+        assert error["details"]["prefect"].startswith("unavailable")
+        job = client.post("/v1/jobs", json=GOOD).json()
+        assert client.get(f"/v1/jobs/{job['id']}").json()["state"] == "queued"
+        service.storage.move_manifest(job["manifest_key"], "processing/")
+        assert client.get(f"/v1/jobs/{job['id']}").json()["state"] == "running"
+    finally:
+        service.stop()
