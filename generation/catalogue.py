@@ -6,7 +6,11 @@ to ingestion (row checks), expansion and planning, so all three agree on what a 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
+from operator import attrgetter
+from typing import Any
 
 from generation.cost import CostModel, default_cost_model
 from generation.lexicon import Lexicon, default_lexicon, load
@@ -17,6 +21,8 @@ from generation.vocabulary import Vocabulary, default_vocabulary
 from wanflow.manifest import Item
 from wanflow.settings import Settings
 
+_CHECKS_KEPT = 4096  # value combinations remembered; unique ones in every row gain nothing
+
 
 @dataclass(frozen=True)
 class Catalogue:
@@ -25,10 +31,26 @@ class Catalogue:
     presets: Presets
     costs: CostModel
     pacing: Pacing = field(default_factory=Pacing)
+    # check_item's answers by the values it reads: a manifest repeats a few styles, camera moves
+    # and presets over thousands of rows, and resolving each costs more than the rest of a row.
+    _checked: dict[tuple, list[tuple[str, str]]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def check_item(self, item: Item) -> list[tuple[str, str]]:
         """Row-level checks ingestion applies: control values and the preset."""
-        return self.vocabulary.check_item(item) + self.presets.check_item(item)
+        key = (self._checked_values(item), item.preset, item.image is not None)
+        problems = self._checked.get(key)
+        if problems is None:
+            problems = self.vocabulary.check_item(item) + self.presets.check_item(item)
+            if len(self._checked) < _CHECKS_KEPT:
+                self._checked[key] = problems
+        return list(problems)
+
+    @cached_property
+    def _checked_values(self) -> Callable[[Item], Any]:
+        """The item's values of every control (the others are never set, so always None)."""
+        return attrgetter(*(name for name in self.vocabulary.controls if name in Item.model_fields))
 
     def expand(self, item: Item) -> ExpandedItem:
         return expand_item(

@@ -15,8 +15,16 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from wanflow.limits import MAX_COLUMNS, shorten, strings_problem, text_problem
-from wanflow.manifest import Item, Limits, ManifestOptions, canonical_field, derive_id
+from wanflow.columns import Columns, Shapes
+from wanflow.limits import shorten, strings_problem, text_problem
+from wanflow.manifest import (
+    Item,
+    Limits,
+    ManifestOptions,
+    canonical_field,
+    derive_id,
+    validate_checked,
+)
 from wanflow.readers import ManifestError, RawRow, ReadInfo, iter_rows
 from wanflow.settings import Settings
 
@@ -33,7 +41,6 @@ __all__ = [
 # A stage's extra row check (e.g. the prompt vocabulary): (field, message) pairs, empty when the
 # item is fine. Passed in, so the core package needs no stage package to read a manifest.
 ItemCheck = Callable[[Item], list[tuple[str, str]]]
-_PROBLEMS_SHOWN = 5  # text problems listed per row
 
 
 class Rejection(BaseModel):
@@ -64,50 +71,6 @@ class IngestSummary(BaseModel):
 class Ingested:
     summary: IngestSummary
     items: list[Item] = field(default_factory=list)
-
-
-@dataclass
-class _Columns:
-    """Per-file bookkeeping of which keys map to which fields, and which are unknown. Both
-    tables stop growing at ``MAX_COLUMNS`` keys, so JSON items with ever new keys cost nothing."""
-
-    mapping: dict[str, str | None] = field(default_factory=dict)
-    unknown: dict[str, int] = field(default_factory=dict)  # key → first row seen
-    more_unknown: bool = False  # unknown keys beyond those kept
-
-    def field_for(self, key: str, row: int) -> str | None:
-        if key in self.mapping:
-            name = self.mapping[key]
-        else:
-            name = canonical_field(key)
-            if len(self.mapping) < MAX_COLUMNS:
-                self.mapping[key] = name
-        if name is None and key not in self.unknown:
-            if len(self.unknown) < MAX_COLUMNS:
-                self.unknown[key] = row
-            else:
-                self.more_unknown = True
-        return name
-
-    def warning(self) -> str | None:
-        """One line for all unknown columns: the first few, and how many."""
-        if not self.unknown:
-            return None
-        if len(self.unknown) == 1:
-            ((key, row),) = self.unknown.items()
-            return f"unknown column {shorten(key)} ignored (first seen in row {row})"
-        count = f"{len(self.unknown)}{'+' if self.more_unknown else ''}"
-        shown = ", ".join(f"{shorten(k)} (row {r})" for k, r in list(self.unknown.items())[:5])
-        rest = len(self.unknown) - 5
-        more = f" and {rest}{'+' if self.more_unknown else ''} more" if rest > 0 else ""
-        return f"{count} unknown columns ignored: {shown}{more}"
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, str):
-        value = value.strip()
-        return value or None
-    return value
 
 
 def _check_csv_header(columns: list[str]) -> None:
@@ -147,7 +110,7 @@ def _message(error: dict) -> str:
     return message
 
 
-def _options(raw: dict[str, Any], columns: _Columns) -> ManifestOptions:
+def _options(raw: dict[str, Any], columns: Columns) -> ManifestOptions:
     if problem := strings_problem(raw):
         raise ManifestError(f"manifest options: {problem}")
     try:
@@ -177,10 +140,12 @@ def iter_items(
     max_items: int = 200_000,
     check: ItemCheck | None = None,
 ) -> Iterator[Item]:
-    """Stream the valid items of a manifest; rejections and warnings accumulate in ``summary``."""
+    """Stream the valid items of a manifest; rejections and warnings accumulate in ``summary``,
+    and its counts are added when the stream ends (or is closed, or raises)."""
     limits = limits or Limits()
     info = ReadInfo()
-    columns = _Columns()
+    columns = Columns()
+    shapes = Shapes(columns)
     first_row: dict[str, int] = {}
     rows = iter_rows(path, info, max_bytes)
     options: ManifestOptions | None = None
@@ -190,71 +155,83 @@ def iter_items(
             Rejection(row=raw.row, line=raw.line, id=item_id, field=name, error=error)
         )
 
-    for raw in rows:
-        if options is None:  # the reader has seen the header / top-level object by now
-            summary.encoding, summary.format = info.encoding, info.format
-            if info.format == "csv":
-                _check_csv_header(info.columns)
-            options = _options(info.options, columns)
-            summary.options = options
-        summary.rows += 1
-        if summary.rows > max_items:
-            raise ManifestError(
-                f"the manifest has more than {max_items} items (WANFLOW_MAX_ITEMS); split it"
-            )
-        if raw.error is not None:
-            summary.rejected_rows += 1
-            reject(raw, None, "(row)", raw.error)
-            continue
-        fields: dict[str, Any] = {}
-        names: dict[str, str] = {}  # key → field
-        problems = _text_problems(raw.data, columns, raw.row, names)
-        for key, value in raw.data.items():
-            name = names.get(key)
-            value = _clean(value)
-            if name is None or value is None:
+    # Counted in locals (a pydantic attribute costs a microsecond a row) and written to
+    # ``summary`` when the stream ends, is closed or raises.
+    seen = valid = rejected = 0
+    defaults: list[tuple[str, Any]] = []
+    approval = False
+    try:
+        for raw in rows:
+            if options is None:  # the reader has seen the header / top-level object by now
+                summary.encoding, summary.format = info.encoding, info.format
+                if info.format == "csv":
+                    _check_csv_header(info.columns)
+                options = _options(info.options, columns)
+                summary.options = options
+                defaults, approval = list(options.defaults.items()), options.require_approval
+            seen += 1
+            if seen > max_items:
+                raise ManifestError(
+                    f"the manifest has more than {max_items} items (WANFLOW_MAX_ITEMS); split it"
+                )
+            if raw.error is not None:
+                rejected += 1
+                reject(raw, None, "(row)", raw.error)
                 continue
-            fields[name] = value
-        headers = {name: key for key, name in names.items()}  # field → key
-        if problems:
-            summary.rejected_rows += 1
-            for name, message in problems:
-                reject(raw, _shown_id(raw.data, headers), name, message)
-            continue
-        item_id = fields.get("id")
-        if item_id is None:
-            item_id = fields["id"] = derive_id(fields)
-        for name, value in options.defaults.items():
-            fields.setdefault(name, value)
-        if options.require_approval:
-            fields["require_approval"] = True
-        item: Item | None = None
-        try:
-            item = Item.model_validate(fields, context={"limits": limits, "text_checked": True})
-            problems = check(item) if check else []
-        except ValidationError as exc:
-            problems = [
-                (str(e["loc"][0]) if e.get("loc") else "(row)", _message(e)) for e in exc.errors()
-            ]
-        if problems:
-            summary.rejected_rows += 1
-            for name, message in problems:
-                if name in headers and _header_differs(headers[name], name):
-                    message += f" (column {headers[name]!r})"
-                reject(raw, item.id if item else str(item_id), name, message)
-            continue
-        if item.id in first_row:
-            summary.rejected_rows += 1
-            reject(
-                raw,
-                item.id,
-                "id",
-                f"duplicate id {item.id!r}: row {first_row[item.id]} already uses it",
-            )
-            continue
-        first_row[item.id] = raw.row
-        summary.valid += 1
-        yield item
+            names, headers, problems = shapes.read(raw.data, raw.row)
+            fields: dict[str, Any] = {}
+            for key, value in raw.data.items():
+                name = names.get(key)
+                if name is None:
+                    continue
+                if isinstance(value, str):  # a blank cell is no value
+                    value = value.strip() or None
+                if value is not None:
+                    fields[name] = value
+            if problems:
+                rejected += 1
+                for name, message in problems:
+                    reject(raw, _shown_id(raw.data, headers), name, message)
+                continue
+            item_id = fields.get("id")
+            if item_id is None:
+                item_id = fields["id"] = derive_id(fields)
+            for name, value in defaults:
+                fields.setdefault(name, value)
+            if approval:
+                fields["require_approval"] = True
+            item: Item | None = None
+            try:
+                item = validate_checked(fields, limits)
+                problems = check(item) if check else []
+            except ValidationError as exc:
+                problems = [
+                    (str(e["loc"][0]) if e.get("loc") else "(row)", _message(e))
+                    for e in exc.errors()
+                ]
+            if problems:
+                rejected += 1
+                for name, message in problems:
+                    if name in headers and _header_differs(headers[name], name):
+                        message += f" (column {headers[name]!r})"
+                    reject(raw, item.id if item else str(item_id), name, message)
+                continue
+            if item.id in first_row:
+                rejected += 1
+                reject(
+                    raw,
+                    item.id,
+                    "id",
+                    f"duplicate id {item.id!r}: row {first_row[item.id]} already uses it",
+                )
+                continue
+            first_row[item.id] = raw.row
+            valid += 1
+            yield item
+    finally:
+        summary.rows += seen
+        summary.valid += valid
+        summary.rejected_rows += rejected
 
     if options is None:  # no rows at all
         summary.encoding, summary.format = info.encoding, info.format
@@ -273,36 +250,6 @@ def iter_items(
         summary.warnings.append(
             f"decoded as {summary.encoding.upper()} (Excel's Chinese CSV); UTF-8 is preferred"
         )
-
-
-def _text_problems(
-    data: dict[str, Any], columns: _Columns, row: int, mapped: dict[str, str]
-) -> list[tuple[str, str]]:
-    """A row's text that cannot be published (control characters, bytes that are not UTF-8)
-    and JSON keys that name one field twice; fills ``mapped`` (key → field) on the way."""
-    problems: list[tuple[str, str]] = []
-    by_field: dict[str, str] = {}
-    values = data.values()
-    # One search over the whole row first: nearly every row is clean.
-    suspect = not all(isinstance(v, str) for v in values) or text_problem(
-        "".join(map(str, data)) + "".join(values)
-    )
-    for key, value in data.items():
-        key = str(key)
-        name = columns.field_for(key, row)
-        if suspect and (problem := text_problem(key) or strings_problem(value)):
-            problems.append((name or key, f"column {shorten(key)}: {problem}"))
-        if name is None:
-            continue
-        if name in by_field:
-            both = f"{shorten(by_field[name])} and {shorten(key)}"
-            problems.append((name, f"keys {both} both mean {name!r}; keep one"))
-        by_field[name] = key
-        mapped[key] = name
-    if len(problems) > _PROBLEMS_SHOWN:  # a thousand bad cells make five lines, not a thousand
-        rest = len(problems) - _PROBLEMS_SHOWN
-        problems = [*problems[:_PROBLEMS_SHOWN], ("(row)", f"and {rest} more such cells")]
-    return problems
 
 
 def _shown_id(data: dict[str, Any], headers: dict[str, str]) -> str | None:

@@ -8,6 +8,7 @@ stage, which knows the vocabulary.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -24,6 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import SchemaValidator
 
 from wanflow import keys
 from wanflow.headers import canonical_field as canonical_field  # for its importers
@@ -35,6 +37,7 @@ MAX_PROMPT = 2000
 MAX_NARRATION = 10_000
 MAX_DURATION_S = 600.0
 MAX_SEED = 2**63 - 1
+_ID = re.compile(ID_PATTERN)
 
 # --- value parsers: spreadsheet text in, typed values out ---------------------------------------
 _TRUE = {"true", "yes", "y", "1", "是", "对", "需要", "要", "√", "✓", "✔", "on"}
@@ -61,6 +64,8 @@ _CLOCK = re.compile(r"^(?P<m>\d{1,2}):(?P<s>\d{2}(?:\.\d+)?)$")
 
 
 def _parse_duration(value: Any) -> Any:
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return float(value)  # "5", the common case, without the normalising below
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, int | float):
@@ -76,6 +81,8 @@ def _parse_duration(value: Any) -> Any:
 def _parse_seed(value: Any) -> Any:
     if value is None:
         return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)  # "42", the common case, without the normalising below
     if isinstance(value, bool):
         raise ValueError("a seed must be a whole number, not true/false")
     if isinstance(value, int):
@@ -85,7 +92,7 @@ def _parse_seed(value: Any) -> Any:
             raise ValueError(f"{value!r} is not a whole number")
         return int(value)
     text = unicodedata.normalize("NFKC", str(value)).strip().replace(",", "")
-    if re.fullmatch(r"[+-]?\d+", text):
+    if _WHOLE.fullmatch(text):
         return int(text)
     # Excel writes long numbers as 1.23457E+11 or 12345.0; accept them only when exact.
     try:
@@ -97,6 +104,7 @@ def _parse_seed(value: Any) -> Any:
     return int(number)
 
 
+_WHOLE = re.compile(r"[+-]?\d+")
 _TAG_SPLIT = re.compile(r"[,，;；|、]")
 
 
@@ -247,7 +255,7 @@ class Item(BaseModel):
     def _id_message(cls, value: Any) -> Any:
         if isinstance(value, int | float) and not isinstance(value, bool):
             value = str(int(value)) if float(value).is_integer() else str(value)
-        if isinstance(value, str) and not re.match(ID_PATTERN, value.strip()):
+        if isinstance(value, str) and not _ID.match(value.strip()):
             raise ValueError(
                 f"{value!r} is not a usable id: use 1–64 ASCII letters, digits, '-' or '_', "
                 "starting with a letter or digit (or leave it empty to derive one)"
@@ -280,6 +288,33 @@ class Item(BaseModel):
     def lang(self) -> str:
         """The item's language: as given, else detected from its prompt."""
         return self.language or detect_language(self.prompt)
+
+
+def _without(schema: Any, function: Any) -> Any:
+    """A copy of a core schema with every ``function-before`` step calling ``function`` left
+    out."""
+    if isinstance(schema, dict):
+        if schema.get("type") == "function-before" and schema["function"]["function"] == function:
+            return _without(schema["schema"], function)
+        return {key: _without(value, function) for key, value in schema.items()}
+    if isinstance(schema, list):
+        return [_without(value, function) for value in schema]
+    return schema
+
+
+@functools.cache
+def _checked_validator() -> SchemaValidator:
+    schema = _without(Item.__pydantic_core_schema__, Item._publishable)
+    return SchemaValidator(schema, Item.__pydantic_core_schema__["schema"].get("config"))
+
+
+def validate_checked(fields: dict[str, Any], limits: Limits) -> Item:
+    """``Item.model_validate`` of values whose every string ingestion has already checked for
+    publishable text: the same validation, less ``_publishable``'s Python call per field (with
+    ``text_checked`` it passes everything; the calls were a third of a row's validation)."""
+    return _checked_validator().validate_python(
+        fields, context={"limits": limits, "text_checked": True}
+    )
 
 
 _PRIORITIES = {

@@ -36,7 +36,7 @@ class ManifestError(ValueError):
         self.column = column
 
 
-@dataclass
+@dataclass(slots=True)
 class RawRow:
     """One record as read: ``row`` is what a person looks up (spreadsheet row, item number)."""
 
@@ -166,7 +166,7 @@ def iter_csv(path: Path, info: ReadInfo) -> Iterator[RawRow]:
             except csv.Error as exc:
                 raise ManifestError(_csv_error(exc), line=line) from None
             record += 1
-            if not any(c.strip() for c in cells):
+            if not "".join(cells).strip():  # every cell blank
                 info.blank(record)
                 continue
             if len(cells) > width and any(c.strip() for c in cells[width:]):

@@ -1,0 +1,117 @@
+"""Which item field each key of a manifest row names, and what a row's keys and text hold that
+cannot be accepted; worked out once per distinct list of keys, since every row of a CSV shares
+its header's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from wanflow.headers import canonical_field
+from wanflow.limits import MAX_COLUMNS, shorten, strings_problem, text_problem
+
+PROBLEMS_SHOWN = 5  # text problems listed per row
+
+
+@dataclass
+class Columns:
+    """Per-file bookkeeping of which keys map to which fields, and which are unknown. Both
+    tables stop growing at ``MAX_COLUMNS`` keys, so JSON items with ever new keys cost nothing."""
+
+    mapping: dict[str, str | None] = field(default_factory=dict)
+    unknown: dict[str, int] = field(default_factory=dict)  # key → first row seen
+    more_unknown: bool = False  # unknown keys beyond those kept
+
+    def field_for(self, key: str, row: int) -> str | None:
+        if key in self.mapping:
+            name = self.mapping[key]
+        else:
+            name = canonical_field(key)
+            if len(self.mapping) < MAX_COLUMNS:
+                self.mapping[key] = name
+        if name is None and key not in self.unknown:
+            if len(self.unknown) < MAX_COLUMNS:
+                self.unknown[key] = row
+            else:
+                self.more_unknown = True
+        return name
+
+    def warning(self) -> str | None:
+        """One line for all unknown columns: the first few, and how many."""
+        if not self.unknown:
+            return None
+        if len(self.unknown) == 1:
+            ((key, row),) = self.unknown.items()
+            return f"unknown column {shorten(key)} ignored (first seen in row {row})"
+        count = f"{len(self.unknown)}{'+' if self.more_unknown else ''}"
+        shown = ", ".join(f"{shorten(k)} (row {r})" for k, r in list(self.unknown.items())[:5])
+        rest = len(self.unknown) - 5
+        more = f" and {rest}{'+' if self.more_unknown else ''} more" if rest > 0 else ""
+        return f"{count} unknown columns ignored: {shown}{more}"
+
+
+class Shapes:
+    """What a row's keys alone decide (key → field, field → key, keys naming one field twice),
+    worked out once per distinct list of keys: every row of a CSV has the header's. A row whose
+    cells hold anything suspect goes the whole way through ``_text_problems`` as before."""
+
+    _KEPT = 64  # JSON items with ever new keys are worked out row by row
+
+    def __init__(self, columns: Columns) -> None:
+        self.columns = columns
+        self.known: dict[tuple, tuple[dict[str, str], dict[str, str], list[tuple[str, str]]]] = {}
+
+    def read(
+        self, data: dict[str, Any], row: int
+    ) -> tuple[dict[str, str], dict[str, str], list[tuple[str, str]]]:
+        keys = tuple(data)
+        shape = self.known.get(keys)
+        if shape is not None:
+            try:
+                cells = "".join(data.values())
+            except TypeError:  # a value that is not text: the whole check
+                cells = None
+            if cells is not None and text_problem(cells) is None:
+                return shape
+        names: dict[str, str] = {}  # key → field
+        problems = _text_problems(data, self.columns, row, names)
+        headers = {name: key for key, name in names.items()}  # field → key
+        # Kept only from a row with nothing suspect, keys included: its problems are then those
+        # of its keys alone, the same for every row of the shape.
+        if shape is None and len(self.known) < self._KEPT and not _row_suspect(data):
+            self.known[keys] = (names, headers, problems)
+        return names, headers, problems
+
+
+def _row_suspect(data: dict[str, Any]) -> bool:
+    values = data.values()
+    return not all(isinstance(v, str) for v in values) or bool(
+        text_problem("".join(map(str, data)) + "".join(values))
+    )
+
+
+def _text_problems(
+    data: dict[str, Any], columns: Columns, row: int, mapped: dict[str, str]
+) -> list[tuple[str, str]]:
+    """A row's text that cannot be published (control characters, bytes that are not UTF-8)
+    and JSON keys that name one field twice; fills ``mapped`` (key → field) on the way."""
+    problems: list[tuple[str, str]] = []
+    by_field: dict[str, str] = {}
+    # One search over the whole row first: nearly every row is clean.
+    suspect = _row_suspect(data)
+    for key, value in data.items():
+        key = str(key)
+        name = columns.field_for(key, row)
+        if suspect and (problem := text_problem(key) or strings_problem(value)):
+            problems.append((name or key, f"column {shorten(key)}: {problem}"))
+        if name is None:
+            continue
+        if name in by_field:
+            both = f"{shorten(by_field[name])} and {shorten(key)}"
+            problems.append((name, f"keys {both} both mean {name!r}; keep one"))
+        by_field[name] = key
+        mapped[key] = name
+    if len(problems) > PROBLEMS_SHOWN:  # a thousand bad cells make five lines, not a thousand
+        rest = len(problems) - PROBLEMS_SHOWN
+        problems = [*problems[:PROBLEMS_SHOWN], ("(row)", f"and {rest} more such cells")]
+    return problems
