@@ -7,6 +7,7 @@ import json
 import math
 import os
 import runpy
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -93,45 +94,75 @@ def test_cpu_run_writes_rows_for_every_component(tmp_path):
             assert finite_positive(row["clip_seconds"])
 
 
-def test_the_review_benchmark_runs_and_prints_every_classifier(tmp_path):
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
+def comparison(stdout: str, benchmark: str, repeats: int) -> dict:
+    """The last line's figures, checked against the side-by-side contract."""
+    figures = json.loads(stdout.splitlines()[-1])
+    assert figures["benchmark"] == benchmark
+    for key in ("wanflow_s", "baseline_s", "ratio"):
+        assert isinstance(figures[key], float) and figures[key] > 0, key
+    ratio = figures["wanflow_s"] / figures["baseline_s"]
+    assert math.isclose(figures["ratio"], ratio, rel_tol=1e-3, abs_tol=1e-4)
+    assert len(figures["wanflow_runs"]) == len(figures["baseline_runs"]) == repeats
+    assert math.isclose(
+        figures["wanflow_s"], statistics.median(figures["wanflow_runs"]), abs_tol=1e-5
+    )
+    assert math.isclose(
+        figures["baseline_s"], statistics.median(figures["baseline_runs"]), abs_tol=1e-5
+    )
+    for when in ("start", "end"):
+        load = figures["load_avg"][when]
+        assert len(load) == 3 and all(v >= 0 for v in load)
+    assert "ratio wanflow/baseline" in stdout
+    return figures
 
-    script = Path(__file__).parents[1] / "benchmarks" / "review.py"
+
+def run_script(name: str, *args: str, cwd: Path) -> subprocess.CompletedProcess:
     result = subprocess.run(
-        [sys.executable, str(script), "--seconds", "2", "--repeats", "1"],
+        [sys.executable, str(ROOT / "benchmarks" / name), *args],
+        cwd=cwd,  # not the repository root: the script must find its imports itself
         capture_output=True,
         text=True,
         timeout=300,
         env={**os.environ, "OMP_NUM_THREADS": "1"},
     )
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def test_the_review_benchmark_runs_and_prints_every_classifier(tmp_path):
+    result = run_script("review.py", "--seconds", "2", "--repeats", "1", "--json", cwd=tmp_path)
     for label in ("NudeNet 320n", "open_nsfw", "OpenCLIP ViT-B-32", "OpenCLIP ViT-S-32"):
         assert label in result.stdout
-    assert "s per minute" in result.stdout.splitlines()[-1]
+    assert any(line.startswith("default review") for line in result.stdout.splitlines())
+    figures = comparison(result.stdout, "review", 1)
+    assert figures["frames"] > 0
 
 
-def test_the_compose_benchmark_runs_and_prints_its_steps():
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    script = Path(__file__).parents[1] / "benchmarks" / "compose.py"
-    result = subprocess.run(
-        [sys.executable, str(script), "--shots", "2", "--seconds", "2", "--size", "320x192"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
-    )
-    assert result.returncode == 0, result.stderr
+def test_the_compose_benchmark_runs_and_prints_its_steps(tmp_path):
+    args = ["--shots", "2", "--seconds", "2", "--size", "320x192", "--repeats", "2", "--json"]
+    result = run_script("compose.py", *args, cwd=tmp_path)
     for step in ("narrate", "normalise", "join", "mix", "mux", "check", "thumbnail"):
         assert f"  {step} " in result.stdout
     assert "(linear)" in result.stdout
-    assert result.stdout.splitlines()[-1].startswith("speed: ")
+    assert any(line.startswith("speed: ") for line in result.stdout.splitlines())
+    figures = comparison(result.stdout, "compose", 2)
+    # The baseline holds its shots for the narration too: the two videos are about as long.
+    assert 0.7 < figures["baseline_video_s"] / figures["wanflow_video_s"] < 1.3
+
+
+def test_the_ingest_benchmark_compares_validate_with_csv_and_pydantic(tmp_path):
+    result = run_script("ingest.py", "600", "--repeats", "2", "--json", cwd=tmp_path)
+    assert "validate (stream, count only)" in result.stdout
+    figures = comparison(result.stdout, "ingest", 2)
+    assert figures["rows"] == 600 and figures["rejected"] == 2  # one row in 250, both sides
+
+
+def test_the_screen_benchmark_compares_with_a_bare_automaton(tmp_path):
+    result = run_script("screen.py", "1500", "300", "--repeats", "2", "--json", cwd=tmp_path)
+    assert "evasions caught" in result.stdout
+    figures = comparison(result.stdout, "screen", 2)
+    assert figures["found"] == figures["planted"] > 0
+    assert figures["baseline_found"] <= figures["planted"]
 
 
 @pytest.mark.slow
