@@ -35,7 +35,7 @@ AWS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_C
 # What the worker process runs: Prefect imported first, then the settings applied.
 WORKER = """
 import os, sys
-sys.path.insert(0, "tests")
+sys.path.insert(0, "tests/wanflow")
 import prefect
 from prefect.settings import get_current_settings
 
