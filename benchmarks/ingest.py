@@ -113,16 +113,7 @@ def wanflow_validate(path: Path) -> dict:
     settings = Settings()
     check = build_catalogue(settings).check_item
     summary = ingest_with_settings(path, settings, keep_items=False, check=check).summary
-    payload = {
-        "file": str(path),
-        "valid": summary.valid,
-        "rows": summary.rows,
-        "rejected_rows": summary.rejected_rows,
-        "rejected": [r.model_dump(exclude={"line"}) for r in summary.rejected],
-        "warnings": summary.warnings,
-        "encoding": summary.encoding,
-        "format": summary.format,
-    }
+    payload = {"file": str(path), **summary.as_validation()}
     print(json.dumps(payload, ensure_ascii=False), file=_SINK)
     return payload
 

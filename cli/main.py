@@ -119,16 +119,7 @@ def validate(
     summary = result.summary
     code = 1 if summary.rejected_rows else 0
     if as_json:
-        payload = {
-            "file": str(file),
-            "valid": summary.valid,
-            "rows": summary.rows,
-            "rejected_rows": summary.rejected_rows,
-            "rejected": [r.model_dump(exclude={"line"}) for r in summary.rejected],
-            "warnings": summary.warnings,
-            "encoding": summary.encoding,
-            "format": summary.format,
-        }
+        payload = {"file": str(file), **summary.as_validation()}
         print(json.dumps(payload, ensure_ascii=False))
         raise typer.Exit(code)
     # What a manifest says is printed as text, never read as rich markup ("[/x]" would crash).

@@ -39,19 +39,6 @@ from wanflow.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def validation_payload(summary) -> dict[str, Any]:
-    """The row errors as ``wanflow validate --json`` prints them."""
-    return {
-        "valid": summary.valid,
-        "rows": summary.rows,
-        "rejected_rows": summary.rejected_rows,
-        "rejected": [r.model_dump(exclude={"line"}) for r in summary.rejected],
-        "warnings": summary.warnings,
-        "encoding": summary.encoding,
-        "format": summary.format,
-    }
-
-
 class Jobs:
     def __init__(self, settings: Settings, storage: Any, check: Callable | None = None):
         self.settings, self.storage, self.check = settings, storage, check
@@ -149,7 +136,7 @@ class Jobs:
                 if summary.rejected_rows
                 else "the manifest has no items"
             )
-            raise ApiError(422, "invalid_rows", message, validation_payload(summary))
+            raise ApiError(422, "invalid_rows", message, summary.as_validation())
         return summary
 
     # --- reading ------------------------------------------------------------------------------

@@ -66,6 +66,19 @@ class IngestSummary(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     options: ManifestOptions = Field(default_factory=ManifestOptions)
 
+    def as_validation(self) -> dict[str, Any]:
+        """The row errors as ``wanflow validate --json`` prints them and the API returns them:
+        one shape, so a script written against one reads the other."""
+        return {
+            "valid": self.valid,
+            "rows": self.rows,
+            "rejected_rows": self.rejected_rows,
+            "rejected": [r.model_dump(exclude={"line"}) for r in self.rejected],
+            "warnings": self.warnings,
+            "encoding": self.encoding,
+            "format": self.format,
+        }
+
 
 @dataclass
 class Ingested:
