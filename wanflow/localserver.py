@@ -163,6 +163,12 @@ class LocalS3Server:
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             "-idleTimeout=2",
+            # Every bucket takes a volume of its own. Left to itself, weed mini sizes volumes by
+            # free disk (up to 1 GiB) and allows free disk / volume size of them: about 70
+            # buckets on an 80 GB disk, after which every write fails with InternalError.
+            # Volumes grow on demand, so small ones and a high cap cost nothing up front.
+            "-master.volumeSizeLimitMB=64",
+            "-volume.max=1000",
             "-disableHttp",
             f"-s3.config={sealed.s3_config}",
             *(f"-{name}={port}" for name, port in ports.items()),
