@@ -6,13 +6,12 @@ describe the API's shape and hold no data; every API path needs a token.
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
 
-from service import api, errors
+from service import api, errors, review
 from service.jobs import Jobs
 from wanflow import __version__
 from wanflow.access import Access
@@ -55,11 +54,5 @@ def create_app(
         return response
 
     app.include_router(api.router(max_body_bytes))
-
-    # --- the review pages (service/review.py) ------------------------------------------------
-    if importlib.util.find_spec("service.review") is not None:
-        from service import review
-
-        app.include_router(review.router_for(settings, storage, access))
-    # -----------------------------------------------------------------------------------------
+    app.include_router(review.router_for(settings, storage, access))
     return app

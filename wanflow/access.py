@@ -90,6 +90,10 @@ class _Chain:
 
     def __init__(self, storage: Any, prefix: str):
         self.storage, self.prefix = storage, prefix
+        # The entries of the latest version read. A version is never rewritten once it is the
+        # latest, so while the listing still ends at it, a check costs one LIST, not LIST + GET;
+        # a revocation is seen on the very next check (it adds a version to the listing).
+        self._latest: tuple[int, dict[str, dict]] = (0, {})
 
     def _versions(self) -> list[int]:
         found = []
@@ -105,11 +109,16 @@ class _Chain:
             versions = self._versions()
             if not versions:
                 return 0, {}
+            cached_version, cached = self._latest
+            if cached_version == versions[-1]:
+                return cached_version, dict(cached)
             try:
                 data = json.loads(self.storage.get_bytes(self._key(versions[-1])))
             except ObjectNotFoundError:
                 continue  # pruned between the listing and the read: list again
-            return versions[-1], dict(data.get("entries", {}))
+            entries = dict(data.get("entries", {}))
+            self._latest = (versions[-1], entries)
+            return versions[-1], dict(entries)
         raise ConflictingChangeError(f"{self.prefix} keeps changing; try again")
 
     def change(self, edit: Callable[[dict[str, dict]], Any]) -> Any:

@@ -46,6 +46,21 @@ def test_revoked_tokens_stop_working_and_names_and_scopes_are_checked(storage):
     assert [t.name for t in access.tokens()] == ["reviewer"]
 
 
+def test_a_service_reads_the_list_once_per_version_and_sees_another_process_revoke(storage):
+    service, operator = Access(storage), Access(storage)  # as `wanflow serve` and `wanflow tokens`
+    secret = operator.create_token("app", "submit")
+    reads = []
+    get_bytes = storage.get_bytes
+    storage.get_bytes = lambda key, *a, **k: reads.append(key) or get_bytes(key, *a, **k)
+    for _ in range(3):
+        assert service.verify_token(secret).name == "app"
+    assert len(reads) == 1  # the version's entries are fetched once; later checks only list
+    operator.revoke_token("app")
+    assert service.verify_token(secret) is None  # the very next check, no waiting
+    operator.create_token("app", "read")
+    assert service.verify_token(secret) is None  # a new token of the old name is a new secret
+
+
 def test_concurrent_writers_keep_every_change(storage):
     names = [f"bot-{i}" for i in range(6)]
     secrets: dict[str, str] = {}
