@@ -4,13 +4,82 @@ its header's."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from wanflow.headers import canonical_field
+from wanflow.headers import canonical_field, header_key
 from wanflow.limits import MAX_COLUMNS, shorten, strings_problem, text_problem
 
 PROBLEMS_SHOWN = 5  # text problems listed per row
+
+# Keyframe columns: one cell listing every image (or prompt), or one column each, numbered
+# ("image1", "图片 2", "关键帧3"). Compared after ``header_key``. "图片" alone stays the single
+# reference image; "transition" alone is the cut or fade into the next shot.
+_LISTS = {
+    "images": ("images", "keyframes", "imagekeys", "关键帧", "关键帧图片", "多图", "图片序列"),
+    "transitions": ("transitions", "transitionprompts", "过渡", "过渡描述", "过渡提示词"),
+}
+_NUMBERED_PREFIXES = {
+    "images": ("image", "images", "keyframe", "keyframes", "图片", "关键帧", "帧"),
+    "transitions": ("transitionprompt", "过渡", "过渡描述", "过渡提示词"),
+}
+_LIST_NAMES = {header_key(alias): name for name, aliases in _LISTS.items() for alias in aliases}
+_NUMBERED = re.compile(
+    "^(?P<prefix>"
+    + "|".join(
+        sorted(
+            (re.escape(header_key(p)) for ps in _NUMBERED_PREFIXES.values() for p in ps),
+            key=len,
+            reverse=True,
+        )
+    )
+    + r")(?P<number>\d{1,2})$"
+)
+_PREFIX_FIELD = {header_key(p): name for name, ps in _NUMBERED_PREFIXES.items() for p in ps}
+NUMBERED_MARK = "#"  # "images#2": the second image, gathered into ``images`` by ``gather``
+
+
+def keyframe_field(key: str) -> str | None:
+    """``images``/``transitions`` for a keyframe list column, ``images#N`` for a numbered one."""
+    text = header_key(key)
+    if text in _LIST_NAMES:
+        return _LIST_NAMES[text]
+    match = _NUMBERED.match(text)
+    if match is None or int(match["number"]) == 0:
+        return None
+    return f"{_PREFIX_FIELD[match['prefix']]}{NUMBERED_MARK}{int(match['number'])}"
+
+
+def gather(fields: dict[str, Any]) -> list[tuple[str, str]]:
+    """Numbered keyframe cells (``images#1``, ``images#2`` …) into one list per field, in
+    number order, in place; the problems of a row whose numbers leave a gap or that also has
+    the list column."""
+    numbered: dict[str, dict[int, Any]] = {}
+    for key in [k for k in fields if NUMBERED_MARK in k]:
+        name, number = key.split(NUMBERED_MARK)
+        numbered.setdefault(name, {})[int(number)] = fields.pop(key)
+    problems: list[tuple[str, str]] = []
+    for name, cells in numbered.items():
+        singular = name.removesuffix("s")
+        if name in fields:
+            problems.append(
+                (name, f"both a {name} column and numbered {singular} columns; keep one")
+            )
+            continue
+        last = max(cells)
+        missing = [n for n in range(1, last + 1) if n not in cells]
+        if missing:
+            problems.append(
+                (
+                    name,
+                    f"{singular} {missing[0]} is empty but {singular} {last} is given; "
+                    "number them without gaps",
+                )
+            )
+            continue
+        fields[name] = [cells[n] for n in range(1, last + 1)]
+    return problems
 
 
 @dataclass
@@ -21,12 +90,14 @@ class Columns:
     mapping: dict[str, str | None] = field(default_factory=dict)
     unknown: dict[str, int] = field(default_factory=dict)  # key → first row seen
     more_unknown: bool = False  # unknown keys beyond those kept
+    numbered: bool = False  # a numbered keyframe column was seen: rows need ``gather``
 
     def field_for(self, key: str, row: int) -> str | None:
         if key in self.mapping:
             name = self.mapping[key]
         else:
-            name = canonical_field(key)
+            name = canonical_field(key) or keyframe_field(key)
+            self.numbered = self.numbered or (name is not None and NUMBERED_MARK in name)
             if len(self.mapping) < MAX_COLUMNS:
                 self.mapping[key] = name
         if name is None and key not in self.unknown:

@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
-from wanflow.columns import Columns, Shapes
+from wanflow.columns import Columns, Shapes, gather
 from wanflow.limits import shorten, strings_problem, text_problem
 from wanflow.manifest import (
     Item,
@@ -201,6 +201,8 @@ def iter_items(
                     value = value.strip() or None
                 if value is not None:
                     fields[name] = value
+            if columns.numbered:  # image1, image2 … into one list
+                problems = [*problems, *gather(fields)]
             if problems:
                 rejected += 1
                 for name, message in problems:

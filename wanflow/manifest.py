@@ -29,6 +29,7 @@ from pydantic_core import SchemaValidator
 
 from wanflow import keys
 from wanflow.headers import canonical_field as canonical_field  # for its importers
+from wanflow.keyframes import check_keyframes, parse_images, parse_transitions
 from wanflow.limits import strings_problem
 from wanflow.voice import parse_rate, parse_voice
 
@@ -176,6 +177,10 @@ def _check_image_key(value: Any) -> Any:
         raise ValueError(str(exc)) from None
 
 
+def _parse_images(value: Any) -> Any:
+    return parse_images(value, _TAG_SPLIT, _check_image_key)
+
+
 Text = Annotated[str, Field(max_length=200)]
 Bool = Annotated[bool, BeforeValidator(_parse_bool)]
 
@@ -206,6 +211,14 @@ class Item(BaseModel):
     seed: Annotated[int | None, BeforeValidator(_parse_seed)] = Field(None, ge=0, le=MAX_SEED)
     negative_prompt: str | None = Field(None, max_length=MAX_PROMPT)
     image: Annotated[str | None, BeforeValidator(_check_image_key)] = None
+    # Before ``images``, whose check counts them.
+    transitions: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=MAX_PROMPT)]] | None,
+        BeforeValidator(parse_transitions),
+    ] = Field(None, description="one prompt per gap between keyframes")
+    images: Annotated[list[str] | None, BeforeValidator(_parse_images)] = Field(
+        None, description="keyframe keys: the video passes through each, in order"
+    )
     language: Annotated[str | None, BeforeValidator(_parse_language)] = None
     voice: Annotated[str | None, BeforeValidator(_check_voice)] = Field(None, max_length=120)
     speech_rate: Annotated[float | None, BeforeValidator(_parse_rate)] = Field(
@@ -262,8 +275,17 @@ class Item(BaseModel):
             )
         return value
 
+    @field_validator("images")
+    @classmethod
+    def _keyframes(cls, images: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        return check_keyframes(images, info.data)
+
     @model_validator(mode="after")
     def _operator_limits(self, info: ValidationInfo) -> Item:
+        if self.transitions is not None and self.images is None:
+            raise ValueError(
+                "transitions are the prompts between keyframes: give images (two or more) too"
+            )
         limits = (info.context or {}).get("limits") if info else None
         if limits is None:
             return self
