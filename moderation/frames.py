@@ -23,8 +23,9 @@ import numbers
 import re
 import subprocess
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
 import ffmpeg
 import numpy as np
@@ -54,7 +55,9 @@ _FLOAT_SLACK = 0.05
 _SCENE_SIDE = 64
 # PIL modes whose numbers are not intensities (palette indices, ink, other colour spaces).
 _PIL_CONVERT = frozenset({"1", "P", "PA", "LA", "La", "CMYK", "YCbCr", "LAB", "HSV"})
-_METADATA_LINE = re.compile(rb"^frame:\s*\d+\s+pts:\s*\S+\s+pts_time:\s*(\S+)")
+_METADATA_LINE = re.compile(rb"^frame:\s*\d+\s+pts:\s*(\S+)\s+pts_time:\s*(\S+)")
+# Candidate frames held beyond max_frames (ties at a grid tick); more are decoded again if chosen.
+_SPARE = 16
 _SCENE_LINE = re.compile(rb"^lavfi\.scene_score=(\S+)")
 
 
@@ -165,12 +168,9 @@ class ClipTooLarge(ValueError):
     """A clip larger or longer than review takes on, refused before anything is decoded."""
 
 
-def check_clip(
-    path: Path, *, max_pixels: int = MAX_PIXELS, max_seconds: float | None = None
-) -> None:
-    """Refuse a clip whose frames are larger than ``max_pixels`` or whose container says it
-    lasts longer than ``max_seconds``, from its headers alone (the scan checks the decoded
-    length again: a header can understate it)."""
+def _probe(path: Path) -> tuple[int, int, float, float, int]:
+    """(width, height, seconds, frames per second, frame count) from the headers alone; the
+    last two are 0 when the container does not say."""
     import av
 
     try:
@@ -183,8 +183,22 @@ def check_clip(
                 seconds = float(stream.duration * stream.time_base)
             else:
                 seconds = (container.duration or 0) / av.time_base
+            rate = stream.average_rate or stream.guessed_rate
+            return width, height, seconds, float(rate or 0), int(stream.frames or 0)
     except (av.FFmpegError, OSError) as exc:
         raise VideoError(f"{path} is not a readable video: {exc}") from exc
+
+
+def check_clip(
+    path: Path, *, max_pixels: int = MAX_PIXELS, max_seconds: float | None = None
+) -> None:
+    """Refuse a clip whose frames are larger than ``max_pixels`` or whose container says it
+    lasts longer than ``max_seconds``, from its headers alone (the scan checks the decoded
+    length again: a header can understate it)."""
+    _check_size(path, *_probe(path)[:3], max_pixels, max_seconds)
+
+
+def _check_size(path, width, height, seconds, max_pixels, max_seconds) -> None:
     if width * height > max_pixels:
         raise ClipTooLarge(
             f"{width}×{height} frames are larger than review takes ({max_pixels:,} pixels, "
@@ -207,60 +221,13 @@ def _run_error(path: Path, stderr: bytes, what: str) -> VideoError:
     return VideoError(f"{path} is not a readable video ({what}):\n{tail}")
 
 
-def _scan(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Every frame's time and scene score, in decode order, from one decode of the whole file.
+def _ppm_frames(path: Path, stream: Any, what: str) -> Iterator[np.ndarray]:
+    """Run ``stream`` (PPM frames on stdout) and yield each frame as uint8 RGB.
 
-    Decoding is strict (``-err_detect explode -xerror``): a file damaged inside its media data
-    otherwise decodes "successfully" minus the damaged frames, and a sampler that skips frames
-    without saying so is a hole in review.
+    PPM carries each frame's size, so sizes after ffmpeg's auto-rotation need no separate
+    probe, and the conversion to RGB is ffmpeg's own, honouring the file's colour tags. Frames
+    are read one at a time; the caller decides which to hold.
     """
-    stream = (
-        ffmpeg.input(str(path), err_detect="explode")["V:0"]  # V: not cover art
-        .filter("select", "1+0*isnan(scene)")  # keeps every frame, tags it lavfi.scene_score
-        .filter("metadata", mode="print", file="pipe:1")
-        .output("-", f="null")
-        .global_args("-hide_banner", "-nostats", "-loglevel", "error", "-xerror")
-    )
-    try:
-        out, _ = ffmpeg.run(stream, cmd=ffmpeg_exe(), capture_stdout=True, capture_stderr=True)
-    except ffmpeg.Error as exc:
-        raise _run_error(path, exc.stderr or b"", "decoding failed") from exc
-    except OSError as exc:
-        raise VideoError(f"cannot run ffmpeg ({ffmpeg_exe()}): {exc}") from exc
-    times: list[float] = []
-    scores: list[float] = []
-    for line in out.splitlines():
-        if m := _METADATA_LINE.match(line):
-            value = m.group(1)
-            times.append(float(value) if value != b"NOPTS" else math.nan)
-            scores.append(0.0)
-        elif (m := _SCENE_LINE.match(line)) and scores:
-            scores[-1] = float(m.group(1))
-    if not times:
-        raise VideoError(f"{path} has a video stream but no decodable frames")
-    t = np.asarray(times, dtype=np.float64)
-    if np.isnan(t).any():  # frames without timestamps: space all evenly at the known pace
-        steps = np.diff(t[~np.isnan(t)])
-        t = np.arange(len(t)) * (float(np.median(steps)) if len(steps) else 1 / 25)
-    t = np.maximum.accumulate(t)  # the grid search needs times in order, even from odd files
-    return t - t[0], np.asarray(scores, dtype=np.float64)
-
-
-def _extract(path: Path, indices: Sequence[int]) -> list[np.ndarray]:
-    """Decode once more and keep only ``indices`` (decode order, as counted by ``_scan``).
-
-    Frames come back as PPM on a pipe: each carries its own size, so sizes after ffmpeg's
-    auto-rotation need no separate probe, and the conversion to RGB is ffmpeg's own, honouring
-    the file's colour tags. Frames are read one at a time, so memory holds the selection only.
-    """
-    expr = "+".join(f"eq(n,{i})" for i in indices)
-    stream = (
-        ffmpeg.input(str(path))["V:0"]
-        .filter("select", expr)
-        .output("pipe:", f="image2pipe", vcodec="ppm", pix_fmt="rgb24", fps_mode="passthrough")
-        .global_args("-hide_banner", "-nostats", "-loglevel", "error")
-    )
-    images: list[np.ndarray] = []
     with tempfile.TemporaryFile() as err:  # a file, not a pipe: a chatty stderr cannot block
         try:
             proc = subprocess.Popen(
@@ -284,15 +251,115 @@ def _extract(path: Path, indices: Sequence[int]) -> list[np.ndarray]:
                 except ValueError:
                     proc.kill()
                     raise VideoError(f"ffmpeg sent an unexpected frame header {header!r}") from None
-                data = proc.stdout.read(width * height * 3)
-                if len(data) != width * height * 3:
+                data = bytearray(width * height * 3)  # writable: no copy to hand on
+                if proc.stdout.readinto(data) != len(data):
                     break
-                images.append(np.frombuffer(data, np.uint8).reshape(height, width, 3).copy())
+                yield np.frombuffer(data, np.uint8).reshape(height, width, 3)
             returncode = proc.wait()
         err.seek(0)
         stderr = err.read()
     if returncode != 0:
-        raise _run_error(path, stderr, "extracting frames failed")
+        raise _run_error(path, stderr, what)
+
+
+def _ppm_output(stream: Any) -> Any:
+    return stream.output(
+        "pipe:", f="image2pipe", vcodec="ppm", pix_fmt="rgb24", fps_mode="passthrough"
+    ).global_args("-hide_banner", "-nostats", "-loglevel", "error")
+
+
+def _metadata(text: bytes) -> tuple[list[bytes], list[float], list[float]]:
+    """Each printed frame's pts, time and scene score (0 where ffmpeg gave none)."""
+    pts: list[bytes] = []
+    times: list[float] = []
+    scores: list[float] = []
+    for line in text.splitlines():
+        if m := _METADATA_LINE.match(line):
+            pts.append(m.group(1))
+            times.append(float(m.group(2)) if m.group(2) != b"NOPTS" else math.nan)
+            scores.append(0.0)
+        elif (m := _SCENE_LINE.match(line)) and scores:
+            scores[-1] = float(m.group(1))
+    return pts, times, scores
+
+
+def _decode(
+    path: Path, candidates: str, keep: int
+) -> tuple[np.ndarray, np.ndarray, dict[int, np.ndarray]]:
+    """One strict decode of the whole file: every frame's time and scene score, and the images
+    of up to ``keep`` frames that pass the ``select`` expression ``candidates``, by index.
+
+    Decoding is strict (``-err_detect explode -xerror``): a file damaged inside its media data
+    otherwise decodes "successfully" minus the damaged frames, and a sampler that skips frames
+    without saying so is a hole in review. Every frame is scored and listed before the
+    candidate ``select``, which computes the same score again (it sees the same frames).
+    """
+    with tempfile.TemporaryDirectory(prefix="wanflow-frames-") as tmp:
+        every, chosen = Path(tmp) / "every.txt", Path(tmp) / "chosen.txt"
+        stream = (
+            ffmpeg.input(str(path), err_detect="explode")["V:0"]  # V: not cover art
+            .filter("select", "1+0*isnan(scene)")  # keeps every frame, tags lavfi.scene_score
+            .filter("metadata", mode="print", file=str(every))
+            .filter("select", candidates)
+            .filter("metadata", mode="print", file=str(chosen))
+        )
+        stream = _ppm_output(stream).global_args("-xerror")
+        images = []
+        for image in _ppm_frames(path, stream, "decoding failed"):
+            images.append(image if len(images) < keep else None)
+        pts, times, scores = _metadata(every.read_bytes() if every.exists() else b"")
+        picked = _metadata(chosen.read_bytes() if chosen.exists() else b"")[0]
+    if not times:
+        raise VideoError(f"{path} has a video stream but no decodable frames")
+    index = {p: i for i, p in enumerate(pts)}
+    kept: dict[int, np.ndarray] = {}
+    # Images are matched to frames by pts; anything ambiguous is left to a second decode.
+    matched = len(index) == len(pts) and len(picked) == len(images) and b"NOPTS" not in index
+    if matched and all(p in index for p in picked):
+        pairs = zip(picked, images, strict=True)
+        kept = {index[p]: image for p, image in pairs if image is not None}
+    t = np.asarray(times, dtype=np.float64)
+    if np.isnan(t).any():  # frames without timestamps: space all evenly at the known pace
+        steps = np.diff(t[~np.isnan(t)])
+        t = np.arange(len(t)) * (float(np.median(steps)) if len(steps) else 1 / 25)
+    t = np.maximum.accumulate(t)  # the grid search needs times in order, even from odd files
+    return t - t[0], np.asarray(scores, dtype=np.float64), kept
+
+
+def _candidates(rate: float, scene_threshold: float, fps: float, count: int) -> str:
+    """A ``select`` expression for every frame :func:`_choose` can pick, and a few more: the
+    ends, cuts, and each frame within half a frame of a grid tick. It relies on the header's
+    frame rate and count; a frame it misses is decoded again, never skipped."""
+    terms = ["eq(n,0)", f"gt(scene,{scene_threshold!r})"]
+    if count > 1:
+        terms.append(f"eq(n,{count - 1})")
+    if fps > 0:
+        phase = f"(t-start_t)*{rate!r}"
+        terms.append(f"lte(abs({phase}-round({phase})),{rate * (0.5 / fps + 1e-4)!r})")
+    return "+".join(terms)
+
+
+def _any_of(indices: Sequence[int]) -> str:
+    """A ``select`` expression true on ``indices``: runs as ``between``, summed as a balanced
+    tree, since ffmpeg refuses a long flat ``a+b+c+…`` chain (about 200 terms) as too deep."""
+    runs: list[str] = []
+    for i in sorted(indices):
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    terms = [f"eq(n,{a})" if a == b else f"between(n,{a},{b})" for a, b in runs] or ["0"]
+    while len(terms) > 1:
+        pairs = zip(terms[::2], terms[1::2], strict=False)
+        terms = [f"({a}+{b})" for a, b in pairs] + (terms[-1:] if len(terms) % 2 else [])
+    return terms[0]
+
+
+def _extract(path: Path, indices: Sequence[int]) -> list[np.ndarray]:
+    """Decode once more and keep only ``indices`` (decode order, as counted by ``_decode``)."""
+    expr = _any_of(indices)
+    stream = _ppm_output(ffmpeg.input(str(path))["V:0"].filter("select", expr))
+    images = list(_ppm_frames(path, stream, "extracting frames failed"))
     if len(images) != len(indices):
         raise VideoError(
             f"ffmpeg returned {len(images)} of the {len(indices)} frames selected from {path}"
@@ -317,11 +384,15 @@ def sample_frames(
     then rate. ``max_frames`` (≥ 2) caps the list for long videos: ends are always kept, then the
     strongest cuts, and the regular frames are thinned evenly across the clip.
 
-    Two decodes by ffmpeg: one computes every frame's scene score and time (ffmpeg's ``scene``
-    score in ``select``, rather than a numpy one, because it runs in C on every frame without
-    shipping the frames to Python); the other returns only the chosen frames. ``index`` is the
-    frame's position in the order the decoder outputs frames (presentation order); ``time_s`` is
-    measured from the first frame. Images are full size: 200 frames of 720p hold about 550 MB.
+    One decode by ffmpeg computes every frame's scene score and time (ffmpeg's ``scene`` score
+    in ``select``, rather than a numpy one, because it runs in C on every frame without shipping
+    the frames to Python) and returns, as RGB, only the frames that can be chosen: the ends,
+    cuts, and those nearest the grid by the header's frame rate. A chosen frame it did not
+    return (odd timestamps, a wrong header) is decoded again, and a clip long enough to need
+    thinning is first scanned and then decoded for its chosen frames, which bounds the memory
+    held to about ``max_frames`` images. ``index`` is the frame's position in the order the
+    decoder outputs frames (presentation order); ``time_s`` is measured from the first frame.
+    Images are full size: 200 frames of 720p hold about 550 MB.
 
     Raises ``wanflow.video.VideoError`` when ``path`` is missing, is not a video, has no
     decodable video frames, or is damaged inside its media data; ``ValueError`` for bad options;
@@ -330,14 +401,19 @@ def sample_frames(
     """
     _check_options(rate, scene_threshold, max_frames)
     path = Path(path)
-    check_clip(path, max_pixels=max_pixels, max_seconds=max_seconds)
-    times, scores = _scan(path)
+    width, height, seconds, fps, count = _probe(path)
+    _check_size(path, width, height, seconds, max_pixels, max_seconds)
+    fits = seconds * rate + 3 <= max_frames  # no thinning expected: every candidate may be kept
+    candidates = _candidates(rate, scene_threshold, fps, count) if fits else "0"
+    times, scores, images = _decode(path, candidates, keep=max_frames + _SPARE)
     _check_length(float(times[-1]), max_seconds)
     picks = _choose(times, scores, rate, scene_threshold, max_frames)
-    images = _extract(path, [i for i, _ in picks])
+    missing = [i for i, _ in picks if i not in images]
+    if missing:
+        images.update(zip(missing, _extract(path, missing), strict=True))
     return [
-        Frame(index=i, time_s=float(times[i]), image=image, reason=reason)
-        for (i, reason), image in zip(picks, images, strict=True)
+        Frame(index=i, time_s=float(times[i]), image=images[i], reason=reason)
+        for i, reason in picks
     ]
 
 
