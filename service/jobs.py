@@ -19,6 +19,7 @@ from wanflow import keys
 from wanflow.errors import ObjectNotFoundError, PreconditionFailedError
 from wanflow.ingest import ingest_with_settings
 from wanflow.jobs import (
+    BY_SUBMITTER,
     IDEMPOTENCY,
     JOBS,
     Cancellation,
@@ -30,6 +31,7 @@ from wanflow.jobs import (
     job_key,
     manifest_name,
     new_job_id,
+    submitter_key,
     valid_job_id,
 )
 from wanflow.readers import ManifestError
@@ -76,6 +78,7 @@ class Jobs:
             items=summary.valid,
             rejected_rows=summary.rejected_rows,
         )
+        self.storage.put_bytes(submitter_key(submitted_by, job_id), b"", if_absent=True)
         self.storage.put_bytes(job_key(job_id), record.model_dump_json().encode(), if_absent=True)
         self.storage.put_bytes(
             record.manifest_key,
@@ -155,16 +158,21 @@ class Jobs:
         return record
 
     def page(self, token, limit: int, cursor: str | None) -> JobPage:
-        """Newest first; ``cursor`` is the last id of the previous page."""
-        ids = sorted(
-            (
+        """Newest first; ``cursor`` is the last id of the previous page. A ``submit`` token's
+        page comes from its own index, so it reads no other submitter's records."""
+        if token.scope == "submit":
+            prefix = keys.join(BY_SUBMITTER, token.name) + "/"
+            listed = (o.key[len(prefix) :] for o in self.storage.list(prefix, recursive=False))
+        else:
+            listed = (
                 o.key[len(JOBS) : -len(".json")]
                 for o in self.storage.list(JOBS, recursive=False)
                 if o.key.endswith(".json")
-            ),
+            )
+        ids = sorted(
+            (i for i in listed if valid_job_id(i) and (cursor is None or i < cursor)),
             reverse=True,
         )
-        ids = [i for i in ids if valid_job_id(i) and (cursor is None or i < cursor)]
         found: list[Job] = []
         for job_id in ids:
             record = self.record(job_id)

@@ -21,6 +21,9 @@ from wanflow.ingest import Rejection
 
 JOBS = "jobs/"
 IDEMPOTENCY = "jobs/idempotency/"
+# One empty marker per job under its submitter's name: a ``submit`` token lists its own jobs
+# without reading every other submitter's records (a page costs what it returns).
+BY_SUBMITTER = "jobs/by-submitter/"
 API_MANIFESTS = "api/"  # under incoming/ (and the later manifest states)
 
 JobState = Literal[
@@ -49,6 +52,10 @@ def job_key(job_id: str) -> str:
     if not valid_job_id(job_id):
         raise keys.InvalidKeyError(f"{job_id!r} is not a job id")
     return keys.join(JOBS, f"{job_id}.json")
+
+
+def submitter_key(submitted_by: str, job_id: str) -> str:
+    return keys.join(BY_SUBMITTER, submitted_by, job_id)
 
 
 def manifest_name(job_id: str, suffix: str = ".json") -> str:
