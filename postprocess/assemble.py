@@ -9,6 +9,11 @@ to its shot's length, then all joined with their transitions.
   2.5× larger; and MP4 keeps exact frame timestamps (Matroska rounds them to milliseconds).
   The input is decoded strictly (``-xerror -err_detect explode``), so a clip with corrupt media
   data is an error naming it rather than a run of grey frames.
+- :func:`inspect` reads what a clip's header and packets say without decoding it; a clip that
+  :meth:`ClipInfo.fits` the video (size, rate, yuv420p BT.709 limited range, square pixels, one
+  frame every ``1/fps``) and needs no slowing skips :func:`normalise`: :func:`join` reads it as
+  it is, holding its last frame itself (``holds``), so its frames reach the final encode
+  untouched and no lossless intermediate is written or decoded.
 - :func:`join` lays the clips end to end. A transition overlaps two clips (ffmpeg ``xfade``); a
   cut (or ``None``) is a plain ``concat`` with no overlap. ``xfade`` with an offset past its first
   input's end drops the second input and exits 0, so offsets are computed from the clips' counted
@@ -26,8 +31,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
+from itertools import pairwise
 from pathlib import Path
 
+import av
 import ffmpeg
 
 from postprocess.checks import video_frames
@@ -81,6 +88,63 @@ class Joined:
     overlaps_s: list[float]
 
 
+@dataclass(frozen=True)
+class ClipInfo:
+    """A clip as its header and packets describe it. ``frames`` counts packets with data (one
+    per frame for H.264 in MP4); ``duration_s`` is the stream's stated length."""
+
+    frames: int
+    rate: Fraction
+    width: int
+    height: int
+    duration_s: float
+    ready: bool  # yuv420p, BT.709, limited range, square pixels, frames evenly 1/rate apart
+
+    def fits(self, width: int, height: int, fps: float) -> bool:
+        """Whether :func:`normalise` would only copy this clip's frames (so it can be skipped)."""
+        size_and_rate = (self.width, self.height, self.rate) == (width, height, _rate(fps))
+        return self.ready and size_and_rate
+
+
+def inspect(clip: Path) -> ClipInfo:
+    """Read ``clip``'s stream header and packet timestamps (no decoding). Raises VideoError
+    naming the file when it cannot be read or has no frames."""
+    try:
+        with av.open(str(clip)) as container:
+            if not container.streams.video:
+                raise VideoError(f"{clip} has no video stream")
+            stream = container.streams.video[0]
+            ctx = stream.codec_context
+            rate = stream.average_rate or stream.guessed_rate
+            if stream.duration is not None and stream.time_base is not None:
+                duration = float(stream.duration * stream.time_base)
+            else:
+                duration = (container.duration or 0) / av.time_base
+            stamps, skipped = [], False
+            for packet in container.demux(stream):
+                if packet.size:
+                    skipped |= packet.is_discard or packet.pts is None
+                    stamps.append(packet.pts or 0)
+            base = stream.time_base
+            square = stream.sample_aspect_ratio in (None, 0, 1)
+            colour = (ctx.pix_fmt, ctx.color_range, ctx.colorspace)
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise VideoError(f"{clip} is not a readable video: {exc}") from exc
+    if not rate or not stamps:
+        raise VideoError(f"{clip} has a video stream with no frames or no frame rate")
+    rate = Fraction(rate)
+    stamps.sort()
+    # Frames exactly 1/rate apart: join's fps filter then passes every one through unchanged.
+    even = base is not None and all((b - a) * base == 1 / rate for a, b in pairwise(stamps))
+    ready = even and not skipped and square and colour == ("yuv420p", 1, 1)
+    return ClipInfo(len(stamps), rate, ctx.width, ctx.height, duration, ready)
+
+
+def held_frames(hold_s: float, fps: float) -> int:
+    """A hold of ``hold_s`` seconds in whole frames at ``fps``, as :func:`normalise` rounds it."""
+    return round(hold_s * _rate(fps))
+
+
 def normalise(
     clip: Path,
     out: Path,
@@ -111,7 +175,7 @@ def normalise(
         raise ValueError(f"slow_factor must be 1 or more, got {slow_factor!r}")
     _check_crf(crf)
     in_frames, in_rate = video_frames(clip)
-    hold_frames = round(hold_s * rate)
+    hold_frames = held_frames(hold_s, fps)
     expected_s = float(in_frames / in_rate) * slow_factor + float(hold_frames / rate)
 
     stream = (
@@ -159,8 +223,12 @@ def join(
     crf: int = 18,
     preset: str = "veryfast",
     threads: int | None = None,
+    holds: Sequence[int] | None = None,
+    strict: bool = False,
 ) -> Joined:
     """Join clips of one size and rate (see :func:`normalise`) into ``out`` (H.264 yuv420p MP4).
+    ``holds[i]`` frames of clip ``i``'s last frame are added after it (none when ``None``).
+    ``strict`` decodes as :func:`normalise` does: for clips that did not go through it.
 
     ``transitions[i]`` (a vocabulary id from :data:`TRANSITIONS`, or ``None`` for a cut) goes
     between ``clips[i]`` and ``clips[i + 1]``, overlapping them by ``transition_s`` rounded to
@@ -180,7 +248,10 @@ def join(
     if not (math.isfinite(transition_s) and transition_s > 0):
         raise ValueError(f"transition_s must be a positive number of seconds, got {transition_s!r}")
     overlap_frames = max(1, round(transition_s * rate))
-    frames = [_frames_at(clip, rate) for clip in clips]
+    holds = list(holds) if holds is not None else [0] * len(clips)
+    if len(holds) != len(clips) or any(not isinstance(h, int) or h < 0 for h in holds):
+        raise ValueError(f"holds must be {len(clips)} whole numbers of frames ≥ 0, got {holds}")
+    frames = [_frames_at(clip, rate) + hold for clip, hold in zip(clips, holds, strict=True)]
     overlaps = [0 if kind is None else overlap_frames for kind in kinds]
     _check_overlaps(clips, frames, overlaps, transitions, rate)
 
@@ -190,8 +261,10 @@ def join(
     total = starts[-1] + frames[-1]
 
     graph = [
-        f"[{i}:v]fps={rate},settb={1 / rate},setpts=PTS-STARTPTS,format=yuv420p[s{i}]"
-        for i in range(len(clips))
+        f"[{i}:v]fps={rate},settb={1 / rate},setpts=PTS-STARTPTS,format=yuv420p"
+        + (f",tpad=stop_mode=clone:stop={hold}" if hold else "")
+        + f"[s{i}]"
+        for i, hold in enumerate(holds)
     ]
     joined = "s0"
     for i, kind in enumerate(kinds):
@@ -207,8 +280,10 @@ def join(
             )
         joined = label
     command = [ffmpeg_exe(), "-hide_banner", "-nostats", "-nostdin", "-loglevel", "error"]
+    reading = _as_args(_STRICT_INPUT) if strict else []
+    command += _STRICT_GLOBAL if strict else ()
     for clip in clips:
-        command += ["-i", path_arg(clip)]
+        command += [*reading, "-i", path_arg(clip)]
     command += ["-filter_complex", ";".join(graph), "-map", f"[{joined}]"]
     command += [*_as_args(x264_options(crf, preset, threads)), "-f", "mp4"]
     with _staged(out) as tmp:

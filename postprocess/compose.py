@@ -8,24 +8,27 @@ subtitles and the mix then use the very same times, read off the joined picture 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from postprocess.assemble import join, normalise
+from postprocess.assemble import AssembleError, Joined, held_frames, inspect, join, normalise
 from postprocess.checks import OutputReport, check_output
 from postprocess.mix import MixReport, mix
 from postprocess.mux import mux, poster, thumbnail
+from postprocess.runner import FFmpegError
 from postprocess.spoken import spoken
 from postprocess.subtitles import cues_for, to_srt, to_vtt
 from postprocess.text import language_runs, split_sentences
 from postprocess.timing import extension
 from postprocess.tts import Engine, Utterance, narrate
 from wanflow.settings import Settings
-from wanflow.video import probe, using_ffmpeg
+from wanflow.video import using_ffmpeg
 
+log = logging.getLogger(__name__)
 SENTENCE_GAP_S = 0.15  # a breath between sentences of one shot
 
 
@@ -223,35 +226,35 @@ def compose(
         steps: dict[str, float] = {}
         with _step(steps, "narrate"):
             shots = speak(narration, engines, work / "narration", options)
-        first = probe(clips[0])
-        fps, width, height = first.fps, first.width, first.height
-
-        segments = []
-        for index, clip in enumerate(clips):
-            info = probe(clip)
-            needed = _needed_s(speech_s(shots[index]), options, index, transitions)
-            slow, hold = extension(info.duration_s, needed, round(fps), options.policy)
-            with _step(steps, "normalise"):
-                segment = normalise(
-                    clip,
-                    work / f"shot-{index + 1}.mp4",
-                    width=width,
-                    height=height,
-                    fps=fps,
-                    hold_s=hold,
-                    slow_factor=slow,
-                )
-            segments.append(segment.path)
-        with _step(steps, "join"):
-            picture = join(
-                segments,
-                [t or "cut" for t in transitions],
-                work / "picture.mp4",
-                fps=fps,
-                transition_s=options.transition_s,
-                crf=options.crf,
-                preset=options.preset,
+        infos = [inspect(clip) for clip in clips]
+        fps, width, height = float(infos[0].rate), infos[0].width, infos[0].height
+        extensions = [
+            extension(
+                info.duration_s,
+                _needed_s(speech_s(shots[index]), options, index, transitions),
+                round(fps),
+                options.policy,
             )
+            for index, info in enumerate(infos)
+        ]
+        with _step(steps, "normalise"):
+            # A clip already in the video's format goes to join as it is, held there.
+            direct = [
+                slow == 1 and info.fits(width, height, fps)
+                for info, (slow, _) in zip(infos, extensions, strict=True)
+            ]
+            plan = _shots(clips, extensions, direct, work, width, height, fps)
+        with _step(steps, "join"):
+            try:
+                picture = _join(plan, transitions, work, fps, options)
+            except (AssembleError, FFmpegError):
+                if not any(direct):
+                    raise
+                # Something join could not read as promised: normalise every clip (which names a
+                # corrupt one) and join those.
+                log.warning("joining the clips as they are failed; normalising them first")
+                plan = _shots(clips, extensions, [False] * len(clips), work, width, height, fps)
+                picture = _join(plan, transitions, work, fps, options)
 
         placed: list[tuple[Path, float]] = []
         timed: list[tuple[str, float, float]] = []
@@ -311,6 +314,58 @@ def compose(
             sentences=len(timed),
             steps={name: round(seconds, 3) for name, seconds in steps.items()},
         )
+
+
+def _shots(
+    clips: Sequence[Path],
+    extensions: Sequence[tuple[float, float]],
+    direct: Sequence[bool],
+    work: Path,
+    width: int,
+    height: int,
+    fps: float,
+) -> list[tuple[Path, int | None]]:
+    """Each shot as (file for join, frames join holds at its end): a ``direct`` clip as it is,
+    with its hold; any other normalised into ``work`` with its slowing and hold (``None``:
+    join reads it as the trusted intermediate it is)."""
+    plan = []
+    for index, (clip, (slow, hold), as_is) in enumerate(
+        zip(clips, extensions, direct, strict=True)
+    ):
+        if as_is:
+            plan.append((Path(clip), held_frames(hold, fps)))
+            continue
+        segment = normalise(
+            clip,
+            work / f"shot-{index + 1}.mp4",
+            width=width,
+            height=height,
+            fps=fps,
+            hold_s=hold,
+            slow_factor=slow,
+        )
+        plan.append((segment.path, None))
+    return plan
+
+
+def _join(
+    plan: list[tuple[Path, int | None]],
+    transitions: Sequence[str | None],
+    work: Path,
+    fps: float,
+    options: Options,
+) -> Joined:
+    return join(
+        [path for path, _ in plan],
+        [t or "cut" for t in transitions],
+        work / "picture.mp4",
+        fps=fps,
+        transition_s=options.transition_s,
+        crf=options.crf,
+        preset=options.preset,
+        holds=[hold or 0 for _, hold in plan],
+        strict=any(hold is not None for _, hold in plan),
+    )
 
 
 def _needed_s(

@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from postprocess.assemble import TRANSITIONS, AssembleError, join, normalise
-from postprocess.runner import FFmpegError
+from postprocess.assemble import TRANSITIONS, AssembleError, inspect, join, normalise
+from postprocess.runner import FFmpegError, path_arg, run
 from wanflow.video import probe, read_frames, write_mp4
 
 FPS = 16
@@ -167,3 +167,68 @@ def test_a_short_output_is_an_error(tmp_path, segments, monkeypatch):
     with pytest.raises(AssembleError, match="expected"):
         join(paths, ["dissolve"], tmp_path / "j.mp4", fps=FPS)
     assert not (tmp_path / "j.mp4").exists()
+
+
+# --- clips that skip normalise ----------------------------------------------------------------
+def test_a_clip_fits_only_a_video_of_its_own_size_rate_and_colours(tmp_path, clip):
+    import ffmpeg
+
+    info = inspect(clip("a.mp4", 17))
+    assert (info.frames, info.width, info.height, info.rate) == (17, W, H, FPS)
+    assert info.duration_s == pytest.approx(17 / FPS, abs=0.001)
+    assert info.fits(W, H, FPS)
+    assert not info.fits(128, 128, FPS) and not info.fits(W, H, 24)
+    assert not inspect(clip("b.mp4", 17, fps=24)).fits(W, H, FPS)
+    # Same size and rate, but BT.601 or full range: normalise converts these to BT.709.
+    for name, tags in (
+        ("601.mp4", {"colorspace": "smpte170m", "pix_fmt": "yuv420p"}),
+        ("full.mp4", {"colorspace": "bt709", "pix_fmt": "yuvj420p"}),
+    ):
+        made = ffmpeg.input(f"testsrc2=s={W}x{H}:r={FPS}:d=1", f="lavfi").output(
+            path_arg(tmp_path / name), vcodec="libx264", **tags
+        )
+        run(made, f"make {name}")
+        assert not inspect(tmp_path / name).fits(W, H, FPS), name
+    # One frame late (the rate on average right): the fps filter would drop or repeat one.
+    uneven = ffmpeg.input(path_arg(clip("c.mp4", 17))).filter("setpts", "(N+eq(N,8)*0.5)/(16*TB)")
+    run(uneven.output(path_arg(tmp_path / "gap.mp4"), fps_mode="passthrough"), "make gap.mp4")
+    assert not inspect(tmp_path / "gap.mp4").fits(W, H, FPS)
+
+
+def test_join_holds_a_clip_read_as_it_is_exactly_as_normalise_would(tmp_path, clip):
+    """The frames of a clip that skips normalise reach the encode unchanged: the joined video is
+    the one made from its lossless normalised copy, frame for frame."""
+    first, second = clip("a.mp4", 17), clip("b.mp4", 25, BLUE)
+    held = normalise(first, tmp_path / "na.mp4", width=W, height=H, fps=FPS, hold_s=0.5)
+    plain = normalise(second, tmp_path / "nb.mp4", width=W, height=H, fps=FPS, hold_s=0.25)
+    settings = {"fps": FPS, "transition_s": 0.5}
+    made = join([held.path, plain.path], ["dissolve"], tmp_path / "n.mp4", **settings)
+    direct = join(
+        [first, second], ["dissolve"], tmp_path / "d.mp4", holds=[8, 4], strict=True, **settings
+    )
+    assert direct.frames == made.frames == 17 + 8 + 25 + 4 - 8
+    assert (direct.starts_s, direct.total_s) == (made.starts_s, made.total_s)
+    assert probe(direct.path).frames == direct.frames
+    assert np.array_equal(read_frames(direct.path), read_frames(made.path))
+
+
+def test_join_refuses_bad_holds(tmp_path, segments):
+    paths = [s.path for s in segments[:2]]
+    for holds in ([1], [0, -1], [0, 0.5]):
+        with pytest.raises(ValueError, match="holds must be 2 whole numbers"):
+            join(paths, ["cut"], tmp_path / "j.mp4", fps=FPS, holds=holds)
+
+
+def test_a_corrupt_clip_read_strictly_by_join_is_an_error(tmp_path, clip):
+    path = clip("broken.mp4", 33)
+    data = bytearray(path.read_bytes())
+    at = data.index(b"mdat")
+    middle = at + int.from_bytes(data[at - 4 : at], "big") // 2
+    data[middle : middle + 64] = bytes(b ^ 0xFF for b in data[middle : middle + 64])
+    path.write_bytes(bytes(data))
+    assert inspect(path).fits(W, H, FPS)  # its packets are whole: only decoding finds it
+    with pytest.raises(FFmpegError, match="Invalid data"):
+        join([path], [], tmp_path / "j.mp4", fps=FPS, strict=True)
+    assert not (tmp_path / "j.mp4").exists()
+    # Not strictly (an intermediate normalise wrote): the decoder conceals the damage.
+    assert join([path], [], tmp_path / "j.mp4", fps=FPS).frames == 33

@@ -13,7 +13,7 @@ from postprocess.compose import Options, compose
 from postprocess.runner import run
 from postprocess.tts import engine_for
 from tests.conftest import WANFLOW
-from wanflow.video import VideoError, probe, write_mp4
+from wanflow.video import VideoError, probe, read_frames, write_mp4
 
 STORY = ["猎户座在冬夜升起。", "他带着3只猎犬追逐金牛。", "最后，天蝎座从东方出现。"]
 
@@ -110,6 +110,40 @@ def test_a_corrupt_clip_is_an_error_naming_it(tmp_path):
             Options(lang="en"),
         )
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_clips_in_the_videos_format_skip_normalise_and_come_out_as_if_normalised(
+    tmp_path, monkeypatch
+):
+    from postprocess.assemble import ClipInfo
+
+    clips = _clips(tmp_path, count=2)
+    # Smaller than the video: letterboxed by normalise.
+    clips.append(write_mp4(np.full((33, 80, 128, 3), 150, np.uint8), tmp_path / "small.mp4", 16))
+
+    def finish(name: str):
+        options = Options(lang="zh", transition_s=0.5, padding_s=0.3)
+        out = tmp_path / name / "story.mp4"
+        engines = [engine_for("espeak")]
+        return compose(clips, STORY, ["dissolve", "cut"], out, engines, tmp_path / name, options)
+
+    direct = finish("direct")
+    assert [p.name for p in (tmp_path / "direct").glob("shot-*.mp4")] == ["shot-3.mp4"]
+    monkeypatch.setattr(ClipInfo, "fits", lambda self, width, height, fps: False)
+    normalised = finish("normalised")
+    assert sorted(p.name for p in (tmp_path / "normalised").glob("shot-*.mp4")) == [
+        "shot-1.mp4",
+        "shot-2.mp4",
+        "shot-3.mp4",
+    ]
+    # Every shot held to its sentence, to the frame, and the same picture either way.
+    assert direct.duration_s == normalised.duration_s > 3 * 33 / 16
+    assert direct.shot_starts_s == normalised.shot_starts_s
+    assert direct.check.frames == round(direct.duration_s * 16)
+    assert np.array_equal(
+        read_frames(tmp_path / "direct" / "picture.mp4"),
+        read_frames(tmp_path / "normalised" / "picture.mp4"),
+    )
 
 
 def test_inputs_that_do_not_fit_are_refused(tmp_path):
