@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 
 from service.auth import READ_SCOPES, require
 from service.errors import ApiError
-from service.prefect_runs import prefect_reachable
+from tasks.prefect_runs import prefect_reachable
 from wanflow import __version__
 from wanflow.access import Token
 from wanflow.jobs import JOBS, MEDIA_TYPES, Cancellation, ErrorBody, Job, JobPage

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from service.errors import ApiError
-from service.prefect_runs import FlowRunInfo, cancel_flow_run, find_flow_runs
+from tasks.prefect_runs import FlowRunInfo, cancel_flow_run, find_flow_runs
 from wanflow import keys
 from wanflow.errors import ObjectNotFoundError, PreconditionFailedError
 from wanflow.ingest import ingest_with_settings

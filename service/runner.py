@@ -105,7 +105,7 @@ class Runner:
             log.error("runner: %s: produce-manifest exited %s", key, child.returncode)
 
     def _cancelling(self, name: str, since: datetime) -> str | None:
-        from service.prefect_runs import find_flow_runs
+        from tasks.prefect_runs import find_flow_runs
 
         try:
             runs = find_flow_runs(name)
@@ -119,7 +119,7 @@ class Runner:
         return None
 
     def _file_cancelled(self, name: str, flow_run_id: str) -> None:
-        from service.prefect_runs import set_cancelled
+        from tasks.prefect_runs import set_cancelled
 
         processing = keys.manifest_key(keys.PROCESSING, name)
         with contextlib.suppress(ObjectNotFoundError):  # the run filed it before it stopped
