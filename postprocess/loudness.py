@@ -7,16 +7,17 @@ with ``peak=true`` (4× oversampled true peak), a different meter from the ``lou
 level of a stretch of a file, optionally of one frequency band (how a test tells the music
 under a narration apart from the narration itself).
 
-Normalising (:func:`normalize`): two-pass ``loudnorm`` with ``linear=true``, one gain for the
-whole file, no pumping. Pass 1 measures (``print_format=json``, read from stderr); pass 2
-applies the measured values. loudnorm quietly goes dynamic when ``measured TP + gain`` would
-pass the true-peak ceiling or the measured LRA is above its LRA target; we apply its own rule
-up front and, when the peak is the reason, first bring the file to the target through a
-look-ahead limiter (``alimiter``) set under the ceiling, measure again, and adjust
-(``LIMITER_PASSES`` at most). Pass 2's ``normalization_type`` is read back and returned. When
-linear is out of reach (LRA above the target range, or the passes run out) the file is still
-written, normalised dynamically, and the caller is told ``"dynamic"``: a pumping soundtrack is
-worth a reviewer's look, not a lost video.
+Normalising (:func:`normalize`): one gain for the whole file (what ``loudnorm`` with
+``linear=true`` does), no pumping. The gain comes from the file's ``ebur128`` figures, metered
+while the file was written (the mix is), so it costs no pass of its own; loudnorm's rule for
+staying linear (``true peak + gain`` under the ceiling, loudness range under the target) is
+applied to the same figures. When the peak is what stands in the way, the file is first brought
+to the target through a look-ahead limiter (``alimiter``) set under the ceiling, metered as it
+is written, and aimed again (``LIMITER_PASSES`` at most). The final write meters what it writes,
+so the figures returned are the file's. When one gain cannot do (loudness range above the
+target, or the passes run out), two-pass ``loudnorm`` normalises dynamically (``print_format=
+json``, its pass 2 reporting what it did) and the caller is told ``"dynamic"``: a pumping
+soundtrack is worth a reviewer's look, not a lost video.
 """
 
 from __future__ import annotations
@@ -182,28 +183,33 @@ class _Stats:
     input_thresh: float
     target_offset: float
 
-    @property
-    def silent(self) -> bool:
-        return not math.isfinite(self.input_i) or self.input_thresh <= -70.0
-
 
 def normalize(
-    source: Path, out: Path, target: Target, *, frames: int, sample_rate: int, scratch: Path
-) -> tuple[NormalizationType, bool]:
+    source: Path,
+    out: Path,
+    target: Target,
+    *,
+    frames: int,
+    sample_rate: int,
+    scratch: Path,
+    measured: Loudness | None = None,
+) -> tuple[NormalizationType, bool, Loudness]:
     """Write ``source`` brought to ``target`` to ``out``: WAV, PCM s16le, stereo,
-    ``sample_rate``, exactly ``frames`` long. Limited versions are written into ``scratch``.
-    Returns loudnorm's normalisation type (``"none"`` for silence, written as it is) and
-    whether a limiter ran first."""
-    stats = _loudnorm_stats(source, target)
-    if stats.silent:
-        write_pcm(ffmpeg.input(path_arg(source)).audio, out, frames, sample_rate, "silence")
-        return "none", False
-    original, gain, margin = source, target.lufs - stats.input_i, LIMITER_MARGIN_DB
+    ``sample_rate``, exactly ``frames`` long. ``measured`` is ``source``'s loudness with its true
+    peak when the caller metered it on the way (else it is measured here). Limited versions are
+    written into ``scratch``. Returns the normalisation type (``"none"`` for silence, written as
+    it is), whether a limiter ran first, and the loudness of what was written (metered as it was
+    written, the figures :func:`measure` reads from ``out``)."""
+    level = measure(source) if measured is None else measured
+    if level.integrated_lufs is None:
+        silence = ffmpeg.input(path_arg(source)).audio
+        return "none", False, write_pcm(silence, out, frames, sample_rate, "silence")
+    original, gain, margin = source, target.lufs - level.integrated_lufs, LIMITER_MARGIN_DB
     tried: list[tuple[float, float]] = []  # (gain into the limiter, loudness out of it)
     # A limiter only lowers peaks: a loudness range above the target it cannot help.
     while (
-        not _linear_allowed(stats, target)
-        and _lra(stats) <= target.lra
+        not _linear_allowed(level, target)
+        and level.lra_lu <= target.lra
         and len(tried) < LIMITER_PASSES
     ):
         if tried:
@@ -212,8 +218,8 @@ def normalize(
             slope = 1.0
             if len(tried) > 1 and tried[-1][0] != tried[-2][0]:
                 slope = (tried[-1][1] - tried[-2][1]) / (tried[-1][0] - tried[-2][0])
-            gain += (target.lufs - stats.input_i) / min(1.0, max(0.2, slope))
-            margin += max(0.0, stats.input_tp - (target.true_peak_db - margin))
+            gain += (target.lufs - level.integrated_lufs) / min(1.0, max(0.2, slope))
+            margin += max(0.0, level.true_peak_db - (target.true_peak_db - margin))
         source = scratch / f"limited-{len(tried)}.wav"
         # Always from the original: limiting a limited file again would stack distortion.
         limited = (
@@ -228,38 +234,68 @@ def normalize(
                 release=50,
             )
         )
-        output = ffmpeg.output(limited, path_arg(source), acodec="pcm_f32le", format="wav")
-        run(output, f"limit {margin:.2f} dB under the ceiling")
-        stats = _loudnorm_stats(source, target)
-        tried.append((gain, stats.input_i))
-    return _apply_loudnorm(source, stats, target, out, frames, sample_rate), bool(tried)
+        level = render_measured(limited, source, f"limit {margin:.2f} dB under the ceiling")
+        if level.integrated_lufs is None:
+            raise LoudnessError(f"{source}: the limiter left nothing to measure")
+        tried.append((gain, level.integrated_lufs))
+    if _linear_allowed(level, target):
+        # One gain for the whole file: what loudnorm's linear mode does, without its 192 kHz.
+        louder = ffmpeg.input(path_arg(source)).audio.filter(
+            "volume", f"{target.lufs - level.integrated_lufs:.3f}dB"
+        )
+        return "linear", bool(tried), write_pcm(louder, out, frames, sample_rate, "gain")
+    kind, written = _apply_loudnorm(
+        source, _loudnorm_stats(source, target), target, out, frames, sample_rate
+    )
+    return kind, bool(tried), written
 
 
-def write_pcm(
-    stream, out: Path, frames: int, sample_rate: int, what: str, loglevel: str = "error"
-) -> str:
+def render_measured(stream, dest: Path, what: str, *, peak: bool = True) -> Loudness:
+    """Write ``stream`` as float WAV (nothing clips between steps) and meter it on the way
+    (``peak``: with its true peak, else ``true_peak_db`` is ``None``)."""
+    split = stream.filter_multi_output("asplit")
+    kept = ffmpeg.output(split[0], path_arg(dest), acodec="pcm_f32le", format="wav")
+    meter = split[1].filter("ebur128", framelog="verbose", **({"peak": "true"} if peak else {}))
+    stderr = run(
+        ffmpeg.merge_outputs(kept, ffmpeg.output(meter, "-", format="null")), what, loglevel="info"
+    )
+    return read_summary(stderr, what)
+
+
+def write_pcm(stream, out: Path, frames: int, sample_rate: int, what: str) -> Loudness:
     """Write an ffmpeg-python stream as WAV, PCM s16le, stereo, exactly ``frames`` long
-    (padded or cut); returns ffmpeg's stderr."""
-    stream = (
+    (padded or cut); return its loudness, metered on the very samples written."""
+    return _write_pcm(stream, out, frames, sample_rate, what)[0]
+
+
+def _write_pcm(stream, out: Path, frames: int, sample_rate: int, what: str) -> tuple[Loudness, str]:
+    written = (
         stream.filter("aresample", sample_rate)  # back from loudnorm's 192 kHz
         .filter("apad", whole_len=frames)
         .filter("atrim", end_sample=frames)
+        .filter("aformat", sample_fmts="s16", channel_layouts="stereo")
+        .filter_multi_output("asplit")
     )
-    output = ffmpeg.output(
-        stream, path_arg(out), acodec="pcm_s16le", ac=2, ar=sample_rate, format="wav"
+    kept = ffmpeg.output(
+        written[0], path_arg(out), acodec="pcm_s16le", ac=2, ar=sample_rate, format="wav"
     )
-    return run(output.overwrite_output(), what, loglevel=loglevel)
+    meter = written[1].filter("ebur128", peak="true", framelog="verbose")
+    output = ffmpeg.merge_outputs(kept, ffmpeg.output(meter, "-", format="null"))
+    stderr = run(output.overwrite_output(), what, loglevel="info")
+    return read_summary(stderr, what), stderr
 
 
-def _linear_allowed(stats: _Stats, target: Target) -> bool:
-    """loudnorm's own rule (af_loudnorm.c, init) for staying linear in pass 2."""
-    peak_after = stats.input_tp + (target.lufs - stats.input_i)
-    return peak_after <= target.true_peak_db and _lra(stats) <= target.lra
+def _linear_allowed(level: Loudness, target: Target) -> bool:
+    """loudnorm's own rule (af_loudnorm.c, init) for staying linear, on ``ebur128``'s figures."""
+    peak_after = level.true_peak_db + (target.lufs - level.integrated_lufs)
+    return peak_after <= target.true_peak_db and level.lra_lu <= target.lra
 
 
 def _apply_loudnorm(
     source: Path, stats: _Stats, target: Target, out: Path, frames: int, sample_rate: int
-) -> NormalizationType:
+) -> tuple[NormalizationType, Loudness]:
+    """loudnorm's pass 2 (where one gain cannot reach the target): what it did, and the
+    loudness written."""
     normalized = ffmpeg.input(path_arg(source)).audio.filter(
         "loudnorm",
         **target.loudnorm(),
@@ -272,11 +308,11 @@ def _apply_loudnorm(
         print_format="json",
     )
     what = "loudnorm pass 2"
-    stderr = write_pcm(normalized, out, frames, sample_rate, what, loglevel="info")
+    written, stderr = _write_pcm(normalized, out, frames, sample_rate, what)
     kind = _loudnorm_json(stderr, what).get("normalization_type")
     if kind not in ("linear", "dynamic"):
         raise LoudnessError(f"{what} reported normalization_type {kind!r}")
-    return kind
+    return kind, written
 
 
 def _lra(stats: _Stats) -> float:

@@ -10,10 +10,12 @@ temporary folder, so nothing clips before the last step):
 2. Music bus: the track looped (``-stream_loop -1``) and cut to ``duration_s``, measured.
 3. Mix: music set ``music_gain_db`` LU below the narration's measured loudness (so a loud
    master and a quiet one sit alike), faded in and out, ducked under the narration with
-   ``sidechaincompress`` keyed by it, summed with the narration.
-4. Loudness: :func:`postprocess.loudness.normalize`, two-pass ``loudnorm`` kept linear (a
-   limiter first where the peaks require it); :class:`MixReport` says ``"dynamic"``, with a
-   warning in the log, when linear was out of reach.
+   ``sidechaincompress`` keyed by it, summed with the narration; metered (with its true peak)
+   on the way, so that normalising it needs no measuring pass of its own.
+4. Loudness: :func:`postprocess.loudness.normalize`, one gain (a limiter first where the peaks
+   require it), the written file metered as it is written; :class:`MixReport` says
+   ``"dynamic"``, with a warning in the log, when linear was out of reach and ``loudnorm``
+   normalised dynamically.
 
 Output: WAV, PCM s16le, stereo, ``sample_rate`` (48 kHz), exactly ``round(duration_s *
 sample_rate)`` frames; silence of that length when there is neither narration nor music.
@@ -36,14 +38,14 @@ import ffmpeg
 from pydantic import BaseModel, ConfigDict
 
 from postprocess.loudness import (
+    Loudness,
     NormalizationType,
     Target,
-    measure,
     normalize,
-    read_summary,
+    render_measured,
     write_pcm,
 )
-from postprocess.runner import path_arg, run
+from postprocess.runner import path_arg
 
 log = logging.getLogger(__name__)
 
@@ -55,10 +57,10 @@ END_TOLERANCE_S = 0.02
 
 
 class MixReport(BaseModel):
-    """What was written, measured on the output file by ``ebur128`` (a different meter from the
-    loudnorm that made it). Levels are ``None`` for silence. ``normalization_type`` is what
-    loudnorm's pass 2 reported, ``"none"`` when there was nothing to normalise; ``limited``
-    says a limiter ran before it."""
+    """What was written, measured by ``ebur128`` on the very samples written to the output file.
+    Levels are ``None`` for silence. ``normalization_type`` is ``"linear"`` for one gain,
+    ``"dynamic"`` when loudnorm's pass 2 had to compress, ``"none"`` when there was nothing to
+    normalise; ``limited`` says a limiter ran before it."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -149,11 +151,10 @@ def mix(
                 tmp=Path(tmp),
             )
             target = Target(target_lufs, true_peak_db, loudness_range)
-            kind, limited = _soundtrack(narration, music, job, target, part)
+            kind, limited, loudness = _soundtrack(narration, music, job, target, part)
         os.replace(part, out)
     finally:
         part.unlink(missing_ok=True)
-    loudness = measure(out)
     with wave.open(str(out), "rb") as wav:
         written_s = wav.getnframes() / wav.getframerate()
     report = MixReport(
@@ -179,24 +180,30 @@ def _soundtrack(
     job: _Job,
     target: Target,
     out: Path,
-) -> tuple[NormalizationType, bool]:
+) -> tuple[NormalizationType, bool, Loudness]:
     """Build the mix in ``job.tmp`` and normalise it into ``out``; return the normalisation
-    type and whether a limiter ran."""
+    type, whether a limiter ran, and the loudness written."""
     if not narration and music is None:
         silence = ffmpeg.input(f"anullsrc=r={job.rate}:cl=stereo", format="lavfi").audio
-        write_pcm(silence, out, job.frames, job.rate, "silent soundtrack")
-        return "none", False
+        return "none", False, write_pcm(silence, out, job.frames, job.rate, "silent soundtrack")
     voice, speech = None, None
     if narration:
         voice = job.tmp / "narration.wav"
-        speech = _render_bus(_narration_bus(narration, job), voice, "narration")
+        # Its true peak only when it is the whole soundtrack, for normalize.
+        level = render_measured(
+            _narration_bus(narration, job), voice, "narration", peak=music is None
+        )
+        speech = level.integrated_lufs
     if music is None:
         pre = voice
     else:
         bed = _music_bed(Path(music), speech, job)
         pre = job.tmp / "mix.wav"
-        _render(bed if voice is None else _ducked_mix(voice, bed, speech, job), pre, "mix")
-    return normalize(pre, out, target, frames=job.frames, sample_rate=job.rate, scratch=job.tmp)
+        mixed = bed if voice is None else _ducked_mix(voice, bed, speech, job)
+        level = render_measured(mixed, pre, "mix")
+    return normalize(
+        pre, out, target, frames=job.frames, sample_rate=job.rate, scratch=job.tmp, measured=level
+    )
 
 
 def _narration_bus(narration: Sequence[tuple[Path, float]], job: _Job):
@@ -227,7 +234,8 @@ def _music_bed(music: Path, speech_lufs: float | None, job: _Job):
     under the narration and faded. Without narration to follow, its level is left to loudnorm."""
     looped = _stereo(ffmpeg.input(path_arg(music), stream_loop=-1).audio, job.rate)
     bed = job.tmp / "music.wav"
-    loudness = _render_bus(looped.filter("atrim", end_sample=job.frames), bed, "music bed")
+    trimmed = looped.filter("atrim", end_sample=job.frames)
+    loudness = render_measured(trimmed, bed, "music bed", peak=False).integrated_lufs
     gain = 0.0
     if speech_lufs is not None and loudness is not None:
         gain = speech_lufs + job.music_gain_db - loudness
@@ -257,21 +265,6 @@ def _ducked_mix(voice: Path, bed, speech_lufs: float | None, job: _Job):
             mix=f"{1 - 10 ** (-job.duck_db / 20):.6f}",
         )
     return ffmpeg.filter([spoken, bed], "amix", inputs=2, normalize=0, duration="first")
-
-
-def _render(stream, dest: Path, what: str) -> None:
-    """Write a step's result as float WAV: nothing clips between steps."""
-    output = ffmpeg.output(stream, path_arg(dest), acodec="pcm_f32le", format="wav")
-    run(output, what)
-
-
-def _render_bus(stream, dest: Path, what: str) -> float | None:
-    """:func:`_render`, measuring the integrated loudness on the way (``None``: silence)."""
-    split = stream.filter_multi_output("asplit")
-    kept = ffmpeg.output(split[0], path_arg(dest), acodec="pcm_f32le", format="wav")
-    meter = ffmpeg.output(split[1].filter("ebur128", framelog="verbose"), "-", format="null")
-    stderr = run(ffmpeg.merge_outputs(kept, meter), what, loglevel="info")
-    return read_summary(stderr, what).integrated_lufs
 
 
 def _stereo(stream, rate: int):
