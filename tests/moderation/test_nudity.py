@@ -212,3 +212,54 @@ def test_nudity_classifiers(tmp_path):
     (only,) = nudity_classifiers(tmp_path / "x.onnx", second_opinion=False, input_size=640)
     assert isinstance(only, NudeNetClassifier)
     assert (only.model_path, only.input_size) == (tmp_path / "x.onnx", 640)
+
+
+def _mosaics() -> list[np.ndarray]:
+    """Faces tiled, cropped at the edges and in odd shapes: many boxes, clipped boxes, padding
+    on either side."""
+    import cv2
+
+    images = []
+    for k in (2, 3, 4):
+        tile = cv2.resize(ASTRONAUT, (1024 // k, 1024 // k))
+        images.append(np.ascontiguousarray(np.tile(tile, (k, k, 1))))
+        tile = cv2.resize(CAMERA, (900 // k, 900 // k))
+        images.append(np.ascontiguousarray(np.tile(tile, (k, k + 1, 1))))
+    for dx in (0, 74, 148, 259):
+        images.append(np.ascontiguousarray(ASTRONAUT[dx // 2 :, dx:]))
+        images.append(np.ascontiguousarray(ASTRONAUT[: 400 - dx // 3, : 300 + dx]))
+    images.append(cv2.resize(data.chelsea(), (1280, 720)))
+    # The face cut by the left edge, then turned so the cut is at each other edge in turn:
+    # boxes that reach past the picture and are clipped to it.
+    for cut in (ASTRONAUT[:300, 180:], ASTRONAUT[20:250, 210:]):
+        for turned in (cut, cut[:, ::-1], np.rot90(cut), np.rot90(cut, -1)):
+            images.append(np.ascontiguousarray(turned))
+    return images
+
+
+def test_detections_are_nudenets_own_box_for_box(nudenet):
+    from nudenet import NudeDetector
+
+    direct = NudeDetector()
+    found = 0
+    for i, image in enumerate(_mosaics()):
+        expected = [
+            (d["class"], d["score"], tuple(d["box"]))
+            for d in direct.detect(np.ascontiguousarray(image[:, :, ::-1]))
+        ]
+        assert [tuple(d) for d in nudenet.detections(frame(image, i))] == expected, image.shape
+        found += len(expected)
+    assert found >= 12  # enough boxes for the comparison to mean something
+
+
+def test_open_nsfw_batches_give_the_numbers_of_single_frames():
+    photos = [ASTRONAUT, CAMERA, data.chelsea(), data.coffee(), SOLID, NOISE, *_mosaics()[:4]]
+    frames = [frame(image, i, i / 25) for i, image in enumerate(photos)]
+    single = OpenNsfwClassifier(batch_size=1).score(frames)
+    batched = OpenNsfwClassifier(batch_size=4).score(frames)
+    assert [(s.frame, s.time_s) for s in batched] == [(f.index, f.time_s) for f in frames]
+    np.testing.assert_allclose(
+        [s.score for s in batched], [s.score for s in single], rtol=0, atol=1e-5
+    )
+    with pytest.raises(ValueError, match="batch_size"):
+        OpenNsfwClassifier(batch_size=0)
