@@ -120,12 +120,16 @@ class ZeroShotClassifier:
     # --- the parts, exposed for tests and calibration --------------------------------------------
 
     def probabilities(self, frames: list[Frame]) -> np.ndarray:
-        """(frames, labels) softmax probabilities; each row sums to 1 over ``self.labels``."""
+        """(frames, labels) softmax probabilities; each row sums to 1 over ``self.labels``.
+
+        One forward pass per ``batch_size`` frames: on a CPU a batch of 16 costs well under
+        16 single frames, and the numbers do not depend on how frames are batched."""
         images = [_checked_image(frame) for frame in frames]
         model, preprocess, _ = self.load()  # even for no frames: unset weights always fail
         if not images:
             return np.zeros((0, len(self.labels)))
         import torch
+        from PIL import Image
 
         text = self.text_features()
         device = _parameter_device(model)
@@ -134,7 +138,7 @@ class ZeroShotClassifier:
             scale = model.logit_scale.exp().clamp(max=100)  # CLIP's own cap
             for start in range(0, len(images), self.batch_size):
                 chunk = images[start : start + self.batch_size]
-                batch = torch.stack([preprocess(image) for image in chunk])
+                batch = torch.stack([preprocess(Image.fromarray(image)) for image in chunk])
                 features = model.encode_image(batch.to(device))
                 features = features / features.norm(dim=-1, keepdim=True)
                 rows.append((scale * features @ text.T).softmax(dim=-1).float().cpu())
@@ -162,11 +166,13 @@ class ZeroShotClassifier:
         return self.load()[0]
 
     def load(self) -> tuple[Any, Any, Any]:
-        """(model, preprocess, tokenizer), loaded once; ``ClassifierError`` when it cannot be."""
+        """(model, preprocess, tokenizer), loaded once per process for the same model, weights
+        and device (:func:`_shared`); ``ClassifierError`` when it cannot be."""
         if self._loaded is None:
             with self._lock:
                 if self._loaded is None:
-                    self._loaded = self._build()
+                    key = (self.model, self.weights, self._random_seed, self.device, self.cache_dir)
+                    self._loaded = _shared(key, self._build)
         return self._loaded
 
     def _build(self) -> tuple[Any, Any, Any]:
@@ -215,6 +221,25 @@ class ZeroShotClassifier:
         return model, preprocess, tokenizer
 
 
+# Loaded models by (model, weights, random seed, device, cache dir): a ViT-B-32 takes 9-20 s to
+# load on a CPU, and review builds a classifier per configuration, a test or a benchmark many.
+_MODELS: dict[tuple, tuple[Any, Any, Any]] = {}
+_MODELS_LOCK = threading.Lock()
+_MODELS_KEPT = 4
+
+
+def _shared(key: tuple, build: Any) -> tuple[Any, Any, Any]:
+    """The model loaded under ``key``, building it (once, under a lock) if it is not held.
+    A failed load is not remembered: weights put in place later load on the next review."""
+    with _MODELS_LOCK:
+        if key not in _MODELS:
+            loaded = build()
+            while len(_MODELS) >= _MODELS_KEPT:  # the oldest first
+                del _MODELS[next(iter(_MODELS))]
+            _MODELS[key] = loaded
+        return _MODELS[key]
+
+
 def _labels(prompts: Mapping[str, list[str]], safe: list[str]) -> list[tuple[str, str]]:
     if not prompts:
         raise ValueError("at least one unsafe category with prompts is needed")
@@ -238,9 +263,9 @@ def _labels(prompts: Mapping[str, list[str]], safe: list[str]) -> list[tuple[str
     return labels
 
 
-def _checked_image(frame: Frame) -> Any:
-    """The frame as a PIL image; anything but uint8 RGB (H, W, 3) is a caller's bug — a float
-    frame in [0, 1] would be silently scaled wrong, which is worse than an error."""
+def _checked_image(frame: Frame) -> np.ndarray:
+    """The frame's pixels; anything but uint8 RGB (H, W, 3) is a caller's bug — a float frame
+    in [0, 1] would be silently scaled wrong, which is worse than an error."""
     image = frame.image
     if not isinstance(image, np.ndarray):
         raise ValueError(f"frame {frame.index}: image is {type(image).__name__}, not a numpy array")
@@ -249,9 +274,7 @@ def _checked_image(frame: Frame) -> Any:
             f"frame {frame.index}: need uint8 RGB (height, width, 3), "
             f"got {image.dtype} {image.shape}"
         )
-    from PIL import Image
-
-    return Image.fromarray(np.ascontiguousarray(image))
+    return np.ascontiguousarray(image)
 
 
 def _device(device: str, torch: Any) -> str:
