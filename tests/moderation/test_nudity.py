@@ -263,3 +263,12 @@ def test_open_nsfw_batches_give_the_numbers_of_single_frames():
     )
     with pytest.raises(ValueError, match="batch_size"):
         OpenNsfwClassifier(batch_size=0)
+
+
+def test_model_threads_sleep_when_idle(nudenet, open_nsfw):
+    # Spinning onnxruntime threads took half of a frame's CPU on a busy 2-core worker.
+    nudenet.score([frame(SOLID)])
+    open_nsfw.score([frame(SOLID)])
+    for session in (nudenet._load().onnx_session, open_nsfw._load()):
+        options = session.get_session_options()
+        assert options.get_session_config_entry("session.intra_op.allow_spinning") == "0"
