@@ -9,11 +9,8 @@ to its shot's length, then all joined with their transitions.
   2.5× larger; and MP4 keeps exact frame timestamps (Matroska rounds them to milliseconds).
   The input is decoded strictly (``-xerror -err_detect explode``), so a clip with corrupt media
   data is an error naming it rather than a run of grey frames.
-- :func:`inspect` reads what a clip's header and packets say without decoding it; a clip that
-  :meth:`ClipInfo.fits` the video (size, rate, yuv420p BT.709 limited range, square pixels, one
-  frame every ``1/fps``) and needs no slowing skips :func:`normalise`: :func:`join` reads it as
-  it is, holding its last frame itself (``holds``), so its frames reach the final encode
-  untouched and no lossless intermediate is written or decoded.
+- :func:`join` can also read a clip that needs no normalising (see :mod:`postprocess.picture`)
+  as it is, holding its last frame itself (``holds``) and decoding it strictly (``strict``).
 - :func:`join` lays the clips end to end. A transition overlaps two clips (ffmpeg ``xfade``); a
   cut (or ``None``) is a plain ``concat`` with no overlap. ``xfade`` with an offset past its first
   input's end drops the second input and exits 0, so offsets are computed from the clips' counted
@@ -31,10 +28,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from fractions import Fraction
-from itertools import pairwise
 from pathlib import Path
 
-import av
 import ffmpeg
 
 from postprocess.checks import video_frames
@@ -88,61 +83,9 @@ class Joined:
     overlaps_s: list[float]
 
 
-@dataclass(frozen=True)
-class ClipInfo:
-    """A clip as its header and packets describe it. ``frames`` counts packets with data (one
-    per frame for H.264 in MP4); ``duration_s`` is the stream's stated length."""
-
-    frames: int
-    rate: Fraction
-    width: int
-    height: int
-    duration_s: float
-    ready: bool  # yuv420p, BT.709, limited range, square pixels, frames evenly 1/rate apart
-
-    def fits(self, width: int, height: int, fps: float) -> bool:
-        """Whether :func:`normalise` would only copy this clip's frames (so it can be skipped)."""
-        size_and_rate = (self.width, self.height, self.rate) == (width, height, _rate(fps))
-        return self.ready and size_and_rate
-
-
-def inspect(clip: Path) -> ClipInfo:
-    """Read ``clip``'s stream header and packet timestamps (no decoding). Raises VideoError
-    naming the file when it cannot be read or has no frames."""
-    try:
-        with av.open(str(clip)) as container:
-            if not container.streams.video:
-                raise VideoError(f"{clip} has no video stream")
-            stream = container.streams.video[0]
-            ctx = stream.codec_context
-            rate = stream.average_rate or stream.guessed_rate
-            if stream.duration is not None and stream.time_base is not None:
-                duration = float(stream.duration * stream.time_base)
-            else:
-                duration = (container.duration or 0) / av.time_base
-            stamps, skipped = [], False
-            for packet in container.demux(stream):
-                if packet.size:
-                    skipped |= packet.is_discard or packet.pts is None
-                    stamps.append(packet.pts or 0)
-            base = stream.time_base
-            square = stream.sample_aspect_ratio in (None, 0, 1)
-            colour = (ctx.pix_fmt, ctx.color_range, ctx.colorspace)
-    except (av.FFmpegError, OSError, ValueError) as exc:
-        raise VideoError(f"{clip} is not a readable video: {exc}") from exc
-    if not rate or not stamps:
-        raise VideoError(f"{clip} has a video stream with no frames or no frame rate")
-    rate = Fraction(rate)
-    stamps.sort()
-    # Frames exactly 1/rate apart: join's fps filter then passes every one through unchanged.
-    even = base is not None and all((b - a) * base == 1 / rate for a, b in pairwise(stamps))
-    ready = even and not skipped and square and colour == ("yuv420p", 1, 1)
-    return ClipInfo(len(stamps), rate, ctx.width, ctx.height, duration, ready)
-
-
 def held_frames(hold_s: float, fps: float) -> int:
     """A hold of ``hold_s`` seconds in whole frames at ``fps``, as :func:`normalise` rounds it."""
-    return round(hold_s * _rate(fps))
+    return round(hold_s * frame_rate(fps))
 
 
 def normalise(
@@ -168,7 +111,7 @@ def normalise(
     """
     clip, out = Path(clip), Path(out)
     _check_size(width, height)
-    rate = _rate(fps)
+    rate = frame_rate(fps)
     if not (math.isfinite(hold_s) and hold_s >= 0):
         raise ValueError(f"hold_s must be 0 or more seconds, got {hold_s!r}")
     if not (math.isfinite(slow_factor) and slow_factor >= 1):
@@ -213,6 +156,21 @@ def normalise(
     return Segment(out, frames, float(rate), duration_s)
 
 
+def layout(
+    clips: Sequence[Path],
+    transitions: Sequence[str | None],
+    out: Path,
+    *,
+    fps: float,
+    transition_s: float = 0.5,
+    holds: Sequence[int] | None = None,
+) -> Joined:
+    """What :func:`join` with the same arguments writes, worked out from the clips' frame counts
+    without encoding (so the soundtrack can be made while the picture is). Raises ValueError
+    as join does."""
+    return _layout(clips, transitions, out, fps, transition_s, holds)[0]
+
+
 def join(
     clips: Sequence[Path],
     transitions: Sequence[str | None],
@@ -236,8 +194,58 @@ def join(
     than a clip (a clip's incoming and outgoing overlaps together included), and
     :class:`AssembleError` when the written file is more than one frame from the expected length.
     """
+    planned, frames, kinds, holds = _layout(clips, transitions, out, fps, transition_s, holds)
+    clips, out, rate = [Path(c) for c in clips], Path(out), frame_rate(fps)
+    graph = [
+        f"[{i}:v]fps={rate},settb={1 / rate},setpts=PTS-STARTPTS,format=yuv420p"
+        + (f",tpad=stop_mode=clone:stop={hold}" if hold else "")
+        + f"[s{i}]"
+        for i, hold in enumerate(holds)
+    ]
+    joined = "s0"
+    for i, kind in enumerate(kinds):
+        label = f"j{i}"
+        if kind is None:
+            graph.append(f"[{joined}][s{i + 1}]concat=n=2:v=1:a=0[{label}]")
+        else:
+            # The offset is on the joined stream's clock: where clip i + 1 starts.
+            offset, duration = planned.starts_s[i + 1], planned.overlaps_s[i]
+            graph.append(
+                f"[{joined}][s{i + 1}]xfade=transition={kind}:duration={duration:.6f}"
+                f":offset={offset:.6f}[{label}]"
+            )
+        joined = label
+    command = [ffmpeg_exe(), "-hide_banner", "-nostats", "-nostdin", "-loglevel", "error"]
+    reading = _as_args(_STRICT_INPUT) if strict else []
+    command += _STRICT_GLOBAL if strict else ()
+    for clip in clips:
+        command += [*reading, "-i", path_arg(clip)]
+    command += ["-filter_complex", ";".join(graph), "-map", f"[{joined}]"]
+    command += [*_as_args(x264_options(crf, preset, threads)), "-f", "mp4"]
+    with _staged(out) as tmp:
+        run_args([*command, str(tmp)], f"join {len(clips)} clips into {out}")
+        written, _ = video_frames(tmp)
+        if written != planned.frames:
+            overlaps = [round(o * rate) for o in planned.overlaps_s]
+            raise AssembleError(
+                f"join into {out}: wrote {written} frames ({float(written / rate):.3f} s), "
+                f"expected {planned.frames} ({planned.total_s:.3f} s) from clips of {frames} "
+                f"frames with overlaps {overlaps}"
+            )
+    return planned
+
+
+def _layout(
+    clips: Sequence[Path],
+    transitions: Sequence[str | None],
+    out: Path,
+    fps: float,
+    transition_s: float,
+    holds: Sequence[int] | None,
+) -> tuple[Joined, list[int], list[str | None], list[int]]:
+    """The layout, each clip's frames (holds included), the xfade names and the holds."""
     clips, out = [Path(c) for c in clips], Path(out)
-    rate = _rate(fps)
+    rate = frame_rate(fps)
     if not clips:
         raise ValueError("join needs at least one clip")
     if len(transitions) != len(clips) - 1:
@@ -254,48 +262,11 @@ def join(
     frames = [_frames_at(clip, rate) + hold for clip, hold in zip(clips, holds, strict=True)]
     overlaps = [0 if kind is None else overlap_frames for kind in kinds]
     _check_overlaps(clips, frames, overlaps, transitions, rate)
-
     starts = [0]
     for i, overlap in enumerate(overlaps):
         starts.append(starts[i] + frames[i] - overlap)
     total = starts[-1] + frames[-1]
-
-    graph = [
-        f"[{i}:v]fps={rate},settb={1 / rate},setpts=PTS-STARTPTS,format=yuv420p"
-        + (f",tpad=stop_mode=clone:stop={hold}" if hold else "")
-        + f"[s{i}]"
-        for i, hold in enumerate(holds)
-    ]
-    joined = "s0"
-    for i, kind in enumerate(kinds):
-        label = f"j{i}"
-        if kind is None:
-            graph.append(f"[{joined}][s{i + 1}]concat=n=2:v=1:a=0[{label}]")
-        else:
-            # The offset is on the joined stream's clock: where clip i + 1 starts.
-            offset, duration = starts[i + 1] / rate, overlaps[i] / rate
-            graph.append(
-                f"[{joined}][s{i + 1}]xfade=transition={kind}:duration={float(duration):.6f}"
-                f":offset={float(offset):.6f}[{label}]"
-            )
-        joined = label
-    command = [ffmpeg_exe(), "-hide_banner", "-nostats", "-nostdin", "-loglevel", "error"]
-    reading = _as_args(_STRICT_INPUT) if strict else []
-    command += _STRICT_GLOBAL if strict else ()
-    for clip in clips:
-        command += [*reading, "-i", path_arg(clip)]
-    command += ["-filter_complex", ";".join(graph), "-map", f"[{joined}]"]
-    command += [*_as_args(x264_options(crf, preset, threads)), "-f", "mp4"]
-    with _staged(out) as tmp:
-        run_args([*command, str(tmp)], f"join {len(clips)} clips into {out}")
-        written, _ = video_frames(tmp)
-        if written != total:
-            raise AssembleError(
-                f"join into {out}: wrote {written} frames ({float(written / rate):.3f} s), "
-                f"expected {total} ({float(total / rate):.3f} s) from clips of {frames} frames "
-                f"with overlaps {overlaps}"
-            )
-    return Joined(
+    planned = Joined(
         path=out,
         frames=total,
         fps=float(rate),
@@ -303,6 +274,7 @@ def join(
         starts_s=[float(s / rate) for s in starts],
         overlaps_s=[float(o / rate) for o in overlaps],
     )
+    return planned, frames, kinds, holds
 
 
 def _xfade_name(transition: str | None, index: int) -> str | None:
@@ -388,7 +360,8 @@ def _threads() -> int:
     return max(1, min(len(os.sched_getaffinity(0)), 16))
 
 
-def _rate(fps: float) -> Fraction:
+def frame_rate(fps: float) -> Fraction:
+    """``fps`` as the exact rate it stands for (29.97 → 30000/1001)."""
     if not (isinstance(fps, int | float | Fraction) and math.isfinite(fps) and fps > 0):
         raise ValueError(f"fps must be a positive number, got {fps!r}")
     return Fraction(fps).limit_denominator(1001)

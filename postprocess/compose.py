@@ -15,11 +15,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from postprocess.assemble import AssembleError, Joined, held_frames, inspect, join, normalise
+from postprocess.assemble import Joined
 from postprocess.checks import OutputReport, check_output
 from postprocess.mix import MixReport, mix
-from postprocess.mux import mux, poster, thumbnail
-from postprocess.runner import FFmpegError
+from postprocess.mux import encode_audio, mux, poster, thumbnail
+from postprocess.picture import Settings as PictureSettings
+from postprocess.picture import encoding, inspect
 from postprocess.spoken import spoken
 from postprocess.subtitles import cues_for, to_srt, to_vtt
 from postprocess.text import language_runs, split_sentences
@@ -237,50 +238,23 @@ def compose(
             )
             for index, info in enumerate(infos)
         ]
-        with _step(steps, "normalise"):
-            # A clip already in the video's format goes to join as it is, held there.
-            direct = [
-                slow == 1 and info.fits(width, height, fps)
-                for info, (slow, _) in zip(infos, extensions, strict=True)
-            ]
-            plan = _shots(clips, extensions, direct, work, width, height, fps)
-        with _step(steps, "join"):
-            try:
-                picture = _join(plan, transitions, work, fps, options)
-            except (AssembleError, FFmpegError):
-                if not any(direct):
-                    raise
-                # Something join could not read as promised: normalise every clip (which names a
-                # corrupt one) and join those.
-                log.warning("joining the clips as they are failed; normalising them first")
-                plan = _shots(clips, extensions, [False] * len(clips), work, width, height, fps)
-                picture = _join(plan, transitions, work, fps, options)
-
-        placed: list[tuple[Path, float]] = []
-        timed: list[tuple[str, float, float]] = []
-        for index, sentences in enumerate(shots):
-            incoming = picture.overlaps_s[index - 1] if index else 0.0
-            at = picture.starts_s[index] + max(options.padding_s, incoming)
-            for sentence in sentences:
-                start = at
-                for utterance in sentence.utterances:
-                    placed.append((utterance.path, at))
-                    at += utterance.duration_s
-                timed.append((sentence.text, start, at))
-                at += SENTENCE_GAP_S
-        audio = work / "mix.wav"
-        with _step(steps, "mix"):
-            mixed = mix(
-                placed,
-                picture.total_s,
-                audio,
-                music=options.music,
-                target_lufs=options.target_lufs,
-                true_peak_db=options.true_peak_db,
-            )
-        cues = cues_for(timed, options.lang, end_s=picture.total_s)
+        settings = PictureSettings(
+            width, height, fps, options.transition_s, options.crf, options.preset
+        )
         srt, vtt = out.with_suffix(".srt"), out.with_suffix(".vtt")
         out.parent.mkdir(parents=True, exist_ok=True)
+        started = time.perf_counter()
+        with encoding(clips, extensions, transitions, work, settings, infos) as pending:
+            steps["normalise"] = time.perf_counter() - started
+            # The soundtrack is made while the picture is encoded, to the times laid out.
+            sound = _soundtrack(shots, pending.planned, work, options, steps)
+            picture = pending.result()
+        steps["join"] = pending.join_s  # it ran beside the mix
+        planned = pending.planned
+        if (picture.starts_s, picture.total_s) != (planned.starts_s, planned.total_s):
+            sound = _soundtrack(shots, picture, work, options, steps)  # normalised after all
+        mixed, audio, timed = sound
+        cues = cues_for(timed, options.lang, end_s=picture.total_s)
         srt.write_text(to_srt(cues), encoding="utf-8")
         vtt.write_text(to_vtt(cues), encoding="utf-8")
         with _step(steps, "mux"):
@@ -316,56 +290,38 @@ def compose(
         )
 
 
-def _shots(
-    clips: Sequence[Path],
-    extensions: Sequence[tuple[float, float]],
-    direct: Sequence[bool],
+def _soundtrack(
+    shots: list[list[Spoken]],
+    picture: Joined,
     work: Path,
-    width: int,
-    height: int,
-    fps: float,
-) -> list[tuple[Path, int | None]]:
-    """Each shot as (file for join, frames join holds at its end): a ``direct`` clip as it is,
-    with its hold; any other normalised into ``work`` with its slowing and hold (``None``:
-    join reads it as the trusted intermediate it is)."""
-    plan = []
-    for index, (clip, (slow, hold), as_is) in enumerate(
-        zip(clips, extensions, direct, strict=True)
-    ):
-        if as_is:
-            plan.append((Path(clip), held_frames(hold, fps)))
-            continue
-        segment = normalise(
-            clip,
-            work / f"shot-{index + 1}.mp4",
-            width=width,
-            height=height,
-            fps=fps,
-            hold_s=hold,
-            slow_factor=slow,
-        )
-        plan.append((segment.path, None))
-    return plan
-
-
-def _join(
-    plan: list[tuple[Path, int | None]],
-    transitions: Sequence[str | None],
-    work: Path,
-    fps: float,
     options: Options,
-) -> Joined:
-    return join(
-        [path for path, _ in plan],
-        [t or "cut" for t in transitions],
-        work / "picture.mp4",
-        fps=fps,
-        transition_s=options.transition_s,
-        crf=options.crf,
-        preset=options.preset,
-        holds=[hold or 0 for _, hold in plan],
-        strict=any(hold is not None for _, hold in plan),
-    )
+    steps: dict[str, float],
+) -> tuple[MixReport, Path, list[tuple[str, float, float]]]:
+    """Every sentence placed on ``picture``'s shots, mixed and encoded as the final AAC track:
+    the report, the track, and each sentence's (text, start, end)."""
+    placed: list[tuple[Path, float]] = []
+    timed: list[tuple[str, float, float]] = []
+    for index, sentences in enumerate(shots):
+        incoming = picture.overlaps_s[index - 1] if index else 0.0
+        at = picture.starts_s[index] + max(options.padding_s, incoming)
+        for sentence in sentences:
+            start = at
+            for utterance in sentence.utterances:
+                placed.append((utterance.path, at))
+                at += utterance.duration_s
+            timed.append((sentence.text, start, at))
+            at += SENTENCE_GAP_S
+    with _step(steps, "mix"):
+        mixed = mix(
+            placed,
+            picture.total_s,
+            work / "mix.wav",
+            music=options.music,
+            target_lufs=options.target_lufs,
+            true_peak_db=options.true_peak_db,
+        )
+        audio = encode_audio(work / "mix.wav", work / "audio.m4a", duration_s=picture.total_s)
+    return mixed, audio, timed
 
 
 def _needed_s(

@@ -4,7 +4,8 @@
   writes) is copied, so the mux adds no generation loss; burning subtitles in re-encodes it.
 - Audio: AAC 48 kHz, padded with silence or cut to the picture's length in samples (``apad``
   then ``atrim``, not ``-shortest``, which stops at packet boundaries and can leave the two a
-  frame or more apart).
+  frame or more apart). :func:`encode_audio` can do this ahead, while the picture is still
+  being encoded: an AAC track exactly the picture's length in samples is then copied.
 - Soft subtitles: an SRT as a ``mov_text`` track tagged with its ISO 639-2 language (WebVTT cannot
   go inside MP4), marked default so players show it.
 - ``+faststart``: the index goes before the media data, so a browser plays while downloading.
@@ -86,20 +87,17 @@ def mux(
             raise FileNotFoundError(f"{path} does not exist")
 
     picture = ffmpeg.input(path_arg(video)).video
-    sound = (
-        ffmpeg.input(path_arg(audio))
-        .audio.filter("aresample", SAMPLE_RATE)
-        .filter("apad", whole_len=samples)
-        .filter("atrim", end_sample=samples)
-    )
     options: dict[str, object] = {
-        "c:a": "aac",
-        "b:a": audio_bitrate,
-        "ar": SAMPLE_RATE,
         "metadata:s:a:0": f"language={lang}",
         "movflags": "+faststart",
         "f": "mp4",
     }
+    if _aac_samples(audio) == samples:  # encode_audio's, for this picture
+        sound = ffmpeg.input(path_arg(audio)).audio
+        options["c:a"] = "copy"
+    else:
+        sound = _fitted(ffmpeg.input(path_arg(audio)).audio, samples)
+        options |= {"c:a": "aac", "b:a": audio_bitrate, "ar": SAMPLE_RATE}
     with tempfile.TemporaryDirectory(prefix="wanflow-fonts-") as fonts_dir:
         if burn_subtitles is not None:
             picture = _burned(picture, Path(burn_subtitles), font, Path(fonts_dir))
@@ -133,6 +131,43 @@ def mux(
         finally:
             tmp.unlink(missing_ok=True)
     return out
+
+
+def encode_audio(audio: Path, out: Path, *, duration_s: float, bitrate: str = "192k") -> Path:
+    """Encode ``audio`` as :func:`mux` would for a picture ``duration_s`` long (AAC 48 kHz,
+    fitted to the sample) into ``out`` (MP4 audio); mux then copies it. Returns ``out``."""
+    samples = round(duration_s * SAMPLE_RATE)
+    sound = _fitted(ffmpeg.input(path_arg(Path(audio))).audio, samples)
+    tmp = temp_beside(Path(out))
+    try:
+        output = sound.output(str(tmp), acodec="aac", ar=SAMPLE_RATE, f="mp4", **{"b:a": bitrate})
+        run(output, f"encode {Path(audio).name} as AAC")
+        commit_file(tmp, Path(out))
+    finally:
+        tmp.unlink(missing_ok=True)
+    return Path(out)
+
+
+def _fitted(sound, samples: int):
+    return (
+        sound.filter("aresample", SAMPLE_RATE)
+        .filter("apad", whole_len=samples)
+        .filter("atrim", end_sample=samples)
+    )
+
+
+def _aac_samples(audio: Path) -> int | None:
+    """The length in samples of an AAC 48 kHz track as its container states it (what a player
+    plays, priming and padding left out); ``None`` for anything else."""
+    try:
+        with av.open(str(audio)) as container:
+            stream = container.streams.audio[0]
+            ctx = stream.codec_context
+            if ctx.name != "aac" or ctx.sample_rate != SAMPLE_RATE or stream.duration is None:
+                return None
+            return round(stream.duration * stream.time_base * SAMPLE_RATE)
+    except (av.FFmpegError, OSError, IndexError):
+        return None
 
 
 def thumbnail(

@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from postprocess.assemble import TRANSITIONS, AssembleError, inspect, join, normalise
+from postprocess.assemble import TRANSITIONS, AssembleError, join, layout, normalise
+from postprocess.picture import inspect
 from postprocess.runner import FFmpegError, path_arg, run
 from wanflow.video import probe, read_frames, write_mp4
 
@@ -232,3 +233,15 @@ def test_a_corrupt_clip_read_strictly_by_join_is_an_error(tmp_path, clip):
     assert not (tmp_path / "j.mp4").exists()
     # Not strictly (an intermediate normalise wrote): the decoder conceals the damage.
     assert join([path], [], tmp_path / "j.mp4", fps=FPS).frames == 33
+
+
+def test_layout_says_what_join_writes_before_it_runs(tmp_path, segments):
+    paths = [s.path for s in segments]
+    settings = {"fps": FPS, "transition_s": 0.5, "holds": [3, 0, 2]}
+    planned = layout(paths, ["wipe", None], tmp_path / "j.mp4", **settings)
+    assert not (tmp_path / "j.mp4").exists()
+    assert planned.frames == 17 + 3 + 33 + 25 + 2 - 8
+    assert planned.starts_s == [0.0, (17 + 3 - 8) / FPS, (17 + 3 - 8 + 33) / FPS]
+    assert join(paths, ["wipe", None], tmp_path / "j.mp4", **settings) == planned
+    with pytest.raises(ValueError, match="3 clips need 2 transitions"):
+        layout(paths, ["cut"], tmp_path / "j.mp4", fps=FPS)

@@ -115,7 +115,7 @@ def test_a_corrupt_clip_is_an_error_naming_it(tmp_path):
 def test_clips_in_the_videos_format_skip_normalise_and_come_out_as_if_normalised(
     tmp_path, monkeypatch
 ):
-    from postprocess.assemble import ClipInfo
+    from postprocess.picture import ClipInfo
 
     clips = _clips(tmp_path, count=2)
     # Smaller than the video: letterboxed by normalise.

@@ -14,7 +14,7 @@ from PIL import Image
 
 from postprocess.checks import OutputError, check_output
 from postprocess.fonts import FontError, family, find_cjk_font, needs_cjk
-from postprocess.mux import iso639_2, mux, poster, thumbnail
+from postprocess.mux import encode_audio, iso639_2, mux, poster, thumbnail
 from postprocess.runner import path_arg, run
 from wanflow.video import read_frames, write_mp4
 
@@ -93,6 +93,39 @@ def test_mux_streams_language_faststart_and_durations(tmp_path, media, tone):
     assert abs(report.audio_s - report.video_s) <= 1 / FPS
     assert report.audio_s == pytest.approx(FRAMES / FPS, abs=1 / 48_000)  # sample-exact fit
     assert np.array_equal(read_frames(out), read_frames(media["video"]))  # copied, not re-encoded
+
+
+def _audio_packets(path: Path) -> list[tuple[int, int, bytes]]:
+    with av.open(str(path)) as container:
+        stream = container.streams.audio[0]
+        return [(p.pts, p.duration, bytes(p)) for p in container.demux(stream) if p.size]
+
+
+def test_audio_encoded_ahead_for_the_picture_is_copied(tmp_path, media):
+    ahead = encode_audio(media["tones"]["long"], tmp_path / "a.m4a", duration_s=FRAMES / FPS)
+    out = mux(media["video"], ahead, tmp_path / "final.mp4", subtitles_srt=None, language="zh")
+    assert _audio_packets(out) == _audio_packets(ahead)  # copied as it was
+    report = check_output(out, expect_subtitles=False, target_lufs=-18.0)
+    assert report.audio_s == pytest.approx(FRAMES / FPS, abs=1 / 48_000)  # sample-exact fit
+    # The same as mux encoding the WAV itself.
+    direct = mux(
+        media["video"],
+        media["tones"]["long"],
+        tmp_path / "d.mp4",
+        subtitles_srt=None,
+        language="zh",
+    )
+    assert _audio_packets(direct) == _audio_packets(out)
+    with av.open(str(out)) as container:
+        assert container.streams.audio[0].language == "zho"
+
+
+def test_aac_of_another_length_is_fitted_again(tmp_path, media):
+    ahead = encode_audio(media["tones"]["long"], tmp_path / "a.m4a", duration_s=1.0)
+    out = mux(media["video"], ahead, tmp_path / "final.mp4", subtitles_srt=None, language="zh")
+    assert _audio_packets(out) != _audio_packets(ahead)
+    report = check_output(out, expect_subtitles=False, target_lufs=None)
+    assert report.audio_s == pytest.approx(FRAMES / FPS, abs=1 / 48_000)
 
 
 def test_english_track_is_tagged_eng(tmp_path, media):
