@@ -38,7 +38,7 @@ from postprocess.assemble import (
     layout,
     normalise,
 )
-from postprocess.runner import FFmpegError
+from postprocess.runner import FFmpegError, Group, in_group
 from wanflow.video import VideoError
 
 log = logging.getLogger(__name__)
@@ -132,7 +132,8 @@ def encoding(
 ) -> Iterator[Picture]:
     """Normalise the clips that need it (slowed by ``extensions[i][0]``, held
     ``extensions[i][1]`` seconds), then join them into ``work/picture.mp4`` in a background
-    thread; the block runs meanwhile, and its end waits for the join to finish."""
+    thread; the block runs meanwhile, and its end waits for the join to finish (stopping it
+    first when the block raised)."""
     direct = [
         slow == 1 and info.fits(settings.width, settings.height, settings.fps)
         for info, (slow, _) in zip(infos, extensions, strict=True)
@@ -146,19 +147,25 @@ def encoding(
         transition_s=settings.transition_s,
         holds=[hold or 0 for _, hold in plan],
     )
+    group = Group()
     with ThreadPoolExecutor(1, thread_name_prefix="join") as pool:
         picture = Picture(planned, Future())
         # The thread runs in this context: the ffmpeg binary chosen for the block is its too.
         context = contextvars.copy_context()
         picture.future = pool.submit(
-            context.run, _join_or_normalise, picture, plan, clips, extensions, transitions, work,
-            settings,
+            context.run, _join_or_normalise, picture, group, plan, clips, extensions, transitions,
+            work, settings,
         )  # fmt: skip
-        yield picture
+        try:
+            yield picture
+        except BaseException:
+            group.stop()  # the block failed or was interrupted: leave no encode running
+            raise
 
 
 def _join_or_normalise(
     picture: Picture,
+    group: Group,
     plan: list[tuple[Path, int | None]],
     clips: Sequence[Path],
     extensions: Sequence[tuple[float, float]],
@@ -167,10 +174,11 @@ def _join_or_normalise(
     settings: Settings,
 ) -> Joined:
     start = time.perf_counter()
+    in_group(group)
     try:
         return _join(plan, transitions, work, settings)
     except (AssembleError, FFmpegError):
-        if all(hold is None for _, hold in plan):
+        if group.stopped or all(hold is None for _, hold in plan):
             raise
         # Something join could not read as promised: normalise every clip (which names a
         # corrupt one) and join those.
