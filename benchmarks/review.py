@@ -6,12 +6,15 @@ default rate; each classifier scores the sampled frames. OpenCLIP timings use ra
 the cost does not depend on the values. Prints figures; asserts nothing.
 
 Then ``wanflow review``'s work on the clip (sampling, the configured classifiers, the policy;
-without CLIP weights unless ``WANFLOW_CLIP_WEIGHTS`` names them) against what a user would
-write by hand: ``ffmpeg -vf fps=1`` writing JPEGs, and NudeNet's detector on each. Both load
-their models once first, as a review worker does; then they run in turn, ``--repeats`` times
-each (see benchmarks/compare.py), and the ratio of their medians is printed.
+without CLIP weights unless ``WANFLOW_CLIP_WEIGHTS`` names them, or ``--clip-weights random``
+asks for a random ViT-S-32 checkpoint written on the spot) against what a user would write by
+hand: ``ffmpeg -vf fps=1`` writing JPEGs, and NudeNet's detector on each. Both load their models
+once first, as a review worker does; then they run in turn, ``--repeats`` times each (see
+benchmarks/compare.py), and the ratio of their medians is printed, with the frames/s each of
+Wanflow's classifiers reached inside the review.
 
-    OMP_NUM_THREADS=2 .venv/bin/python benchmarks/review.py [--seconds 20] [--repeats 3] [--json]
+    .venv/bin/python benchmarks/review.py [--seconds 20] [--repeats 3] [--json]
+        [--clip-weights random|FILE] [--no-table]
 """
 
 from __future__ import annotations
@@ -59,45 +62,72 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--rate", type=float, default=1.0, help="frames sampled per second")
     parser.add_argument("--json", action="store_true", help="last line: the comparison as JSON")
+    parser.add_argument(
+        "--clip-weights",
+        help="CLIP weights for the review compared: 'random' (a random ViT-S-32 checkpoint, "
+        "built offline) or a checkpoint file; default: WANFLOW_CLIP_WEIGHTS, if set",
+    )
+    parser.add_argument(
+        "--no-table", action="store_true", help="skip the per-classifier table (and torch)"
+    )
     args = parser.parse_args()
 
-    import torch
-
     from moderation.frames import sample_frames
-    from moderation.nudity import NudeNetClassifier, OpenNsfwClassifier
-    from moderation.zeroshot import ZeroShotClassifier
 
     with tempfile.TemporaryDirectory() as tmp:
         clip = synthetic_clip(Path(tmp) / "clip.mp4", args.seconds)
         sampling_s = timed(lambda: sample_frames(clip, rate=args.rate), args.repeats)
         frames = sample_frames(clip, rate=args.rate)
         print(
-            f"CPU, {torch.get_num_threads()} torch threads; clip {args.seconds:g} s 1280x720 at "
-            f"16 fps; {len(frames)} frames sampled at {args.rate:g}/s (+ first, last, cuts) in "
-            f"{sampling_s:.2f} s"
+            f"CPU; clip {args.seconds:g} s 1280x720 at 16 fps; {len(frames)} frames sampled at "
+            f"{args.rate:g}/s (+ first, last, cuts) in {sampling_s:.2f} s"
         )
-        classifiers = [
-            ("NudeNet 320n", NudeNetClassifier()),
-            ("open_nsfw", OpenNsfwClassifier()),
-            ("OpenCLIP ViT-B-32", ZeroShotClassifier.random_weights(model="ViT-B-32")),
-            ("OpenCLIP ViT-S-32", ZeroShotClassifier.random_weights(model="ViT-S-32")),
-        ]
-        per_minute = {"sampling": sampling_s * 60 / args.seconds}
-        print(f"{'classifier':<20}{'frames/s':>10}{'ms/frame':>10}{'s per video minute':>20}")
-        for label, classifier in classifiers:
-            classifier.score(frames[:1])  # load, and cache the text embeddings
-            seconds = timed(lambda c=classifier: c.score(frames), args.repeats)
-            per_minute[label] = seconds * 60 / args.seconds
-            rate = len(frames) / seconds
-            print(f"{label:<20}{rate:>10.1f}{1000 / rate:>10.1f}{per_minute[label]:>20.2f}")
-        default = per_minute["sampling"] + sum(
-            per_minute[k] for k in ("NudeNet 320n", "open_nsfw", "OpenCLIP ViT-B-32")
-        )
-        print(
-            f"default review (sampling + NudeNet + open_nsfw + ViT-B-32): {default:.1f} s "
-            "per minute"
-        )
-        compare_with_baseline(clip, Path(tmp), args)
+        table = {} if args.no_table else classifier_table(frames, sampling_s, args)
+        compare_with_baseline(clip, Path(tmp), args, table)
+
+
+def classifier_table(frames: list, sampling_s: float, args: argparse.Namespace) -> dict:
+    """Each classifier alone on the sampled frames, loaded first: label → frames/s."""
+    import torch
+
+    from moderation.nudity import NudeNetClassifier, OpenNsfwClassifier
+    from moderation.zeroshot import ZeroShotClassifier
+
+    classifiers = [
+        ("NudeNet 320n", NudeNetClassifier()),
+        ("open_nsfw", OpenNsfwClassifier()),
+        ("OpenCLIP ViT-B-32", ZeroShotClassifier.random_weights(model="ViT-B-32")),
+        ("OpenCLIP ViT-S-32", ZeroShotClassifier.random_weights(model="ViT-S-32")),
+    ]
+    per_minute = {"sampling": sampling_s * 60 / args.seconds}
+    rates: dict[str, float] = {}
+    print(f"{torch.get_num_threads()} torch threads for OpenCLIP (random weights)")
+    print(f"{'classifier':<20}{'frames/s':>10}{'ms/frame':>10}{'s per video minute':>20}")
+    for label, classifier in classifiers:
+        classifier.score(frames[:1])  # load, and cache the text embeddings
+        seconds = timed(lambda c=classifier: c.score(frames), args.repeats)
+        per_minute[label] = seconds * 60 / args.seconds
+        rates[label] = round(len(frames) / seconds, 2)
+        rate, minute = rates[label], per_minute[label]
+        print(f"{label:<20}{rate:>10.1f}{1000 / rate:>10.1f}{minute:>20.2f}")
+    default = per_minute["sampling"] + sum(
+        per_minute[k] for k in ("NudeNet 320n", "open_nsfw", "OpenCLIP ViT-B-32")
+    )
+    print(f"default review (sampling + NudeNet + open_nsfw + ViT-B-32): {default:.1f} s per minute")
+    return rates
+
+
+def random_clip_weights(folder: Path) -> Path:
+    """A random ViT-S-32 checkpoint, as the tests build one: its scores mean nothing, its cost
+    is a real checkpoint's."""
+    from safetensors.torch import save_file
+
+    from moderation.zeroshot import ZeroShotClassifier
+
+    model = ZeroShotClassifier.random_weights("ViT-S-32").module
+    path = folder / "random-vit-s-32.safetensors"
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    return path
 
 
 def baseline_review(clip: Path, folder: Path, detector) -> list[list[dict]]:
@@ -117,7 +147,9 @@ def baseline_review(clip: Path, folder: Path, detector) -> list[list[dict]]:
     return [detector.detect(str(path)) for path in sorted(frames.glob("*.jpg"))]
 
 
-def compare_with_baseline(clip: Path, folder: Path, args: argparse.Namespace) -> None:
+def compare_with_baseline(
+    clip: Path, folder: Path, args: argparse.Namespace, table: dict[str, float]
+) -> None:
     from nudenet import NudeDetector
 
     from benchmarks.compare import alternate, report
@@ -125,6 +157,11 @@ def compare_with_baseline(clip: Path, folder: Path, args: argparse.Namespace) ->
     from wanflow.settings import Settings
 
     settings = Settings()
+    if args.clip_weights == "random":
+        weights = str(random_clip_weights(folder))
+        settings = settings.model_copy(update={"clip_model": "ViT-S-32", "clip_weights": weights})
+    elif args.clip_weights:
+        settings = settings.model_copy(update={"clip_weights": args.clip_weights})
     names = [type(c).__name__ for c in classifiers_for(settings)]
     detector = NudeDetector()
     reviews = []
@@ -135,9 +172,20 @@ def compare_with_baseline(clip: Path, folder: Path, args: argparse.Namespace) ->
         warm_up=True,  # model loads: once per worker process on both sides
     )
     frames = len(reviews[-1].frames)
+    # Inside the review: each classifier's frames/s, from the median of its seconds per run.
+    review_rates = {
+        name: round(frames / max(statistics.median(r.seconds[name] for r in reviews), 1e-6), 2)
+        for name in reviews[-1].seconds
+    }
+    failures = reviews[-1].verdict.failures
     print(
         f"wanflow review ({', '.join(names)}; {frames} frames) against ffmpeg fps=1 + NudeNet "
         f"on the same {args.seconds:g} s clip:"
+    )
+    print(
+        "  frames/s inside the review: "
+        + ", ".join(f"{name} {rate:.1f}" for name, rate in review_rates.items())
+        + (f"  (failed, so sent to review: {'; '.join(failures)[:160]})" if failures else "")
     )
     report(
         comparison,
@@ -147,6 +195,9 @@ def compare_with_baseline(clip: Path, folder: Path, args: argparse.Namespace) ->
         seconds=args.seconds,
         classifiers=names,
         frames=frames,
+        review_frames_per_s=review_rates,
+        classifier_frames_per_s=table,
+        clip_weights=str(settings.clip_weights) if settings.clip_weights else None,
         wanflow_per_minute_s=round(comparison.wanflow_s * 60 / args.seconds, 3),
         baseline_per_minute_s=round(comparison.baseline_s * 60 / args.seconds, 3),
     )
