@@ -126,6 +126,13 @@ def _print_plan(item_id: str, prompt: str, plan) -> None:
             f"frames · seed {shot.seed}{into}",
             highlight=False,
         )
+        if shot.start_image:
+            end = "pinned" if shot.end_pinned else "not pinned: the model takes a first frame only"
+            out.print(
+                f"  keyframes: {escape(shot.start_image)} → {escape(shot.end_image or '')} "
+                f"(end {end})",
+                highlight=False,
+            )
         if shot.narration:
             out.print(f"  narration: {escape(shot.narration)}", highlight=False)
         out.print(f"  prompt: {escape(shot.prompt)}", highlight=False)

@@ -14,7 +14,7 @@ from typing import Any
 
 from generation.cost import CostModel, default_cost_model
 from generation.lexicon import Lexicon, default_lexicon, load
-from generation.plan import ExpandedItem, Planner, expand_item
+from generation.plan import ExpandedItem, Planner, expand_item, keyframe_problem
 from generation.presets import Presets, default_presets
 from generation.shots import Pacing
 from generation.vocabulary import Vocabulary, default_vocabulary
@@ -38,13 +38,17 @@ class Catalogue:
     )
 
     def check_item(self, item: Item) -> list[tuple[str, str]]:
-        """Row-level checks ingestion applies: control values and the preset."""
-        key = (self._checked_values(item), item.preset, item.image is not None)
+        """Row-level checks ingestion applies: control values, the preset, and a keyframe item's
+        narration (one sentence per gap)."""
+        keyframes = item.images is not None
+        key = (self._checked_values(item), item.preset, item.image is not None, keyframes)
         problems = self._checked.get(key)
         if problems is None:
             problems = self.vocabulary.check_item(item) + self.presets.check_item(item)
             if len(self._checked) < _CHECKS_KEPT:
                 self._checked[key] = problems
+        if keyframes and (problem := keyframe_problem(item)):
+            return [*problems, ("narration", problem)]
         return list(problems)
 
     @cached_property

@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from generation.adapters import effective_cache
 from generation.models import ModelSpec
-from generation.plan import ShotPlan
+from generation.plan import Shot, ShotPlan
 from generation.presets import GenerationParams
 from generation.render import Rendered, ShotRequest
 from wanflow import keys
@@ -29,13 +29,16 @@ HASH_VERSION = 1  # bump when a change to rendering changes the frames of the sa
 
 class ClipJob(BaseModel):
     """One shot to render. ``image_key`` is a bucket key; with ``continue_story`` a shot with
-    no image of its own starts from the previous shot's last frame where the model can."""
+    no image of its own starts from the previous shot's last frame where the model can. A
+    keyframe shot starts on its keyframe (``image_key``) and, where the model honours a last
+    frame, ends on the next (``last_image_key``); it never continues from the shot before."""
 
     item_id: str
     shot: int = Field(ge=1)
     model: str = Field(description="registry name (t2v-a14b …), resolved on the worker")
     request: ShotRequest
     image_key: str | None = None
+    last_image_key: str | None = None
     continue_story: bool = True
 
 
@@ -44,13 +47,14 @@ def clip_hash(
     request: ShotRequest,
     image_sha256: str | None,
     inputs: dict[str, object] | None = None,
+    last_image_sha256: str | None = None,
 ) -> str:
     """Stable across processes and machines: canonical JSON of what decides the frames.
 
     ``inputs`` holds the rest of it: fingerprints of the weights and of any LoRA files, and
     calibration data such as MagCache ratios, so that replacing any of them makes new clips.
     """
-    decided = request.model_dump(mode="json", exclude={"image"})
+    decided = request.model_dump(mode="json", exclude={"image", "last_image"})
     payload = {
         "v": HASH_VERSION,
         "model": spec.name,
@@ -58,6 +62,8 @@ def clip_hash(
         "image": image_sha256,
         "inputs": inputs or {},
     }
+    if last_image_sha256 is not None:  # absent otherwise: earlier clips keep their hashes
+        payload["last_image"] = last_image_sha256
     text = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -167,6 +173,7 @@ def jobs_for(
         ClipJob(
             item_id=plan.item_id,
             shot=shot.index,
+            **_images(plan, shot, continue_story),
             model=p.model,
             request=request_for(
                 p,
@@ -176,11 +183,19 @@ def jobs_for(
                 num_frames=shot.num_frames,
                 cache=cache,
             ),
-            image_key=plan.image,
-            continue_story=continue_story,
         )
         for shot in plan.shots
     ]
+
+
+def _images(plan: ShotPlan, shot: Shot, continue_story: bool) -> dict[str, object]:
+    if shot.start_image is None:
+        return {"image_key": plan.image, "continue_story": continue_story}
+    return {
+        "image_key": shot.start_image,
+        "last_image_key": shot.end_image if shot.end_pinned else None,
+        "continue_story": False,  # it starts on its own keyframe, not on the last frame before
+    }
 
 
 def request_for(

@@ -26,14 +26,20 @@ TINY = "tiny"
 TINY_SHORT_SIDE = 64  # tiny stand-ins render with this short side, keeping the aspect ratio
 
 # Settings field holding each real model's source (a local directory or a hub id).
-SOURCE_SETTING = {"t2v-a14b": "model_t2v", "i2v-a14b": "model_i2v", "ti2v-5b": "model_ti2v"}
+SOURCE_SETTING = {
+    "t2v-a14b": "model_t2v",
+    "i2v-a14b": "model_i2v",
+    "ti2v-5b": "model_ti2v",
+    "flf2v-14b": "model_flf2v",
+}
 # The tiny stand-in of each real model (same pipeline class, experts and timestep layout).
 TINY_STAND_IN = {
     "t2v-a14b": "tiny-t2v-a14b",
     "i2v-a14b": "tiny-i2v-a14b",
     "ti2v-5b": "tiny-ti2v-5b",
+    "flf2v-14b": "tiny-flf2v-14b",
 }
-_LAYOUT = {"t2v-a14b": "experts", "i2v-a14b": "experts", "ti2v-5b": "ti2v"}
+_LAYOUT = {"t2v-a14b": "experts", "i2v-a14b": "experts", "ti2v-5b": "ti2v", "flf2v-14b": "single"}
 
 # A one-transformer text-to-video model is Wan2.1's layout; its official schedule (Wan2.1
 # generate.py: 50 steps, guidance 5, shift 5; 81 frames at 16 fps) serves ``tiny`` and any such
@@ -64,9 +70,14 @@ class ModelSpec:
     name: str  # registry name ("t2v-a14b", "tiny-ti2v-5b") or the directory given
     source: str  # a local directory or a Hugging Face repo id
     layout: Layout
-    task: str  # t2v, i2v or ti2v: what the model accepts
+    task: str  # t2v, i2v, ti2v or flf2v: what the model accepts
     defaults: Model  # the official values the model was released with
     tiny: bool = False
+
+    @property
+    def last_frame(self) -> bool:
+        """Whether the model honours a shot's last frame (``last_image``), not only its first."""
+        return self.defaults.last_frame
 
     @property
     def size_multiple(self) -> int:
@@ -132,6 +143,8 @@ def _from_directory(path: Path) -> ModelSpec:
     models = default_presets().models
     if index.get("_class_name") == "WanImageToVideoPipeline" and index.get("transformer_2"):
         real = "i2v-a14b"
+    elif index.get("_class_name") == "WanImageToVideoPipeline" and _two_images(path):
+        real = "flf2v-14b"
     elif index.get("expand_timesteps"):
         real = "ti2v-5b"
     elif index.get("boundary_ratio") is not None:
@@ -141,6 +154,16 @@ def _from_directory(path: Path) -> ModelSpec:
     if real is None:
         return ModelSpec(str(path), str(path), "single", "t2v", WAN21_T2V)
     return ModelSpec(str(path), str(path), _LAYOUT[real], models[real].task, models[real])
+
+
+def _two_images(path: Path) -> bool:
+    """A Wan2.1 image transformer that embeds the CLIP tokens of two images (first and last
+    frame) has a position embedding for them: FLF2V's 514 is twice ViT-H's 257."""
+    try:
+        config = json.loads((path / "transformer" / "config.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return config.get("pos_embed_seq_len") is not None
 
 
 def configure_hub(settings: Settings) -> None:

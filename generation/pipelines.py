@@ -297,7 +297,7 @@ def _load(spec, key: LoadKey, settings, directory, plan: MemoryPlan) -> Loaded:
         compile_blocks=key.compile and not plan.group_offload,
     )
     image_pipe = None
-    if spec.task == "i2v":
+    if spec.task in ("i2v", "flf2v"):
         image_pipe = pipe
     elif spec.task == "ti2v":
         # TI2V-5B conditions on an image by fixing the first latent frame: the same components

@@ -18,7 +18,7 @@ from generation.cost import CostModel, Estimate, NoFigures
 from generation.formula import Formula, StructuredPrompt, formula_for
 from generation.lexicon import Lexicon
 from generation.presets import GenerationParams, PresetError, Presets, frames_for, is_auto
-from generation.shots import Pacing, beat_durations, beats
+from generation.shots import Pacing, beat_durations, beats, split_sentences
 from generation.vocabulary import Vocabulary
 from wanflow.manifest import Item
 
@@ -58,7 +58,7 @@ class ExpandedItem:
             elif isinstance(value, list) and value:  # tags, published with the video
                 out.append((name, ", ".join(str(v) for v in value)))
         prompts = [("expanded", self.main)]
-        if len(self.beats) > 1:
+        if len(self.beats) > 1 or self.item.images:  # a keyframe shot has its own prompt
             prompts += [(f"shot_{i + 1}", b.prompt) for i, b in enumerate(self.beats)]
         for name, prompt in prompts:
             out.append((f"{name}_prompt", prompt.prompt))
@@ -74,12 +74,46 @@ def expand_item(
     formula = formula_for(item, vocabulary, lexicon)
     main = formula.compose(item.prompt)
     expanded = ExpandedItem(item, formula.lang, formula.seed, formula, main)
+    if item.images:
+        expanded.beats = keyframe_beats(item, formula)
+        return expanded
     story = beats(item.narration, pacing) if item.narration else []
     if len(story) <= 1:
         expanded.beats = [Beat(story[0] if story else None, main)]
     else:
         expanded.beats = [Beat(text, formula.compose(text, context=item.prompt)) for text in story]
     return expanded
+
+
+def keyframe_beats(item: Item, formula: Formula) -> list[Beat]:
+    """One beat per gap between keyframes: its prompt the gap's transition (else the
+    narration's sentence), its narration that sentence. Sentences are not cut to a clip's
+    length here: a gap is one shot, and a long sentence extends it (the narration stage says so).
+    """
+    gaps = len(item.images or ()) - 1
+    spoken = split_sentences(item.narration) if item.narration else []
+    if problem := keyframe_problem(item):
+        raise ValueError(problem)
+    texts = item.transitions or spoken
+    return [
+        Beat(spoken[k] if spoken else None, formula.compose(texts[k], context=item.prompt))
+        for k in range(gaps)
+    ]
+
+
+def keyframe_problem(item: Item) -> str | None:
+    """Why a keyframe item's narration cannot be timed gap by gap (None: it can): one sentence
+    per gap, whether the prompts come from the sentences or from ``transitions``."""
+    if not item.images or not item.narration:
+        return None
+    gaps, sentences = len(item.images) - 1, len(split_sentences(item.narration))
+    if sentences == gaps:
+        return None
+    source = "" if item.transitions else " (the narration's sentences are the shots' prompts)"
+    return (
+        f"the narration has {sentences} sentence(s) but {len(item.images)} keyframes make "
+        f"{gaps} shot(s): give one sentence per shot{source}"
+    )
 
 
 class Shot(BaseModel):
@@ -91,6 +125,13 @@ class Shot(BaseModel):
     num_frames: int = Field(description="4k+1")
     seed: int
     transition: str | None = Field(None, description="into the next shot; none after the last")
+    start_image: str | None = Field(None, description="keyframe the shot starts on (bucket key)")
+    end_image: str | None = Field(None, description="keyframe the shot is to end on")
+    end_pinned: bool | None = Field(
+        None,
+        description="whether the model is given end_image as the last frame; false: the shot "
+        "ends where the model takes it, and the next shot starts on end_image all the same",
+    )
 
 
 class CostEstimate(BaseModel):
@@ -111,6 +152,7 @@ class ShotPlan(BaseModel):
     seed: int
     params: GenerationParams
     image: str | None = Field(None, description="bucket key of the item's reference image")
+    images: list[str] | None = Field(None, description="keyframes, in order: one shot per gap")
     shots: list[Shot]
     estimate: CostEstimate | None = None
     expansions: dict[str, str] = Field(default_factory=dict, description="keyword → text used")
@@ -164,6 +206,8 @@ class Planner:
                 f"planned {sum(s.duration_s for s in shots):.1f} s of the {item.duration:g} s "
                 "asked: the narration is short; add sentences or shorten the duration"
             )
+        if item.images:
+            self._pin(shots, item.images, params, warnings)
         expansions = {
             e.keyword: e.replacement for b in expanded.beats for e in b.prompt.expansions
         } | {e.keyword: e.replacement for e in expanded.main.expansions}
@@ -174,17 +218,37 @@ class Planner:
             seed=expanded.seed,
             params=params,
             image=item.image,
+            images=item.images,
             shots=shots,
             estimate=_estimate_model(estimate) if estimate else None,
             expansions=expansions,
             warnings=warnings,
         )
 
+    def _pin(
+        self, shots: list[Shot], images: list[str], params: GenerationParams, warnings: list[str]
+    ) -> None:
+        """Shot k from keyframe k to keyframe k+1; its end is pinned where the model takes a
+        last frame. Either way shot k+1 starts on keyframe k+1, so a pinned join shows no jump."""
+        pinned = self.presets.models[params.model].last_frame
+        for k, shot in enumerate(shots):
+            shot.start_image, shot.end_image, shot.end_pinned = images[k], images[k + 1], pinned
+        if not pinned:
+            models = [m for m, model in self.presets.models.items() if model.last_frame]
+            warnings.append(
+                f"{params.model} honours only a first frame: each shot starts on its keyframe but "
+                "its end is not pinned to the next one, so a join may jump; "
+                f"preset {' or '.join(models)} pins both ends"
+            )
+
     def _durations(self, expanded: ExpandedItem, warnings: list[str]) -> list[float]:
         item, pacing = expanded.item, self.pacing
         narrated = [b.narration for b in expanded.beats if b.narration]
         if narrated:
             return beat_durations(narrated, pacing, item.duration)
+        if item.images:  # one shot per gap, whatever its length
+            gaps = len(item.images) - 1
+            return [round((item.duration or pacing.max_shot_s * gaps) / gaps, 3)] * gaps
         total = item.duration or pacing.max_shot_s
         count = max(1, math.ceil(total / pacing.max_shot_s - 1e-9))
         return [round(total / count, 3)] * count
@@ -206,7 +270,8 @@ class Planner:
         budget: float | None,
         warnings: list[str],
     ) -> tuple[GenerationParams, Estimate | None]:
-        has_image = item.image is not None
+        has_image = item.image is not None or item.images is not None
+        keyframes = item.images is not None
         wants_auto = (item.preset is None and budget is not None) or (
             item.preset is not None and is_auto(item.preset)
         )
@@ -214,11 +279,15 @@ class Planner:
             if wants_auto:
                 warnings.append(f"preset auto without a time budget: using {self.default_preset}")
             name = item.preset if item.preset and not is_auto(item.preset) else self.default_preset
-            params = self.presets.resolve(name, has_image=has_image, orientation=orientation)
+            params = self.presets.resolve(
+                name, has_image=has_image, orientation=orientation, keyframes=keyframes
+            )
             return params, self._estimate(params, durations, warnings)
         considered, best = [], None
         for name in self.presets.order:  # cheapest first; the last that fits wins
-            params = self.presets.resolve(name, has_image=has_image, orientation=orientation)
+            params = self.presets.resolve(
+                name, has_image=has_image, orientation=orientation, keyframes=keyframes
+            )
             estimate = self._estimate(params, durations, [])
             if estimate is None:
                 considered.append(f"{name}: no figures on {self.gpu}")
@@ -228,7 +297,9 @@ class Planner:
                 best = (params, estimate)
         if best is None:
             cheapest = self.presets.order[0]
-            params = self.presets.resolve(cheapest, has_image=has_image, orientation=orientation)
+            params = self.presets.resolve(
+                cheapest, has_image=has_image, orientation=orientation, keyframes=keyframes
+            )
             warnings.append(
                 f"no preset fits the {budget:g} s budget on {self.gpu} ({'; '.join(considered)}); "
                 f"using {cheapest}"

@@ -30,7 +30,7 @@ class PresetError(ValueError):
 class Model:
     name: str
     repo: str
-    task: str  # t2v, i2v (needs an image) or ti2v (text, optionally an image)
+    task: str  # t2v, i2v (needs an image), ti2v (text, optionally an image), flf2v (two images)
     sizes: tuple[tuple[int, int], ...]
     size_multiple: int
     fps: int
@@ -42,8 +42,14 @@ class Model:
     guidance_2: float | None = None
     boundary_ratio: float | None = None
 
+    @property
+    def last_frame(self) -> bool:
+        """Whether the model is given a shot's last frame as well as its first (FLF2V), so that
+        a keyframe shot ends on the next keyframe rather than wherever it drifts."""
+        return self.task == "flf2v"
+
     def accepts_image(self) -> bool:
-        return self.task in ("i2v", "ti2v")
+        return self.task in ("i2v", "ti2v", "flf2v")
 
     def accepts_text_only(self) -> bool:
         return self.task in ("t2v", "ti2v")
@@ -143,19 +149,32 @@ class Presets:
         return self._names.get(_key(name))
 
     def resolve(
-        self, name: str, *, has_image: bool = False, orientation: Orientation = "landscape"
+        self,
+        name: str,
+        *,
+        has_image: bool = False,
+        orientation: Orientation = "landscape",
+        keyframes: bool = False,
     ) -> GenerationParams:
-        """A preset or model name → parameters; raises ``PresetError`` naming what would do."""
+        """A preset or model name → parameters; raises ``PresetError`` naming what would do.
+        Keyframe items (``keyframes``) render each gap from an image: a preset gives its
+        image model, which pins only the first frame unless it is a first-last-frame model."""
         key = self.canonical(name) or name
         preset = self.presets.get(key)
+        has_image = has_image or keyframes
         if preset is not None:
             model = self.models[preset.i2v if has_image else preset.t2v]
         elif key in self.models:
             model = self.models[key]
+            if model.last_frame and not keyframes:
+                raise PresetError(
+                    f"{model.name} renders between a first and a last frame: it needs keyframes "
+                    "(the images column, two or more)"
+                )
             if has_image and not model.accepts_image():
                 raise PresetError(
                     f"{model.name} makes video from text only, but the item has an image; "
-                    f"use {', '.join(m for m in self.models if self.models[m].accepts_image())}"
+                    f"use {', '.join(self._image_models())}"
                 )
             if not has_image and not model.accepts_text_only():
                 raise PresetError(
@@ -166,6 +185,9 @@ class Presets:
             raise PresetError(f"unknown preset {name!r}; accepted: {', '.join(self.accepted())}")
         return params_of(model, key, preset, orientation)
 
+    def _image_models(self) -> list[str]:
+        return [m for m, model in self.models.items() if model.task in ("i2v", "ti2v")]
+
     def _text_models(self) -> list[str]:
         return [m for m in self.models if self.models[m].accepts_text_only()]
 
@@ -174,7 +196,9 @@ class Presets:
         if item.preset is None or is_auto(item.preset):
             return []
         try:
-            self.resolve(item.preset, has_image=item.image is not None)
+            self.resolve(
+                item.preset, has_image=item.image is not None, keyframes=item.images is not None
+            )
         except PresetError as exc:
             return [("preset", str(exc))]
         return []

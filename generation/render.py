@@ -43,7 +43,8 @@ class ShotRequest(BaseModel):
     shift: float = Field(gt=0)
     lora: Literal["lightning"] | None = None  # a distilled adapter set (the "fast" preset)
     cache: Literal["first-block", "taylorseer", "magcache"] | None = None  # the "fast" preset
-    image: Path | None = None  # reference image (image-to-video)
+    image: Path | None = None  # reference image (image-to-video): the shot's first frame
+    last_image: Path | None = None  # the shot's last frame, for a model that honours one
 
 
 @dataclass
@@ -139,6 +140,8 @@ def _prepare(spec: ModelSpec, request: ShotRequest, settings: Settings) -> _Shot
     inputs: dict[str, Any] = {}
     if request.image is not None:
         inputs["image"] = fit_image(request.image, width, height)
+    if request.last_image is not None:
+        inputs["last_image"] = fit_image(request.last_image, width, height)
     if spec.layout == "experts":
         inputs["guidance_scale_2"] = request.guidance_2 or request.guidance
     # One batch of two for both guidance branches, when asked and there are two (a step cache
@@ -272,8 +275,12 @@ def _text_inputs(
 def _check(spec: ModelSpec, request: ShotRequest) -> None:
     if request.image is not None and spec.task == "t2v":
         raise ValueError(f"{spec.name} makes video from text only; it cannot take an image")
-    if request.image is None and spec.task == "i2v":
+    if request.image is None and spec.task in ("i2v", "flf2v"):
         raise ValueError(f"{spec.name} needs a reference image")
+    if request.last_image is not None and not spec.last_frame:
+        raise ValueError(f"{spec.name} honours only a first frame; it cannot take a last one")
+    if request.last_image is None and spec.last_frame:
+        raise ValueError(f"{spec.name} renders between two frames: it needs a last image too")
     m = spec.size_multiple
     if request.width % m or request.height % m:
         raise ValueError(

@@ -55,7 +55,20 @@ _VAE_BASE_DIM = 8
 
 # Fixed per-component seeds. transformer and transformer_2 differ so the two experts of an
 # A14B stand-in really are two models (a routing bug then changes the output).
-_SEEDS = {"text_encoder": 1001, "vae": 1002, "transformer": 1003, "transformer_2": 1004}
+_SEEDS = {
+    "text_encoder": 1001,
+    "vae": 1002,
+    "transformer": 1003,
+    "transformer_2": 1004,
+    "image_encoder": 1005,
+}
+
+# CLIP vision sizes of a Wan2.1 image model's stand-in: a 32 px input cut into 8 px patches
+# gives 16 + 1 tokens per image (the real ViT-H/14 gives 257 at 224 px).
+_CLIP_DIM = 32
+_CLIP_IMAGE = 32
+_CLIP_PATCH = 8
+_CLIP_TOKENS = (_CLIP_IMAGE // _CLIP_PATCH) ** 2 + 1
 
 
 @dataclass(frozen=True)
@@ -72,6 +85,9 @@ class TinySpec:
     boundary_ratio: float | None
     expand_timesteps: bool
     flow_shift: float  # a plausible default only; callers set each model's shift per run
+    # Wan2.1 image models condition on CLIP image features too; a first-last-frame model on
+    # those of both its frames, in that order (so the transformer embeds two images' tokens).
+    clip_images: int = 0
 
     @property
     def min_multiple(self) -> int:
@@ -129,6 +145,20 @@ TINY_MODELS: dict[str, TinySpec] = {
             boundary_ratio=None,
             expand_timesteps=True,
             flow_shift=5.0,
+        ),
+        TinySpec(
+            name="tiny-flf2v-14b",
+            description="first-last-frame-to-video (Wan2.1 layout: one transformer, CLIP of both "
+            "frames, 36 input channels)",
+            mirrors="Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers",
+            pipeline="WanImageToVideoPipeline",
+            in_channels=36,  # 16 noisy latents + 4 mask + 16 first- and last-frame latents
+            latent_channels=16,
+            two_experts=False,
+            boundary_ratio=None,
+            expand_timesteps=False,
+            flow_shift=16.0,
+            clip_images=2,
         ),
     )
 }
@@ -244,8 +274,38 @@ def _build_transformer(spec: TinySpec, component: str):
             cross_attn_norm=True,
             qk_norm="rms_norm_across_heads",
             rope_max_seq_len=1024,
+            **(
+                dict(
+                    image_dim=_CLIP_DIM,
+                    added_kv_proj_dim=_HEADS * _HEAD_DIM,
+                    pos_embed_seq_len=_CLIP_TOKENS * spec.clip_images,
+                )
+                if spec.clip_images
+                else {}
+            ),
         )
     return model.eval()
+
+
+def _build_image_encoder():
+    """A CLIP vision tower and its processor, as Wan2.1's image models have (ViT-H/14 there)."""
+    from transformers import CLIPImageProcessor, CLIPVisionConfig, CLIPVisionModel
+
+    config = CLIPVisionConfig(
+        hidden_size=_CLIP_DIM,
+        intermediate_size=2 * _CLIP_DIM,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        image_size=_CLIP_IMAGE,
+        patch_size=_CLIP_PATCH,
+        projection_dim=_CLIP_DIM,
+    )
+    with _seeded("image_encoder"):
+        encoder = CLIPVisionModel(config).eval()
+    processor = CLIPImageProcessor(
+        size={"shortest_edge": _CLIP_IMAGE}, crop_size={"height": _CLIP_IMAGE, "width": _CLIP_IMAGE}
+    )
+    return encoder, processor
 
 
 def build_tiny_pipeline(name: str) -> DiffusionPipeline:
@@ -274,7 +334,10 @@ def build_tiny_pipeline(name: str) -> DiffusionPipeline:
         boundary_ratio=spec.boundary_ratio,
         expand_timesteps=spec.expand_timesteps,
     )
-    if spec.pipeline == "WanImageToVideoPipeline":
+    if spec.pipeline == "WanImageToVideoPipeline" and spec.clip_images:
+        encoder, processor = _build_image_encoder()
+        components.update(image_encoder=encoder, image_processor=processor)
+    elif spec.pipeline == "WanImageToVideoPipeline":
         # Wan2.2 I2V conditions on VAE latents only; image_dim=None means no CLIP is asked for.
         components.update(image_encoder=None, image_processor=None)
     return getattr(diffusers, spec.pipeline)(**components)

@@ -63,7 +63,8 @@ render_t2v, render_i2v, render_ti2v = (RENDER_TASKS[f, "normal"] for f in FAMILI
 
 
 def family(job: ClipJob, settings: Settings) -> str:
-    return resolve_model(job.model, settings).task
+    task = resolve_model(job.model, settings).task
+    return "i2v" if task == "flf2v" else task  # keyframe shots: image-to-video workers
 
 
 def task_for(job: ClipJob, settings: Settings, priority: str = "normal"):

@@ -91,12 +91,17 @@ def _render_job(job: ClipJob, settings: Settings) -> Clip:
     store, logger = storage(settings), get_run_logger()
     spec = resolve_model(job.model, settings)
     with tempfile.TemporaryDirectory(prefix="wanflow-clip-") as tmp:
-        request, image_sha = job.request, None
+        request, image_sha, last_sha = job.request, None, None
         if job.image_key:
             image = store.download(job.image_key, Path(tmp) / "reference")
             image_sha = hashlib.sha256(image.read_bytes()).hexdigest()
             request = request.model_copy(update={"image": image})
-        digest = clip_hash(spec, request, image_sha, hash_inputs(spec, request, settings))
+        if job.last_image_key:  # a keyframe shot's end, for a model that honours one
+            last = store.download(job.last_image_key, Path(tmp) / "last-reference")
+            last_sha = hashlib.sha256(last.read_bytes()).hexdigest()
+            request = request.model_copy(update={"last_image": last})
+        inputs = hash_inputs(spec, request, settings)
+        digest = clip_hash(spec, request, image_sha, inputs, last_image_sha256=last_sha)
         mp4_key, png_key, meta_key = clip_keys(digest)
         warnings: list[str] = []
         if store.exists(meta_key):

@@ -88,6 +88,10 @@ class Settings(BaseSettings):
     model_ti2v: str = Field(
         "Wan-AI/Wan2.2-TI2V-5B-Diffusers", description="5B text/image-to-video: HF id or dir"
     )
+    model_flf2v: str = Field(
+        "Wan-AI/Wan2.1-FLF2V-14B-720P-diffusers",
+        description="first-last-frame-to-video (keyframes): HF id or local dir",
+    )
     model_cache: Path | None = Field(None, description="Hugging Face cache dir (HF_HUB_CACHE)")
     model_dir: Path = Field(
         Path(".wanflow/models"), description="where tiny stand-in models are built and kept"

@@ -16,6 +16,7 @@ SUPPORTED = {
     "t2v-a14b": {(1280, 720), (720, 1280), (832, 480), (480, 832)},
     "i2v-a14b": {(1280, 720), (720, 1280), (832, 480), (480, 832)},
     "ti2v-5b": {(1280, 704), (704, 1280)},
+    "flf2v-14b": {(1280, 720), (720, 1280)},  # Wan2.1's SUPPORTED_SIZES['flf2v-14B']
 }
 OFFICIAL = {
     "t2v-a14b": dict(
@@ -40,17 +41,30 @@ OFFICIAL = {
         max_frames=121,
     ),
 }
+# Wan2.1 generate.py for flf2v: 50 steps, guidance 5, shift 16.
+OFFICIAL["flf2v-14b"] = dict(
+    steps=50, shift=16.0, guidance=5.0, guidance_2=None, boundary_ratio=None, fps=16, max_frames=81
+)
 DURATIONS = [0.2, 0.5, 1, 1.7, 2, 2.5, 3, 3.3, 4, 4.9, 5, 5.06, 6, 10, 60]
 
 
 @pytest.mark.parametrize("name", PRESETS.names())
-@pytest.mark.parametrize("has_image", [False, True])
+@pytest.mark.parametrize("has_image", [False, True, "keyframes"])
 @pytest.mark.parametrize("orientation", ["landscape", "portrait"])
 def test_every_preset_is_a_configuration_wan_accepts(name, has_image, orientation):
+    keyframes = has_image == "keyframes"
     try:
-        params = PRESETS.resolve(name, has_image=has_image, orientation=orientation)
+        params = PRESETS.resolve(
+            name, has_image=bool(has_image), orientation=orientation, keyframes=keyframes
+        )
     except PresetError:
-        assert (name, has_image) in {("t2v-a14b", True), ("i2v-a14b", False)}
+        assert (name, has_image) in {
+            ("t2v-a14b", True),
+            ("t2v-a14b", "keyframes"),
+            ("i2v-a14b", False),
+            ("flf2v-14b", False),  # a last-frame model renders between keyframes only
+            ("flf2v-14b", True),
+        }
         return
     assert (params.width, params.height) in SUPPORTED[params.model]
     assert (params.width >= params.height) == (orientation == "landscape")
@@ -66,7 +80,8 @@ def test_every_preset_is_a_configuration_wan_accepts(name, has_image, orientatio
         assert params.guidance == params.guidance_2 == 1.0
         assert params.lora == "lightning" and params.cache == "first-block"
     assert params.solver == "unipc"
-    assert (params.task == "i2v") <= has_image
+    assert (params.task == "i2v") <= bool(has_image)
+    assert (params.task == "flf2v") <= keyframes
     for seconds in DURATIONS:
         frames = frames_for(seconds, params.fps, params.max_frames)
         assert frames % 4 == 1 and 5 <= frames <= params.max_frames
@@ -74,7 +89,7 @@ def test_every_preset_is_a_configuration_wan_accepts(name, has_image, orientatio
 
 @pytest.mark.parametrize("model", sorted(OFFICIAL))
 def test_a_model_name_is_the_preset_of_its_official_defaults(model):
-    params = PRESETS.resolve(model, has_image=model == "i2v-a14b")
+    params = PRESETS.resolve(model, has_image=model == "i2v-a14b", keyframes=model == "flf2v-14b")
     assert params.steps == OFFICIAL[model]["steps"]
     assert (params.width, params.height) == max(
         (s for s in SUPPORTED[model] if s[0] > s[1]), key=lambda s: s[0] * s[1]

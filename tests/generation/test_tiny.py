@@ -28,6 +28,7 @@ EXPECTED = {
     "tiny-t2v-a14b": (WanPipeline, 0.875, True, False),
     "tiny-i2v-a14b": (WanImageToVideoPipeline, 0.9, True, False),
     "tiny-ti2v-5b": (WanPipeline, None, False, True),
+    "tiny-flf2v-14b": (WanImageToVideoPipeline, None, False, False),
 }
 
 
@@ -91,6 +92,11 @@ def test_saved_directory_loads_as_the_right_pipeline(name, cache):
     assert pipe.vae.config.z_dim == pipe.transformer.config.out_channels
     if cls is WanImageToVideoPipeline:
         assert pipe.transformer.config.in_channels == 36
+    if name == "tiny-flf2v-14b":  # Wan2.1 layout: CLIP features of the first and last frame
+        assert pipe.image_encoder is not None and pipe.image_processor is not None
+        tokens = pipe.image_encoder.config.image_size // pipe.image_encoder.config.patch_size
+        assert pipe.transformer.config.pos_embed_seq_len == 2 * (tokens**2 + 1)
+    elif cls is WanImageToVideoPipeline:
         assert pipe.image_encoder is None and pipe.image_processor is None
     if expand:
         assert pipe.vae.config.z_dim == 48 and pipe.vae.config.is_residual
@@ -219,6 +225,11 @@ def test_tokenizer_covers_chinese_and_english_and_round_trips(cache):
 def test_two_step_generation(name, cache):
     pipe = load(name, cache)
     extra = {"image": Image.new("RGB", (64, 64), (200, 40, 40))} if name == "tiny-i2v-a14b" else {}
+    if name == "tiny-flf2v-14b":
+        extra = {
+            "image": Image.new("RGB", (64, 64), (200, 40, 40)),
+            "last_image": Image.new("RGB", (64, 64), (40, 40, 200)),
+        }
     video = frames(pipe, **extra)
     assert video.shape == (1, 9, 64, 64, 3)
     assert np.isfinite(video).all()
