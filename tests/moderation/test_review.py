@@ -7,7 +7,7 @@ import time
 import numpy as np
 
 from moderation.policy import Policy
-from moderation.review import review_frames
+from moderation.review import classify, review_frames
 from moderation.signals import ClassifierError, Frame, Score
 
 FRAMES = [
@@ -84,3 +84,23 @@ def test_a_classifier_that_returns_no_scores_is_a_failure():
     review = review_frames(FRAMES, [Silent()], Policy())
     assert review.verdict.decision == "review"
     assert review.verdict.failures == ["silent: returned NoneType, not scores"]
+
+
+def test_classifiers_score_at_the_same_time_and_report_in_their_order():
+    import threading
+
+    meeting = threading.Barrier(2, timeout=10)  # passed only if both are scoring at once
+
+    class Meets(Fixed):
+        def score(self, frames):
+            meeting.wait()
+            return super().score(frames)
+
+    first, second = Meets("first", "nudity", 0.1), Meets("second", "violence", 0.2, frame=32)
+    scores, failures, seconds = classify(FRAMES, [second, first], timeout_s=30)
+    assert failures == {}
+    assert [s.source for s in scores] == ["second", "first"]
+    assert list(seconds) == ["second", "first"]
+    meeting.reset()
+    review = review_frames(FRAMES, [first, second], Policy())
+    assert review.verdict.failures == [] and review.verdict.decision == "pass"
