@@ -1,8 +1,10 @@
 """Post-production speed on the CPU: a 720p story of 6 shots (about 30 s) composed end to end.
 
 Prints the compose time as a multiple of real time (video seconds per wall second; above 1 is
-faster than real time) and each step's share: narrate (espeak-ng), normalise, join (xfade,
-x264), mix (two-pass loudnorm), mux, check, thumbnail. Clips are synthetic moving gradients —
+faster than real time) and each step's share: narrate (espeak-ng), normalise (only clips not
+already in the video's format), join (xfade, x264), mix (ducking, one loudness gain, AAC),
+mux, check, thumbnail. The mix runs while the picture is joined, so the shares of the two
+overlap and the total can pass 100 %. Clips are synthetic moving gradients —
 x264 spends about as long on them as on real footage of the same size. Asserts nothing. Every
 ffmpeg run is the ``WANFLOW_FFMPEG`` binary's when set, as in the pipeline.
 

@@ -3,7 +3,10 @@ to fit it, transitions, music ducked under the voice, subtitles (soft, optionall
 loudness, thumbnail and poster, and a check of the result.
 
 The narration is spoken first, because its durations decide how long each shot lasts; the
-subtitles and the mix then use the very same times, read off the joined picture track.
+subtitles and the mix then use the very same times, laid out from the clips' frame counts
+(:func:`postprocess.assemble.layout`) and checked against the joined picture track. The picture
+is joined in the background (:mod:`postprocess.picture`) while the soundtrack is mixed and
+encoded, and the final mux copies both.
 """
 
 from __future__ import annotations
