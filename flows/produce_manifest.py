@@ -48,6 +48,7 @@ from tasks.narrate import narrate_item
 from tasks.prefect_runs import api_url, current_flow_run
 from tasks.prompts import (
     catalogue_for,
+    check_keyframes,
     expand_prompts,
     plan_shots,
     read_operator_config,
@@ -220,6 +221,8 @@ def _prepare(
             outcome.status, outcome.blocked = "blocked", blocks
             outcome.reasons = _block_reasons(blocks)
     allowed = [e for e in expanded.ok.values() if not verdicts.get(e.item.id)]
+    if any(e.item.images for e in allowed):
+        allowed = _keyframes(items, allowed)
 
     with items.clock("plan"):
         budget = report.ingest.options.time_budget_s if report.ingest else None
@@ -241,6 +244,25 @@ def _prepare(
         outcome.warnings = plan.warnings
     items.plans.update(plans)
     return plans
+
+
+def _keyframes(items: Items, allowed: list) -> list:
+    """The keyframe items' images fetched, read and judged before any GPU time: one unreadable
+    or unsafe fails or blocks its item alone; one a person must see makes the item wait for
+    approval. The items the check lets through, in order."""
+    outcomes = items.outcomes
+    with items.clock("keyframes"):
+        checked = check_keyframes([e.item for e in allowed if e.item.images], items.settings)
+    for item_id, reason in checked.failed.items():
+        outcomes[item_id].status, outcomes[item_id].reasons = "failed", [reason]
+    for item_id, reasons in checked.blocked.items():
+        outcomes[item_id].status, outcomes[item_id].reasons = "blocked", reasons
+    for item_id, reasons in checked.review.items():
+        item = items.manifest_items[item_id]
+        items.manifest_items[item_id] = item.model_copy(update={"require_approval": True})
+        outcomes[item_id].reasons += [f"keyframes need a person: {r}" for r in reasons]
+    stopped = checked.failed.keys() | checked.blocked.keys()
+    return [e for e in allowed if e.item.id not in stopped]
 
 
 def _narrate(items: Items, plan: ShotPlan) -> ShotPlan | None:

@@ -9,7 +9,9 @@ unscreened item through.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from prefect import task
 from prefect.cache_policies import NO_CACHE
@@ -128,6 +130,85 @@ def screen_text(expanded: list[ExpandedItem], screener: Screener) -> dict[str, l
     verdicts = {item.item.id: screen_item(item, screener) for item in expanded}
     blocked = sum(1 for b in verdicts.values() if b)
     get_run_logger().info("screened %d item(s): %d blocked", len(verdicts), blocked)
+    return verdicts
+
+
+@dataclass
+class KeyframeVerdicts:
+    """Keyframe items the visual check stopped or flagged, by id (the others may go on)."""
+
+    failed: dict[str, str] = field(default_factory=dict)  # a keyframe unreadable or too large
+    blocked: dict[str, list[str]] = field(default_factory=dict)
+    review: dict[str, list[str]] = field(default_factory=dict)  # a person must approve
+
+
+@task(name="check-keyframes", timeout_seconds=3600, cache_policy=NO_CACHE)
+def check_keyframes(items: list[Item], settings: Settings) -> KeyframeVerdicts:
+    """Every keyframe of every keyframe item fetched, read within bounds and judged by the
+    visual classifiers, before any GPU time: the shots start (and may end) on them. Fails
+    closed: an image that cannot be fetched or read fails its item, and a classifier that
+    cannot judge sends the item to a person."""
+    from moderation.item_review import classifiers_for
+    from moderation.keyframes import (
+        MAX_KEYFRAME_BYTES,
+        KeyframeError,
+        read_keyframe,
+        screen_keyframes,
+    )
+    from moderation.policy import policy_from
+    from wanflow.limits import MAX_IMAGE_PIXELS
+    from wanflow.storage import ObjectNotFoundError
+
+    store, verdicts, logger = storage(settings), KeyframeVerdicts(), get_run_logger()
+    for item in items:
+        keys_, name = item.images or [], "keyframes"
+        try:
+            with tempfile.TemporaryDirectory(prefix="wanflow-keyframes-") as tmp:
+                pictures = []
+                for k, key in enumerate(keys_, start=1):
+                    name = f"keyframe {k} ({key})"
+                    size = store.stat(key).size  # refused before it is downloaded
+                    if size > MAX_KEYFRAME_BYTES:
+                        raise KeyframeError(
+                            f"{name} is {size / 2**20:.1f} MiB; the limit is "
+                            f"{MAX_KEYFRAME_BYTES / 2**20:g}"
+                        )
+                    path = store.download(key, Path(tmp) / f"{k}")
+                    pictures.append(
+                        read_keyframe(
+                            path,
+                            name=name,
+                            max_bytes=MAX_KEYFRAME_BYTES,
+                            max_pixels=MAX_IMAGE_PIXELS,
+                        )
+                    )
+        except KeyframeError as exc:
+            verdicts.failed[item.id] = f"keyframes: {exc}"
+            continue
+        except ObjectNotFoundError:
+            verdicts.failed[item.id] = f"keyframes: {name} is not in the bucket"
+            continue
+        except Exception as exc:  # a fetch that failed: unchecked is never passed
+            verdicts.failed[item.id] = f"keyframes: {name}: {type(exc).__name__}: {exc}"
+            continue
+        verdict = screen_keyframes(
+            pictures,
+            keys_,
+            classifiers_for(settings),
+            policy_from(settings.review_thresholds),
+            timeout_s=settings.review_timeout_s,
+        )
+        if verdict.decision == "block":
+            verdicts.blocked[item.id] = verdict.reasons
+        elif verdict.decision == "review":
+            verdicts.review[item.id] = verdict.reasons
+    logger.info(
+        "checked the keyframes of %d item(s): %d failed, %d blocked, %d for a person",
+        len(items),
+        len(verdicts.failed),
+        len(verdicts.blocked),
+        len(verdicts.review),
+    )
     return verdicts
 
 
