@@ -27,6 +27,13 @@ def generate(
     image: Annotated[
         Path | None, typer.Option(help="Reference image (image-to-video).", exists=True)
     ] = None,
+    last_image: Annotated[
+        Path | None,
+        typer.Option(
+            help="The clip's last frame, with --image (a first-last-frame model: flf2v-14b).",
+            exists=True,
+        ),
+    ] = None,
     preset: Annotated[
         str | None, typer.Option(help="draft, standard, high, ultra (or 草稿 …).")
     ] = None,
@@ -51,10 +58,15 @@ def generate(
 
     settings = load_settings()
     dimensions = _check_request(prompt, negative, seed, frames, size, steps, settings)
-    if image is not None:
-        _check_image(image)
+    for picture, option in ((image, "--image"), (last_image, "--last-image")):
+        if picture is not None:
+            _check_image(picture, option)
+    if last_image is not None and image is None:
+        raise fail("--last-image needs --image: a clip runs from a first frame to a last", 2)
     try:
-        spec, params = _model_and_preset(model, preset, image is not None, settings)
+        spec, params = _model_and_preset(
+            model, preset, image is not None, settings, keyframes=last_image is not None
+        )
     except (MissingWeights, PresetError) as exc:
         raise fail(str(exc), 2) from exc
     _check_for_model(spec, params, frames, dimensions)
@@ -70,7 +82,7 @@ def generate(
             seed=seed if seed is not None else seed_for(prompt),
             num_frames=frames if frames is not None else params.max_frames,
             cache=effective_cache(params.cache, settings.fast_cache),
-        ).model_copy(update={"image": image})
+        ).model_copy(update={"image": image, "last_image": last_image})
         renderer = Renderer(settings)
         err.print(
             f"{spec.name} on {renderer.device}: {request.width}x{request.height}, "
@@ -142,7 +154,7 @@ def _check_request(prompt, negative, seed, frames, size, steps, settings):
     return width, height
 
 
-def _check_image(path: Path) -> None:
+def _check_image(path: Path, option: str = "--image") -> None:
     """A reference image PIL can read, of a size worth decoding (its header says)."""
     import warnings
 
@@ -156,10 +168,10 @@ def _check_image(path: Path) -> None:
             with Image.open(path) as image:
                 width, height = image.size
     except (OSError, UnidentifiedImageError, Image.DecompressionBombError) as exc:
-        raise fail(f"--image {path}: not an image PIL can read ({exc})", 2) from None
+        raise fail(f"{option} {path}: not an image PIL can read ({exc})", 2) from None
     if width * height > MAX_IMAGE_PIXELS:
         raise fail(
-            f"--image {path}: {width}x{height} is over {MAX_IMAGE_PIXELS} pixels; scale it down",
+            f"{option} {path}: {width}x{height} is over {MAX_IMAGE_PIXELS} pixels; scale it down",
             2,
         )
 
@@ -181,14 +193,18 @@ def _check_for_model(spec, params, frames: int | None, dimensions) -> None:
         )
 
 
-def _model_and_preset(model: str | None, preset: str | None, has_image: bool, settings):
+def _model_and_preset(
+    model: str | None, preset: str | None, has_image: bool, settings, *, keyframes: bool = False
+):
     """The weights and the sampling values: a preset's values (its model, unless --model names
     other weights), else the model's official ones."""
     from generation.models import TINY, TINY_STAND_IN, resolve_model
     from generation.presets import default_presets, params_of
 
     if preset is not None or model is None:
-        params = default_presets().resolve(preset or settings.default_preset, has_image=has_image)
+        params = default_presets().resolve(
+            preset or settings.default_preset, has_image=has_image, keyframes=keyframes
+        )
         name = TINY_STAND_IN[params.model] if model == TINY else (model or params.model)
         return resolve_model(name, settings), params
     spec = resolve_model(model, settings)
