@@ -4,9 +4,7 @@ A clip is sampled at a regular ``rate`` (frames per second), always with its fir
 frame (openings and endings are where unsafe content most easily hides from a fixed grid), and
 with every frame that starts a new shot: a one-second grid can step over a half-second cut.
 
-Every image handed on is uint8 RGB (H, W, 3). Classifiers fail silently on anything else
-(NudeNet finds nothing in a float frame in [0, 1]), so :func:`as_uint8` is the one gate every
-image passes through, and it refuses what it cannot convert without guessing.
+Every image handed on is uint8 RGB (H, W, 3), through :func:`moderation.signals.as_uint8`.
 
 Scene changes use one rule everywhere, ffmpeg's ``scene`` score: with ``mafd`` the mean absolute
 difference between a frame and the one before it, as a fraction of full scale, the score is
@@ -29,9 +27,8 @@ from typing import Any
 
 import ffmpeg
 import numpy as np
-from PIL import Image
 
-from moderation.signals import Frame, FrameReason
+from moderation.signals import Frame, FrameReason, as_uint8
 from wanflow.video import VideoError, ffmpeg_exe
 
 __all__ = [
@@ -49,70 +46,11 @@ __all__ = [
 MAX_PIXELS = 1920 * 1080
 
 _STDERR_LINES = 15
-# Float images a hair outside [0, 1] (rounding, an unclamped VAE) are clipped, not refused.
-_FLOAT_SLACK = 0.05
 # Side of the grey thumbnails compared by frames_from_array: enough to see a cut, cheap per frame.
 _SCENE_SIDE = 64
-# PIL modes whose numbers are not intensities (palette indices, ink, other colour spaces).
-_PIL_CONVERT = frozenset({"1", "P", "PA", "LA", "La", "CMYK", "YCbCr", "LAB", "HSV"})
 _METADATA_LINE = re.compile(rb"^frame:\s*\d+\s+pts:\s*(\S+)\s+pts_time:\s*(\S+)")
-# Candidate frames held beyond max_frames (ties at a grid tick); more are decoded again if chosen.
-_SPARE = 16
+_SPARE = 16  # candidates held beyond max_frames (grid ties); more are decoded again if chosen
 _SCENE_LINE = re.compile(rb"^lavfi\.scene_score=(\S+)")
-
-
-def as_uint8(image: object) -> np.ndarray:
-    """One image → contiguous uint8 RGB (H, W, 3), the only form classifiers read reliably.
-
-    Accepted: uint8; float in [0, 1] (within ±0.05, clipped; NaN/inf refused); uint16 (full
-    16-bit range, 65535 → 255); other integer types whose values already lie in 0..255;
-    grayscale (H, W) or (H, W, 1), repeated to three channels; RGBA (H, W, 4), whose alpha is
-    *dropped*, not composited, so nothing a transparent layer hides escapes review; PIL images
-    (palette, CMYK and other encoded modes are converted by Pillow, not read as raw numbers).
-
-    Float data in 0..255 is refused rather than guessed at: "max > 1 means 0..255" would read a
-    [0, 1] frame that overshoots to 1.2 as almost black, which a classifier passes as harmless.
-    """
-    if isinstance(image, Image.Image) and image.mode in _PIL_CONVERT:
-        image = image.convert("RGB")
-    x = np.asarray(image)
-    if x.ndim == 3 and x.shape[-1] == 1:
-        x = x[..., 0]
-    if not (x.ndim == 2 or (x.ndim == 3 and x.shape[-1] in (3, 4))) or 0 in x.shape:
-        raise ValueError(
-            f"an image must be (H, W), (H, W, 1), (H, W, 3) or (H, W, 4), got shape {x.shape}"
-            + (" (channels first? transpose to channels last)" if x.ndim == 3 else "")
-        )
-    if x.dtype == np.uint8:
-        pass
-    elif x.dtype == np.uint16:
-        x = ((x.astype(np.uint32) + 128) // 257).astype(np.uint8)
-    elif np.issubdtype(x.dtype, np.floating):
-        lo, hi = float(x.min()), float(x.max())  # NaN and ±inf propagate to both
-        if not (math.isfinite(lo) and math.isfinite(hi)):
-            raise ValueError(f"image of shape {x.shape} contains NaN or infinite values")
-        if lo < -_FLOAT_SLACK or hi > 1 + _FLOAT_SLACK:
-            raise ValueError(
-                f"float images must be in [0, 1], got values in [{lo:.3g}, {hi:.3g}]: "
-                "convert 0..255 data with .astype(np.uint8), [-1, 1] data with (x + 1) / 2"
-            )
-        x = np.round(np.clip(x.astype(np.float32), 0.0, 1.0) * 255.0).astype(np.uint8)
-    elif np.issubdtype(x.dtype, np.integer):
-        lo, hi = int(x.min()), int(x.max())
-        if lo < 0 or hi > 255:
-            raise ValueError(
-                f"{x.dtype} images must hold values in 0..255, got [{lo}, {hi}] "
-                "(uint16 is read as full 16-bit range)"
-            )
-        x = x.astype(np.uint8)
-    else:
-        raise ValueError(
-            f"images must be uint8, uint16, another integer type in 0..255, or float in [0, 1]; "
-            f"got dtype {x.dtype}"
-        )
-    if x.ndim == 2:
-        x = np.repeat(x[..., None], 3, axis=2)
-    return np.ascontiguousarray(x[..., :3])
 
 
 def _check_options(rate: float, scene_threshold: float, max_frames: int) -> None:
@@ -169,8 +107,7 @@ class ClipTooLarge(ValueError):
 
 
 def _probe(path: Path) -> tuple[int, int, float, float, int]:
-    """(width, height, seconds, frames per second, frame count) from the headers alone; the
-    last two are 0 when the container does not say."""
+    """(width, height, seconds, frames per second, frame count) from headers; 0: not said."""
     import av
 
     try:
@@ -191,20 +128,18 @@ def _probe(path: Path) -> tuple[int, int, float, float, int]:
 
 def check_clip(
     path: Path, *, max_pixels: int = MAX_PIXELS, max_seconds: float | None = None
-) -> None:
+) -> tuple[int, int, float, float, int]:
     """Refuse a clip whose frames are larger than ``max_pixels`` or whose container says it
     lasts longer than ``max_seconds``, from its headers alone (the scan checks the decoded
-    length again: a header can understate it)."""
-    _check_size(path, *_probe(path)[:3], max_pixels, max_seconds)
-
-
-def _check_size(path, width, height, seconds, max_pixels, max_seconds) -> None:
+    length again: a header can understate it); else what :func:`_probe` read."""
+    width, height, seconds, fps, count = _probe(path)
     if width * height > max_pixels:
         raise ClipTooLarge(
             f"{width}×{height} frames are larger than review takes ({max_pixels:,} pixels, "
             "e.g. 1920×1080); scale the video down first"
         )
     _check_length(seconds, max_seconds)
+    return width, height, seconds, fps, count
 
 
 def _check_length(seconds: float, max_seconds: float | None) -> None:
@@ -216,8 +151,7 @@ def _check_length(seconds: float, max_seconds: float | None) -> None:
 
 
 def _run_error(path: Path, stderr: bytes, what: str) -> VideoError:
-    lines = stderr.decode(errors="replace").splitlines()
-    tail = "\n".join(lines[-_STDERR_LINES:])
+    tail = "\n".join(stderr.decode(errors="replace").splitlines()[-_STDERR_LINES:])
     return VideoError(f"{path} is not a readable video ({what}):\n{tail}")
 
 
@@ -263,9 +197,9 @@ def _ppm_frames(path: Path, stream: Any, what: str) -> Iterator[np.ndarray]:
 
 
 def _ppm_output(stream: Any) -> Any:
-    return stream.output(
-        "pipe:", f="image2pipe", vcodec="ppm", pix_fmt="rgb24", fps_mode="passthrough"
-    ).global_args("-hide_banner", "-nostats", "-loglevel", "error")
+    quiet = ("-hide_banner", "-nostats", "-loglevel", "error")
+    ppm = {"f": "image2pipe", "vcodec": "ppm", "pix_fmt": "rgb24", "fps_mode": "passthrough"}
+    return stream.output("pipe:", **ppm).global_args(*quiet)
 
 
 def _metadata(text: bytes) -> tuple[list[bytes], list[float], list[float]]:
@@ -304,20 +238,18 @@ def _decode(
             .filter("metadata", mode="print", file=str(chosen))
         )
         stream = _ppm_output(stream).global_args("-xerror")
-        images = []
+        images: list[np.ndarray | None] = []
         for image in _ppm_frames(path, stream, "decoding failed"):
-            images.append(image if len(images) < keep else None)
+            images.append(image if len(images) < keep else None)  # read, but not held
         pts, times, scores = _metadata(every.read_bytes() if every.exists() else b"")
         picked = _metadata(chosen.read_bytes() if chosen.exists() else b"")[0]
     if not times:
         raise VideoError(f"{path} has a video stream but no decodable frames")
     index = {p: i for i, p in enumerate(pts)}
-    kept: dict[int, np.ndarray] = {}
-    # Images are matched to frames by pts; anything ambiguous is left to a second decode.
+    kept: dict[int, np.ndarray] = {}  # matched by pts; anything ambiguous is decoded again
     matched = len(index) == len(pts) and len(picked) == len(images) and b"NOPTS" not in index
     if matched and all(p in index for p in picked):
-        pairs = zip(picked, images, strict=True)
-        kept = {index[p]: image for p, image in pairs if image is not None}
+        kept = {index[p]: im for p, im in zip(picked, images, strict=True) if im is not None}
     t = np.asarray(times, dtype=np.float64)
     if np.isnan(t).any():  # frames without timestamps: space all evenly at the known pace
         steps = np.diff(t[~np.isnan(t)])
@@ -342,7 +274,7 @@ def _candidates(rate: float, scene_threshold: float, fps: float, count: int) -> 
 def _any_of(indices: Sequence[int]) -> str:
     """A ``select`` expression true on ``indices``: runs as ``between``, summed as a balanced
     tree, since ffmpeg refuses a long flat ``a+b+c+…`` chain (about 200 terms) as too deep."""
-    runs: list[str] = []
+    runs: list[tuple[int, int]] = []
     for i in sorted(indices):
         if runs and runs[-1][1] == i - 1:
             runs[-1] = (runs[-1][0], i)
@@ -384,15 +316,11 @@ def sample_frames(
     then rate. ``max_frames`` (≥ 2) caps the list for long videos: ends are always kept, then the
     strongest cuts, and the regular frames are thinned evenly across the clip.
 
-    One decode by ffmpeg computes every frame's scene score and time (ffmpeg's ``scene`` score
-    in ``select``, rather than a numpy one, because it runs in C on every frame without shipping
-    the frames to Python) and returns, as RGB, only the frames that can be chosen: the ends,
-    cuts, and those nearest the grid by the header's frame rate. A chosen frame it did not
-    return (odd timestamps, a wrong header) is decoded again, and a clip long enough to need
-    thinning is first scanned and then decoded for its chosen frames, which bounds the memory
-    held to about ``max_frames`` images. ``index`` is the frame's position in the order the
-    decoder outputs frames (presentation order); ``time_s`` is measured from the first frame.
-    Images are full size: 200 frames of 720p hold about 550 MB.
+    One ffmpeg decode scores every frame (``scene`` in ``select``: C on every frame, no frames
+    shipped to Python) and returns only the frames that can be chosen (:func:`_candidates`); a
+    chosen frame it missed is decoded again, and a clip that needs thinning is scanned first,
+    which bounds memory to about ``max_frames`` full-size images (200 of 720p: about 550 MB).
+    ``index`` is the position in decoder output order; ``time_s`` counts from the first frame.
 
     Raises ``wanflow.video.VideoError`` when ``path`` is missing, is not a video, has no
     decodable video frames, or is damaged inside its media data; ``ValueError`` for bad options;
@@ -401,8 +329,7 @@ def sample_frames(
     """
     _check_options(rate, scene_threshold, max_frames)
     path = Path(path)
-    width, height, seconds, fps, count = _probe(path)
-    _check_size(path, width, height, seconds, max_pixels, max_seconds)
+    _, _, seconds, fps, count = check_clip(path, max_pixels=max_pixels, max_seconds=max_seconds)
     fits = seconds * rate + 3 <= max_frames  # no thinning expected: every candidate may be kept
     candidates = _candidates(rate, scene_threshold, fps, count) if fits else "0"
     times, scores, images = _decode(path, candidates, keep=max_frames + _SPARE)
