@@ -18,10 +18,11 @@ lazily in two tables, so a text costs one ``str.translate`` on the fast path.
 
 from __future__ import annotations
 
-import re
+import sys
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import compress
 
 # Flags: what preceded a skeleton character. Ordered: a run of separators keeps the strongest.
 NONE, EDGE, PUNCT, SPACE = 0, 1, 2, 3
@@ -99,16 +100,6 @@ def fold_char(ch: str) -> tuple[str, int]:
     return "", SPACE if ch.isspace() and ch != "\u2800" else PUNCT
 
 
-class _FastTable(dict):
-    """``str.translate`` table: code point → its skeleton (``None`` deletes), filled on demand."""
-
-    def __missing__(self, code: int) -> str | None:
-        folded, kind = fold_char(chr(code))
-        value = folded if kind == KEEP else None
-        self[code] = value
-        return value
-
-
 class _InfoTable(dict):
     """Character → (folded, kind, script class of each folded character), filled on demand."""
 
@@ -119,13 +110,34 @@ class _InfoTable(dict):
         return value
 
 
-_FAST = _FastTable()
 _INFO = _InfoTable()
+
+# The ``str.translate`` table of ``fold``: code point → its skeleton (``None`` deletes). A list
+# over every code point, because translate looks a list up fastest (a dict subclass with
+# ``__missing__`` is looked up through Python, a third slower), made on the first fold (9 MB)
+# and filled on demand: an entry not worked out yet holds _UNKNOWN, a noncharacter that no
+# code point folds to, so a text whose fold shows it is folded again once its entries are in.
+_UNKNOWN = "\U0010ffff"
+_FOLDS: list[str | None] = []
+
+
+def _fill_folds(text: str) -> None:
+    if not _FOLDS:
+        _FOLDS.extend([_UNKNOWN] * (sys.maxunicode + 1))
+        _FOLDS[ord(_UNKNOWN)] = None
+    for ch in set(text):
+        if _FOLDS[ord(ch)] is _UNKNOWN:
+            folded, kind = fold_char(ch)
+            _FOLDS[ord(ch)] = folded if kind == KEEP else None
 
 
 def fold(text: str) -> str:
     """The skeleton of ``text``: folded, with invisible characters and separators deleted."""
-    return text.translate(_FAST)
+    folded = text.translate(_FOLDS)
+    if _UNKNOWN in folded or not _FOLDS:
+        _fill_folds(text)
+        folded = text.translate(_FOLDS)
+    return folded
 
 
 @dataclass(slots=True)
@@ -154,65 +166,85 @@ class Skeleton:
         return first, last
 
 
-class _KindTable(dict):
-    """``str.translate`` table: code point → one letter saying how it folds, filled on demand.
-
-    i/p/s: invisible, separator, whitespace separator; m: folds to several characters; a kept
-    character folding to one: its script (a/A/d Latin, x/X/c other) and case (lower, upper,
-    neither), which is all ``skeletonise`` needs to place boundaries.
-    """
-
-    def __missing__(self, code: int) -> str:
-        ch = chr(code)
-        folded, kind, scripts = _INFO[ch]
-        if kind != KEEP:
-            value = "i" if kind == INVISIBLE else "p" if kind == PUNCT else "s"
-        elif len(folded) != 1:
-            value = "m"
-        else:
-            case = 0 if ch.islower() else 1 if ch.isupper() else 2
-            value = ("a", "A", "d")[case] if scripts[0] == LATIN else ("x", "X", "c")[case]
-        self[code] = value
-        return value
+def _kind(code: int) -> str:
+    """How a code point folds, as one letter (see ``_KINDS``)."""
+    ch = chr(code)
+    folded, kind, scripts = _INFO[ch]
+    if kind != KEEP:
+        return "i" if kind == INVISIBLE else "p" if kind == PUNCT else "s"
+    if len(folded) != 1:
+        return "m"
+    case = 0 if ch.islower() else 1 if ch.isupper() else 2
+    return ("a", "A", "d")[case] if scripts[0] == LATIN else ("x", "X", "c")[case]
 
 
-_KINDS = _KindTable()
-_KEPT_RUN = re.compile("[^ips]+")
-# A change of script, or a lower-case letter followed by a capital (CamelCase), between kept
-# characters with nothing but invisible characters between them.
-_JOIN = re.compile("(?<=[aAd])[xXc]|(?<=[xXc])[aAd]|(?<=[ax])[AX]")
+# ``str.translate`` table: code point → one letter saying how it folds. i/p/s: invisible,
+# separator, whitespace separator; m: folds to several characters; a kept character folding to
+# one: its script (a/A/d Latin, x/X/c other) and case (lower, upper, neither), which is all
+# ``skeletonise`` needs to place boundaries. A plain dict (looked up in C), holding ASCII from the
+# start and any other code point once seen: translate leaves a code point it lacks as it is, so
+# a result that is not ASCII names code points to add.
+_KINDS = {code: _kind(code) for code in range(128)}
 _KEPT_ONLY = str.maketrans("", "", "ips")
+_KEPT_MASK = str.maketrans("ipsmaAdxXc", "\0\0\0\1\1\1\1\1\1\1")
+_GAPS = str.maketrans("maAdxXc", "kkkkkkk", "i")  # kept: k; separators stay; invisibles go
+_FLAG_CODES = bytes.maketrans(b"0123", bytes((NONE, EDGE, PUNCT, SPACE)))
 _CLASS_CODES = str.maketrans("aAdxXc", "\x01\x01\x01\x02\x02\x02")
+_CASES = str.maketrans("aAdxXc", "lunlun")
+# Between kept characters with nothing but invisible characters between them, a word boundary
+# at a change of script, or at a lower-case letter followed by a capital (CamelCase).
+_JOINS = (
+    (_CLASS_CODES, "\x01\x02"),
+    (_CLASS_CODES, "\x02\x01"),
+    (_CASES, "lu"),
+)
 
 
-def skeletonise(text: str) -> Skeleton:
-    """The skeleton of ``text`` with its index map and boundaries (the exact path).
-
-    Works a run of kept characters at a time from two ``str.translate`` calls, where the
-    character-by-character loop costs a microsecond a character; a text holding a character that
-    folds to several (ß, ㍿) takes that loop, ``skeletonise_each``, which defines the result.
-    """
+def _kinds(text: str) -> str:
     kinds = text.translate(_KINDS)
+    if not kinds.isascii():
+        for ch in set(text):
+            if ord(ch) not in _KINDS:
+                _KINDS[ord(ch)] = _kind(ord(ch))
+        kinds = text.translate(_KINDS)
+    return kinds
+
+
+def skeletonise(text: str, folded: str | None = None) -> Skeleton:
+    """The skeleton of ``text`` with its index map and boundaries (the exact path); ``folded``
+    is ``fold(text)`` where the caller has it already.
+
+    Built from whole-string operations on the text's kinds (``str.translate``, ``str.replace``,
+    ``itertools.compress``), where a loop over characters or even over runs of them costs more
+    than the rest of screening a prompt; a text holding a character that folds to several (ß,
+    ㍿) takes the character-by-character loop, ``skeletonise_each``, which defines the result.
+    """
+    kinds = _kinds(text)
     if "m" in kinds:
         return skeletonise_each(text)
-    source: list[int] = []
-    flags = bytearray(len(kinds) + 1)
-    end = 0
-    for run in _KEPT_RUN.finditer(kinds):
-        start, k = run.start(), len(source)
-        gap = kinds[end:start]
-        flags[k] = SPACE if "s" in gap else PUNCT if "p" in gap else NONE if k else EDGE
-        end = run.end()
-        source += range(start, end)
+    source = list(compress(range(len(kinds)), kinds.translate(_KEPT_MASK).encode()))
+    # Each kept character "k" after the separators before it; a run of them counts as its
+    # strongest (s over p), so collapse each run to one letter, then read off the flags.
+    gaps = kinds.translate(_GAPS).rstrip("ps")
+    for pair, single in (("ps", "s"), ("sp", "s"), ("ss", "s"), ("pp", "p")):
+        while pair in gaps:
+            gaps = gaps.replace(pair, single)
+    marks = gaps.replace("sk", "3").replace("pk", "2").replace("k", "0")
+    if marks.startswith("0"):
+        marks = "1" + marks[1:]  # the start of the text
+    flags = list((marks + "1").encode().translate(_FLAG_CODES))
     kept = kinds.translate(_KEPT_ONLY)
-    for join in _JOIN.finditer(kept):
-        if not flags[join.start()]:
-            flags[join.start()] = EDGE
-    flags[len(kept)] = EDGE
+    for table, pair in _JOINS:
+        marked = kept.translate(table)
+        k = marked.find(pair)
+        while k >= 0:
+            if not flags[k + 1]:
+                flags[k + 1] = EDGE
+            k = marked.find(pair, k + 1)
     return Skeleton(
-        fold(text),
+        fold(text) if folded is None else folded,
         source,
-        list(flags[: len(kept) + 1]),
+        flags,
         list(kept.translate(_CLASS_CODES).encode("ascii")),
     )
 

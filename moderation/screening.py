@@ -5,8 +5,11 @@ term, with its English inflections and, for a Chinese term, its pinyin (``modera
 and of every allowlist phrase. ``Screener.screen`` reads a text as written and, where it has
 something to undo, in display order, with leetspeak read as letters and with stretched letters
 cut (``moderation.views``); each reading is folded with one ``str.translate`` and run through the
-automaton. Only a reading with a candidate takes the exact path, which maps skeleton positions
-back to the original text and keeps a match when
+automaton. The automaton also holds every tripled Latin letter, so for a clean text, the usual
+case, one fold, one pass and a test of its bytes for leetspeak or a bidi override are the whole
+cost (``screen_every_reading`` skips no reading, and tests hold the two to the same verdicts).
+Only a reading with a candidate takes the exact path, which maps skeleton positions back to the
+original text and keeps a match when
 
 * a Latin end of the term sits on a word boundary ("rape" in "r.a.p.e", "我要rape" and
   "RapeScene", not in "grape" or "therapist");
@@ -50,7 +53,14 @@ from moderation.lists import (
     parse_list,
 )
 from moderation.normalise import LATIN, SPACE, Skeleton, fold, skeletonise
-from moderation.views import View, display_view, leet_views, stretch_views
+from moderation.views import (
+    TRIPLES,
+    View,
+    display_view,
+    leet_views,
+    readings,
+    stretch_views,
+)
 from moderation.words import Words, is_chinese
 
 __all__ = [
@@ -65,6 +75,7 @@ __all__ = [
 ]
 
 _VOWELS = frozenset("aeiou")
+_TRIPLES = frozenset(TRIPLES)
 
 
 def inflections(word: str) -> set[str]:
@@ -170,6 +181,20 @@ class ScreenResult:
         }
 
 
+_new_result = object.__new__
+_set_text = ScreenResult.text.__set__  # type: ignore[attr-defined]
+_set_matches = ScreenResult.matches.__set__  # type: ignore[attr-defined]
+
+
+def _allowed(text: str) -> ScreenResult:
+    """``ScreenResult(text)``, built without the frozen dataclass's ``__init__`` (which sets each
+    field through ``object.__setattr__``, a third of the time a clean prompt takes to screen)."""
+    result = _new_result(ScreenResult)
+    _set_text(result, text)
+    _set_matches(result, ())
+    return result
+
+
 ListSource = Term | str | os.PathLike[str]
 
 
@@ -256,6 +281,8 @@ class Screener:
                     for spelled in pinyin.spellings(key):
                         key, pattern = _pattern(term, False, spelled)
                         table.setdefault(key, {})[pattern] = None
+        for triple in TRIPLES:  # no pattern: a sign that the text may have stretched letters
+            table.setdefault(triple, {})
         automaton = ahocorasick.Automaton()
         for form, patterns in table.items():
             automaton.add_word(form, (len(form), tuple(patterns)))
@@ -279,24 +306,54 @@ class Screener:
 
     def screen(self, text: str) -> ScreenResult:
         """Screen one text; matches are sorted by position, spans index ``text``."""
-        if self.automaton.kind != ahocorasick.AHOCORASICK or not text:
+        automaton = self.automaton
+        if automaton.kind != ahocorasick.AHOCORASICK or not text:
+            return ScreenResult(text)
+        folded = fold(text)
+        found = list(automaton.iter(folded))
+        views = readings(text)
+        if not found and not views:
+            # The usual case, a clean text, in two passes: a fold and the automaton over it find
+            # no term and no tripled letter, and there is no display order or leetspeak to undo.
+            return _allowed(text)
+        if any(folded[last - 2 : last + 1] in _TRIPLES for last, _ in found):
+            views += stretch_views(text)  # a run of three letters folds to three letters
+        return self._matches(text, [(View(text), folded, found), *views])
+
+    def screen_every_reading(self, text: str) -> ScreenResult:
+        """``screen`` without its shortcuts: every reading of the text folded, scanned and, where
+        the automaton finds anything, taken through the exact path. Slower, and the same verdict:
+        tests hold ``screen`` to it."""
+        automaton = self.automaton
+        if automaton.kind != ahocorasick.AHOCORASICK or not text:
             return ScreenResult(text)
         views = [View(text)]
         if (shown := display_view(text)) is not None:
             views.append(shown)
         views += leet_views(text)
         views += stretch_views(text)
-        hits = [v for v in views if next(self.automaton.iter(fold(v.text)), None) is not None]
-        if not hits:
-            return ScreenResult(text)
+        return self._matches(text, views)
+
+    def _matches(self, text: str, views: list) -> ScreenResult:
+        """The verdict on ``text`` from its readings: each a ``View``, or a view with its fold
+        and what the automaton found there when the caller has them."""
         best: dict[tuple[str, int], tuple[int, _Pattern]] = {}
-        for view in hits:
-            for start, end, pattern in self._exact(text, view):
+        for item in views:
+            if isinstance(item, View):
+                view, folded = item, fold(item.text)
+                found = list(self.automaton.iter(folded))
+            else:
+                view, folded, found = item
+            if not found:
+                continue
+            for start, end, pattern in self._exact(text, view, folded, found):
                 # One match per category and start, the longest: "kill.ed" is "killed", not
                 # also "kill"; "killing spree" is not also "kill"; 屠杀 listed twice (屠殺) once.
                 key = (pattern.category, start)
                 if key not in best or best[key][0] < end:
                     best[key] = (end, pattern)
+        if not best:
+            return _allowed(text)
         matches = [
             Match(pattern.term, pattern.category, start, end, text[start:end], pattern.source)
             for (_, start), (end, pattern) in best.items()
@@ -304,13 +361,18 @@ class Screener:
         matches.sort(key=lambda m: (m.start, -m.end, m.category, m.term))
         return ScreenResult(text, tuple(matches))
 
-    def _exact(self, text: str, view: View) -> list[tuple[int, int, _Pattern]]:
-        """The blacklist matches in one view of ``text``: (start, end) in ``text``, pattern."""
-        skeleton = skeletonise(view.text)
+    def _exact(
+        self, text: str, view: View, folded: str, found: list
+    ) -> list[tuple[int, int, _Pattern]]:
+        """The blacklist matches in one view of ``text``, which folds to ``folded``, where the
+        automaton ``found`` candidates: (start, end) in ``text``, pattern."""
+        if not any(patterns for _, (_, patterns) in found):
+            return []  # only tripled letters
+        skeleton = skeletonise(view.text, folded)
         words = Words(view.text)
         allowed: list[tuple[int, int]] = []
-        found: list[tuple[int, int, _Pattern]] = []
-        for last, (length, patterns) in self.automaton.iter(skeleton.text):
+        matched: list[tuple[int, int, _Pattern]] = []
+        for last, (length, patterns) in found:
             start, end = last - length + 1, last + 1
             for pattern in patterns:
                 if not pattern.fits(skeleton, start, end):
@@ -319,9 +381,9 @@ class Screener:
                     if _aligned(pattern, skeleton, words, start, end):
                         allowed.append((start, end))
                 elif _worded(pattern, skeleton, words, start, end, view.text):
-                    found.append((start, end, pattern))
+                    matched.append((start, end, pattern))
         out = []
-        for start, end, pattern in found:
+        for start, end, pattern in matched:
             if not any(a <= start and end <= b for a, b in allowed):
                 out.append((*view.span(*skeleton.span(view.text, start, end)), pattern))
         return out

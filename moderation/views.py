@@ -26,18 +26,23 @@ _LRE, _RLE, _PDF, _LRO, _RLO = "\u202a\u202b\u202c\u202d\u202e"
 _LRI, _RLI, _FSI, _PDI = "\u2066\u2067\u2068\u2069"
 _OPENERS = frozenset((_LRE, _RLE, _LRO, _RLO, _LRI, _RLI, _FSI))
 
-_LEET_I = str.maketrans({"4": "a", "@": "a", "3": "e", "0": "o", "$": "s", "5": "s", "7": "t",
-                         "+": "t", "8": "b", "1": "i", "!": "i", "|": "i"})  # fmt: skip
-_LEET_L = str.maketrans({"1": "l", "!": "l", "|": "l"})
-_LEET_CHARS = "0-9@$!|+"
-# A run of letters, digits and leet symbols holding a letter and a leet character.
-_WORD = re.compile(rf"[A-Za-z{_LEET_CHARS}]+")
-_LEET_HINT = re.compile(rf"[A-Za-z][{_LEET_CHARS}]|[{_LEET_CHARS}][A-Za-z]")
-_AMBIGUOUS = re.compile("[1!|]")
+_LEET_I = bytes.maketrans(b"4@30$57+81!|", b"aaeossttbiii")
+_LEET_L = bytes.maketrans(b"4@30$57+81!|", b"aaeossttblll")  # 1, ! and | as l
 _STRETCHED = re.compile(r"([A-Za-z])\1\1+", re.IGNORECASE)
+# The UTF-8 bytes of a text with Latin letters as "a", digits and leet symbols as "1" and the
+# rest (every byte of a non-ASCII character too) as " ": a run of "a" and "1" is a word that may
+# hold leetspeak, and it does when it holds both ("a1" or "1a"), which substring searches find
+# faster than any regular expression. The words are ASCII, so their bytes are their characters.
+_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+_LEET_BYTES = b"0123456789@$!|+"
+_HINT_CLASSES = bytes(
+    ord("a") if b in _LETTERS else ord("1") if b in _LEET_BYTES else ord(" ") for b in range(256)
+)
+# A text has stretched letters only if its fold (moderation.normalise) holds one of these.
+TRIPLES = tuple(chr(c) * 3 for c in range(ord("a"), ord("z") + 1))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class View:
     """A reading of a text: ``text[k]`` shows original characters ``index[k]`` to ``ends[k]``."""
 
@@ -81,6 +86,40 @@ def _display(text: str, start: int, closer: str | None, reverse: bool) -> tuple[
     return [k for unit in units for k in unit], i
 
 
+def readings(text: str) -> list[View]:
+    """``display_view`` and ``leet_views`` together: for most texts one cheap test, then none.
+
+    ``stretch_views`` is left out: a text has stretched letters only where its fold holds three
+    of one letter (``TRIPLES``), which the screener's automaton looks for with the terms.
+    """
+    data = text.encode("utf-8", "surrogatepass")  # a lone surrogate is no error here
+    classes = data.translate(_HINT_CLASSES).decode("ascii")  # str: searched 3 times faster
+    if "a1" in classes or "1a" in classes:
+        views = _leet_views(data, classes)
+    elif _RLO in text:
+        views = []
+    else:
+        return []
+    if (shown := display_view(text)) is not None:
+        views.insert(0, shown)
+    return views
+
+
+def _leet_words(classes: str) -> list[tuple[int, int]]:
+    """(start, end) in the UTF-8 bytes of every word that holds a letter and a leet character."""
+    words = []
+    find, rfind = classes.find, classes.rfind
+    position = 0
+    while True:
+        letter_first, leet_first = find("a1", position), find("1a", position)
+        hint = letter_first if leet_first < 0 or 0 <= letter_first < leet_first else leet_first
+        if hint < 0:
+            return words
+        end = find(" ", hint)
+        position = len(classes) if end < 0 else end
+        words.append((rfind(" ", 0, hint) + 1, position))
+
+
 def display_view(text: str) -> View | None:
     """The text in display order, or ``None`` when no bidi control can change that order."""
     if _RLO not in text:  # only an override reverses Latin and Chinese letters
@@ -100,20 +139,21 @@ def display_view(text: str) -> View | None:
 
 def leet_views(text: str) -> list[View]:
     """The text with leetspeak read as letters (one view per reading of 1, ! and |), or none."""
-    if not _LEET_HINT.search(text):
+    data = text.encode("utf-8", "surrogatepass")
+    return _leet_views(data, data.translate(_HINT_CLASSES).decode("ascii"))
+
+
+def _leet_views(data: bytes, classes: str) -> list[View]:
+    words = _leet_words(classes)
+    if not words:
         return []
-    views = []
-    for table in (_LEET_I, {**_LEET_I, **_LEET_L}):
-
-        def undo(word: re.Match[str], table: dict[int, str] = table) -> str:
-            found = word.group()
-            if not any(c.isalpha() for c in found) or found.isalpha():
-                return found
-            return found.translate(table)
-
-        views.append(View(_WORD.sub(undo, text)))
-        if not _AMBIGUOUS.search(text):
-            break
+    first, second = bytearray(data), bytearray(data)
+    for start, end in words:
+        first[start:end] = data[start:end].translate(_LEET_I)
+        second[start:end] = data[start:end].translate(_LEET_L)
+    views = [View(first.decode("utf-8", "surrogatepass"))]
+    if second != first:  # a 1, ! or | read as l, not only as i
+        views.append(View(second.decode("utf-8", "surrogatepass")))
     return views
 
 

@@ -24,6 +24,8 @@ candidate match, and at most once per reading of it.
 from __future__ import annotations
 
 import bisect
+import re
+from functools import lru_cache
 
 from wanflow.segment import _jieba, segmenter, simplified
 
@@ -33,6 +35,18 @@ _RARE = 50  # a dictionary word seen fewer times than this is no reading to defe
 def is_chinese(ch: str) -> bool:
     """A CJK ideograph (the characters the segmenter reads)."""
     return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" or ch >= "\U00020000"
+
+
+@lru_cache(maxsize=1)
+def _run_pattern() -> re.Pattern[str]:
+    import jieba
+
+    return jieba.re_han_default
+
+
+def _alone(ch: str) -> bool:
+    """Whether the segmenter makes ``ch`` a word of its own: it is outside the runs it cuts."""
+    return _run_pattern().fullmatch(simplified(ch)) is None
 
 
 class Words:
@@ -59,8 +73,11 @@ class Words:
         return starts[k], ends[k]
 
     def is_boundary(self, position: int) -> bool:
-        if position <= 0 or position >= len(self._text):
+        text = self._text
+        if position <= 0 or position >= len(text):
             return True
+        if self._starts is None and (_alone(text[position - 1]) or _alone(text[position])):
+            return True  # found without segmenting: the text around a term is often a space
         return self.word_at(position)[0] == position
 
     def holds(self, first: int, last: int, check_start: bool, check_end: bool) -> bool:
