@@ -42,7 +42,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
-from moderation.normalise import LATIN, skeletonise
+from moderation.normalise import LATIN, Skeleton, skeletonise
 
 Kind = Literal["blacklist", "allowlist"]
 
@@ -90,9 +90,16 @@ def category_id(name: str) -> str | None:
     return _CATEGORY_ALIASES.get(key.replace("_", ""))
 
 
+@lru_cache(maxsize=65536)
+def term_skeleton(text: str) -> Skeleton:
+    """``skeletonise(text)`` for a list term, kept: a term is checked when read and again when a
+    screener is built, and every screener of a process builds from the shipped terms. Read only."""
+    return skeletonise(text)
+
+
 def check_term(text: str, where: str) -> None:
     """Raise ``ListError`` when a term cannot be matched: nothing left, or one Latin letter."""
-    skeleton = skeletonise(text)
+    skeleton = term_skeleton(text)
     if not skeleton.text:
         raise ListError(
             f"{where}: term {text!r} has no letters or digits once punctuation, spaces, symbols "

@@ -61,7 +61,7 @@ def _toneless(reading: str) -> str:
     return "".join(c for c in text if not unicodedata.combining(c))
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)  # a list of 10,000 terms is built again without lookups
 def syllables(term: str) -> tuple[str, ...]:
     """The toneless pinyin of a Chinese term, or ``()`` when it is not all Chinese characters."""
     text = simplified(term)
@@ -99,7 +99,7 @@ def _homophone_frequency(term: str, spoken: tuple[str, ...]) -> int:
     return 0
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=65536)  # a list of 10,000 terms is built again without lookups
 def forms(term: str) -> tuple[str, ...]:
     """The pinyin spellings a term is also listed as (syllables joined by spaces), or ``()``.
 

@@ -51,6 +51,7 @@ from moderation.lists import (
     default_blacklist,
     load_list,
     parse_list,
+    term_skeleton,
 )
 from moderation.normalise import LATIN, SPACE, Skeleton, fold, skeletonise
 from moderation.views import (
@@ -221,7 +222,7 @@ def _terms(items: Iterable[ListSource], kind: Kind) -> list[Term]:
 
 def _pattern(term: Term, allow: bool, spelled: str | None = None) -> tuple[str, _Pattern]:
     """The automaton key and pattern of a term, or of one pinyin ``spelled`` form of it."""
-    skeleton = skeletonise(spelled or term.text)
+    skeleton = term_skeleton(spelled or term.text)
     key, flags, classes = skeleton.text, skeleton.flags, skeleton.classes
     pattern = _Pattern(
         term=term.text,
