@@ -173,18 +173,21 @@ def compare_with_baseline(
     )
     frames = len(reviews[-1].frames)
     # Inside the review: each classifier's frames/s, from the median of its seconds per run.
-    review_rates = {
-        name: round(frames / max(statistics.median(r.seconds[name] for r in reviews), 1e-6), 2)
+    failures = reviews[-1].verdict.failures
+    failed = {f.split(": ", 1)[0] for f in failures}
+    review_rates = {  # None: the classifier failed (no weights …), so scored nothing
+        name: None
+        if name in failed
+        else round(frames / max(statistics.median(r.seconds[name] for r in reviews), 1e-6), 2)
         for name in reviews[-1].seconds
     }
-    failures = reviews[-1].verdict.failures
     print(
         f"wanflow review ({', '.join(names)}; {frames} frames) against ffmpeg fps=1 + NudeNet "
         f"on the same {args.seconds:g} s clip:"
     )
     print(
         "  frames/s inside the review: "
-        + ", ".join(f"{name} {rate:.1f}" for name, rate in review_rates.items())
+        + ", ".join(f"{name} {rate or 'failed'}" for name, rate in review_rates.items())
         + (f"  (failed, so sent to review: {'; '.join(failures)[:160]})" if failures else "")
     )
     report(
