@@ -134,3 +134,20 @@ def test_word_boundaries_found_without_segmenting_are_the_segmenters(name):
         starts = {start for start, _ in segmenter().spans(line)}
         for position in range(1, len(line)):
             assert Words(line).is_boundary(position) == (position in starts), (line, position)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x 4b", "4b", "a 4b 2026", "y0", "\u5c60 4b", "k1ll", "1080p k1ll 4K", "4K", "y 4B"],
+)
+def test_leet_words_are_read_unless_no_key_can_take_them_in(text):
+    # Keys of two letters; "ya" ends on the first letter of the word "4B" read as "aB".
+    screener = Screener.build(["ab", "yo", "ya", "kill"], defaults=False)
+    _same(screener, text)
+    assert screener.screen(text).allowed == (text == "4K")
+
+
+def test_a_key_ending_on_the_first_letter_of_a_leet_word_is_found():
+    screener = Screener.build(["ya"], defaults=False)  # "y 4B" reads "y aB": CamelCase ends "ya"
+    _same(screener, "y 4B")
+    assert [m.matched for m in screener.screen("y 4B").matches] == ["y 4"]
