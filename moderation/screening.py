@@ -77,7 +77,6 @@ __all__ = [
 
 _VOWELS = frozenset("aeiou")
 _TRIPLES = frozenset(TRIPLES)
-_GRAM = 5  # see Screener.grams: longer takes more memory, shorter screens more leet views
 
 
 def inflections(word: str) -> set[str]:
@@ -257,10 +256,6 @@ class Screener:
     automaton: Any = field(repr=False)
     blacklisted: int = 0  # terms, before inflection
     allowlisted: int = 0
-    # Every key shorter than _GRAM characters and every _GRAM characters in a row of a longer
-    # one: a term that a leet view has and the text has not takes in a changed word, so one of
-    # these is around that word (``_may_hold``), which for most leet words (4K, 1080p) none is.
-    grams: frozenset[str] = field(default=frozenset(), repr=False)
 
     @classmethod
     def build(
@@ -293,14 +288,7 @@ class Screener:
         for form, patterns in table.items():
             automaton.add_word(form, (len(form), tuple(patterns)))
         automaton.make_automaton()
-        grams = {key for key in table if len(key) < _GRAM}
-        grams.update(key[k : k + _GRAM] for key in table for k in range(len(key) - _GRAM + 1))
-        return cls(
-            automaton,
-            len({t.text for t in black}),
-            len({t.text for t in allow}),
-            frozenset(grams),
-        )
+        return cls(automaton, len({t.text for t in black}), len({t.text for t in allow}))
 
     @classmethod
     def from_files(
@@ -329,48 +317,9 @@ class Screener:
             # The usual case, a clean text, in two passes: a fold and the automaton over it find
             # no term and no tripled letter, and there is no display order or leetspeak to undo.
             return _allowed(text)
-        if not found:
-            views = [view for view in views if self._may_hold(view)]
-            if not views:
-                return _allowed(text)
-        elif any(folded[last - 2 : last + 1] in _TRIPLES for last, _ in found):
+        if any(folded[last - 2 : last + 1] in _TRIPLES for last, _ in found):
             views += stretch_views(text)  # a run of three letters folds to three letters
         return self._matches(text, [(View(text), folded, found), *views])
-
-    def _may_hold(self, view: View) -> bool:
-        """Whether a view of a text the automaton found nothing in may hold a term.
-
-        Only a leet view is judged (False only where it cannot): a term found in it and not in
-        the text takes in a character of a changed word, so the folded characters from
-        ``_GRAM - 1`` before that word to as many after it hold a whole key shorter than
-        ``_GRAM`` or ``_GRAM`` characters in a row of a longer one, all of which are in ``grams``.
-        """
-        if view.changed is None or not self.grams:
-            return True
-        data = view.text.encode("utf-8", "surrogatepass")
-        size = len(data)
-        for start, end in view.changed:
-            before, after = max(0, start - 20), min(size, end + 20)
-            while before and 0x80 <= data[before] < 0xC0:  # not inside a character
-                before -= 1
-            while after < size and 0x80 <= data[after] < 0xC0:
-                after += 1
-            head = fold(data[before:start].decode("utf-8", "surrogatepass"))
-            tail = fold(data[end:after].decode("utf-8", "surrogatepass"))
-            reach = _GRAM - 1
-            if (before and len(head) < reach) or (after < size and len(tail) < reach):
-                return True  # not enough folded characters on either side in reach
-            head, tail = head[-reach:], tail[:reach]
-            word = data[start:end].decode("ascii").lower()  # letters and digits: its fold
-            local, first, last = head + word + tail, len(head), len(head) + len(word)
-            windows = [
-                local[k : k + width]
-                for width in range(1, _GRAM + 1)
-                for k in range(max(0, first - width + 1), min(last, len(local) - width + 1))
-            ]
-            if not self.grams.isdisjoint(windows):
-                return True
-        return False
 
     def screen_every_reading(self, text: str) -> ScreenResult:
         """``screen`` without its shortcuts: every reading of the text folded, scanned and, where

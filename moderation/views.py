@@ -49,8 +49,6 @@ class View:
     text: str
     index: tuple[int, ...] | None = None  # None: the same positions as the original
     ends: tuple[int, ...] | None = None  # None: each shows one character, index[k] + 1
-    # A leet view: (start, end) in the UTF-8 bytes of its text of each word it changed.
-    changed: tuple[tuple[int, int], ...] | None = None
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Original indices [start, end) of view characters [first, last)."""
@@ -153,10 +151,9 @@ def _leet_views(data: bytes, classes: str) -> list[View]:
     for start, end in words:
         first[start:end] = data[start:end].translate(_LEET_I)
         second[start:end] = data[start:end].translate(_LEET_L)
-    changed = tuple(words)
-    views = [View(first.decode("utf-8", "surrogatepass"), changed=changed)]
+    views = [View(first.decode("utf-8", "surrogatepass"))]
     if second != first:  # a 1, ! or | read as l, not only as i
-        views.append(View(second.decode("utf-8", "surrogatepass"), changed=changed))
+        views.append(View(second.decode("utf-8", "surrogatepass")))
     return views
 
 

@@ -140,7 +140,7 @@ def test_word_boundaries_found_without_segmenting_are_the_segmenters(name):
     "text",
     ["x 4b", "4b", "a 4b 2026", "y0", "\u5c60 4b", "k1ll", "1080p k1ll 4K", "4K", "y 4B"],
 )
-def test_leet_words_are_read_unless_no_key_can_take_them_in(text):
+def test_leet_words_next_to_short_keys_are_read(text):
     # Keys of two letters; "ya" ends on the first letter of the word "4B" read as "aB".
     screener = Screener.build(["ab", "yo", "ya", "kill"], defaults=False)
     _same(screener, text)
