@@ -317,6 +317,14 @@ class Screener:
             # The usual case, a clean text, in two passes: a fold and the automaton over it find
             # no term and no tripled letter, and there is no display order or leetspeak to undo.
             return _allowed(text)
+        if not found:  # only leetspeak or display order to undo: scan those readings first
+            scanned = []
+            for view in views:
+                view_folded = fold(view.text)
+                scanned.append((view, view_folded, list(automaton.iter(view_folded))))
+            if not any(view_found for _, _, view_found in scanned):
+                return _allowed(text)
+            return self._matches(text, scanned)
         if any(folded[last - 2 : last + 1] in _TRIPLES for last, _ in found):
             views += stretch_views(text)  # a run of three letters folds to three letters
         return self._matches(text, [(View(text), folded, found), *views])
