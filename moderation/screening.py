@@ -49,6 +49,7 @@ from moderation.lists import (
     check_term,
     default_allowlist,
     default_blacklist,
+    inflections,
     load_list,
     parse_list,
     term_skeleton,
@@ -75,42 +76,7 @@ __all__ = [
     "parse_list",
 ]
 
-_VOWELS = frozenset("aeiou")
 _TRIPLES = frozenset(TRIPLES)
-
-
-def inflections(word: str) -> set[str]:
-    """English inflected forms of a lower-case word: -s/-es, -ed, -ing with the spelling rules.
-
-    Over-generation is harmless (a form nobody writes never matches), so irregular stress is
-    ignored: both "stabbed" and "stabed" are produced.
-    """
-    forms = set()
-    last = word[-1]
-    consonant_y = last == "y" and len(word) > 1 and word[-2] not in _VOWELS
-    if word.endswith(("s", "x", "z", "ch", "sh", "o")):
-        forms.add(word + "es")
-    if consonant_y:
-        forms |= {word[:-1] + "ies", word[:-1] + "ied"}
-    elif not word.endswith(("s", "x", "z", "ch", "sh")):
-        forms.add(word + "s")
-    if last == "e":
-        forms |= {word + "d", word[:-1] + "ing"}
-        if word.endswith("ie"):
-            forms.add(word[:-2] + "ying")
-        if word.endswith(("ee", "ye", "oe")):
-            forms.add(word + "ing")
-    else:
-        forms |= {word + "ing"} | ({word + "ed"} if not consonant_y else set())
-    if (
-        len(word) >= 3
-        and last not in _VOWELS
-        and last not in "wxy"
-        and word[-2] in _VOWELS
-        and word[-3] not in _VOWELS
-    ):
-        forms |= {word + last + "ed", word + last + "ing"}
-    return forms
 
 
 @dataclass(frozen=True, slots=True)
