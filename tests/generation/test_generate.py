@@ -16,19 +16,6 @@ from tests.conftest import WANFLOW
 from wanflow.settings import Settings
 
 
-@pytest.fixture(scope="module")
-def settings(model_dir):
-    import torch
-
-    torch.set_num_threads(1)
-    return Settings(model_dir=model_dir, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def renderer(settings):
-    return Renderer(settings)
-
-
 def request(**overrides) -> ShotRequest:
     values = {
         "prompt": "海怪从深海升起",

@@ -19,25 +19,12 @@ import pytest
 from generation.catalogue import build_catalogue
 from generation.clips import jobs_for
 from generation.models import resolve_model
-from generation.render import Renderer, ShotRequest, fit_image
+from generation.render import ShotRequest, fit_image
 from wanflow.manifest import Item
 from wanflow.settings import Settings
 
 FIRST_FRAME_TOLERANCE = 0.002  # measured 0.0 between a first frame and its keyframe's round trip
 OTHER_KEYFRAME = 0.005  # measured 0.0065 or more to another keyframe's round trip
-
-
-@pytest.fixture(scope="module")
-def settings(model_dir):
-    import torch
-
-    torch.set_num_threads(1)
-    return Settings(model_dir=model_dir, device="cpu")
-
-
-@pytest.fixture(scope="module")
-def renderer(settings):
-    return Renderer(settings)
 
 
 @pytest.fixture(scope="module")

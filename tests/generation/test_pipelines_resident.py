@@ -26,17 +26,8 @@ from generation.pipelines import (
 from generation.render import Renderer
 from tests.generation import test_generate
 from tests.generation.test_generate import request
-from wanflow.settings import Settings
 
 lightning = test_generate.lightning  # the tiny two-expert model's LoRA release, as a fixture here
-
-
-@pytest.fixture(scope="module")
-def settings(model_dir):
-    import torch
-
-    torch.set_num_threads(1)
-    return Settings(model_dir=model_dir, device="cpu")
 
 
 @pytest.fixture(autouse=True)
