@@ -133,16 +133,18 @@ class Shapes:
         self.known: dict[tuple, tuple[dict[str, str], dict[str, str], list[tuple[str, str]]]] = {}
 
     def read(
-        self, data: dict[str, Any], row: int
+        self, data: dict[str, Any], row: int, text: str | None = None
     ) -> tuple[dict[str, str], dict[str, str], list[tuple[str, str]]]:
+        """``text``: the row's values joined, when the reader has it (every CSV row)."""
         keys = tuple(data)
         shape = self.known.get(keys)
         if shape is not None:
-            try:
-                cells = "".join(data.values())
-            except TypeError:  # a value that is not text: the whole check
-                cells = None
-            if cells is not None and text_problem(cells) is None:
+            if text is None:
+                try:
+                    text = "".join(data.values())
+                except TypeError:  # a value that is not text: the whole check
+                    text = None
+            if text is not None and text_problem(text) is None:
                 return shape
         names: dict[str, str] = {}  # key → field
         problems = _text_problems(data, self.columns, row, names)

@@ -23,9 +23,9 @@ from wanflow.manifest import (
     ManifestOptions,
     canonical_field,
     derive_id,
-    validate_checked,
 )
 from wanflow.readers import ManifestError, RawRow, ReadInfo, iter_rows
+from wanflow.row_validator import checked_validator
 from wanflow.settings import Settings
 
 __all__ = [
@@ -156,6 +156,7 @@ def iter_items(
     """Stream the valid items of a manifest; rejections and warnings accumulate in ``summary``,
     and its counts are added when the stream ends (or is closed, or raises)."""
     limits = limits or Limits()
+    validate = checked_validator(limits)
     info = ReadInfo()
     columns = Columns()
     shapes = Shapes(columns)
@@ -181,7 +182,11 @@ def iter_items(
                     _check_csv_header(info.columns)
                 options = _options(info.options, columns)
                 summary.options = options
-                defaults, approval = list(options.defaults.items()), options.require_approval
+                defaults = [  # stripped, as every cell is: the validator expects it
+                    (name, value.strip() if isinstance(value, str) else value)
+                    for name, value in options.defaults.items()
+                ]
+                approval = options.require_approval
             seen += 1
             if seen > max_items:
                 raise ManifestError(
@@ -191,16 +196,12 @@ def iter_items(
                 rejected += 1
                 reject(raw, None, "(row)", raw.error)
                 continue
-            names, headers, problems = shapes.read(raw.data, raw.row)
-            fields: dict[str, Any] = {}
-            for key, value in raw.data.items():
-                name = names.get(key)
-                if name is None:
-                    continue
-                if isinstance(value, str):  # a blank cell is no value
-                    value = value.strip() or None
-                if value is not None:
-                    fields[name] = value
+            data = raw.data
+            names, headers, problems = shapes.read(data, raw.row, raw.text)
+            try:  # a blank cell is no value
+                fields = {name: text for key, name in names.items() if (text := data[key].strip())}
+            except AttributeError:  # a JSON value that is not text
+                fields = _fields(data, names)
             if columns.numbered:  # image1, image2 … into one list
                 problems = [*problems, *gather(fields)]
             if problems:
@@ -217,7 +218,7 @@ def iter_items(
                 fields["require_approval"] = True
             item: Item | None = None
             try:
-                item = validate_checked(fields, limits)
+                item = validate(fields)
                 problems = check(item) if check else []
             except ValidationError as exc:
                 problems = [
@@ -265,6 +266,18 @@ def iter_items(
         summary.warnings.append(
             f"decoded as {summary.encoding.upper()} (Excel's Chinese CSV); UTF-8 is preferred"
         )
+
+
+def _fields(data: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """A row's values by field name; a blank text cell or a null is no value."""
+    fields: dict[str, Any] = {}
+    for key, name in names.items():
+        value = data[key]
+        if isinstance(value, str):
+            value = value.strip() or None
+        if value is not None:
+            fields[name] = value
+    return fields
 
 
 def _shown_id(data: dict[str, Any], headers: dict[str, str]) -> str | None:

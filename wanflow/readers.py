@@ -44,6 +44,7 @@ class RawRow:
     line: int | None
     data: dict[str, Any] | None = None
     error: str | None = None
+    text: str | None = None  # a CSV row's cells joined: one search for suspect characters
 
 
 @dataclass
@@ -157,27 +158,25 @@ def iter_csv(path: Path, info: ReadInfo) -> Iterator[RawRow]:
         info.columns = header
         width = len(header)
         record = 1
-        while True:
-            line = reader.line_num + 1
-            try:
-                cells = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as exc:
-                raise ManifestError(_csv_error(exc), line=line) from None
-            record += 1
-            if not "".join(cells).strip():  # every cell blank
-                info.blank(record)
-                continue
-            if len(cells) > width and any(c.strip() for c in cells[width:]):
-                yield RawRow(
-                    record,
-                    line,
-                    error=f"the row has {len(cells)} cells but the header has {width} columns "
-                    f"(an unquoted '{delimiter}' inside a cell?)",
-                )
-                continue
-            yield RawRow(record, line, data=dict(zip(header, cells, strict=False)))
+        line = 2  # where the record being read starts
+        try:
+            for cells in reader:
+                record += 1
+                text = "".join(cells)
+                if not text or text.isspace():  # every cell blank
+                    info.blank(record)
+                elif len(cells) > width and any(c.strip() for c in cells[width:]):
+                    yield RawRow(
+                        record,
+                        line,
+                        error=f"the row has {len(cells)} cells but the header has {width} "
+                        f"columns (an unquoted '{delimiter}' inside a cell?)",
+                    )
+                else:
+                    yield RawRow(record, line, dict(zip(header, cells, strict=False)), text=text)
+                line = reader.line_num + 1
+        except csv.Error as exc:
+            raise ManifestError(_csv_error(exc), line=line) from None
 
 
 # --- entry point -----------------------------------------------------------------------------

@@ -11,7 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from wanflow.ingest import IngestSummary, ingest, iter_items
-from wanflow.manifest import Item, Limits, validate_checked
+from wanflow.manifest import Item, Limits
+from wanflow.row_validator import validate_checked
 
 HEADER = "编号,提示词,风格,时长(秒),种子\n"
 GOOD = 300

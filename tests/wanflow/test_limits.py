@@ -307,6 +307,25 @@ def test_durations_and_rates_outside_their_range_reject_only_their_row(tmp_path)
     assert "finite number" in result.summary.rejected[0].error
 
 
+def test_integers_too_large_for_a_float_reject_only_their_row(tmp_path):
+    # JSON allows integers of thousands of digits; converting one to a float raises
+    # OverflowError, which must become the row's error, not the manifest's crash.
+    huge = "9" * 400
+    text = (
+        f'[{{"id": "a", "prompt": "x", "duration": {huge}}},'
+        f' {{"id": "b", "prompt": "x", "speech_rate": {huge}}},'
+        f' {{"id": {huge}, "prompt": "x"}}, {{"id": "ok", "prompt": "x", "seed": {huge}}}]'
+    )
+    result = ingest(write(tmp_path, "m.json", text))
+    assert [(r.row, r.field) for r in result.summary.rejected] == [
+        (1, "duration"),
+        (2, "speech_rate"),
+        (3, "id"),
+        (4, "seed"),
+    ]
+    assert "valid number" in result.summary.rejected[0].error
+
+
 def test_an_infinite_manifest_time_budget_is_one_error(tmp_path):
     with pytest.raises(ManifestError, match="time_budget_s"):
         ingest(write(tmp_path, "m.json", '{"time_budget_s": Infinity, "items": [{"prompt": "x"}]}'))
