@@ -174,12 +174,18 @@ def iter_items(
     seen = valid = rejected = 0
     defaults: list[tuple[str, Any]] = []
     approval = False
+    # A CSV file's (cell index, field) for the columns that name a field, from its first row
+    # with nothing to report: every later row with nothing suspect maps the same way.
+    plan: list[tuple[int, str]] = []
+    width = 0
+    plan_headers: dict[str, str] = {}  # field → column
     try:
         for raw in rows:
             if options is None:  # the reader has seen the header / top-level object by now
                 summary.encoding, summary.format = info.encoding, info.format
                 if info.format == "csv":
                     _check_csv_header(info.columns)
+                    width = len(info.columns)
                 options = _options(info.options, columns)
                 summary.options = options
                 defaults = [  # stripped, as every cell is: the validator expects it
@@ -196,18 +202,29 @@ def iter_items(
                 rejected += 1
                 reject(raw, None, "(row)", raw.error)
                 continue
-            data = raw.data
-            names, headers, problems = shapes.read(data, raw.row, raw.text)
-            try:  # a blank cell is no value
-                fields = {name: text for key, name in names.items() if (text := data[key].strip())}
-            except AttributeError:  # a JSON value that is not text
-                fields = _fields(data, names)
+            cells = raw.cells
+            if plan and len(cells) >= width and text_problem(raw.text) is None:
+                # A plain CSV row of a header already read: its cells by position.
+                fields = {name: text for i, name in plan if (text := cells[i].strip())}
+                headers, problems = plan_headers, []
+            else:
+                data = raw.values(info.columns)
+                names, headers, problems = shapes.read(data, raw.row, raw.text)
+                try:  # a blank cell is no value
+                    fields = {
+                        name: text for key, name in names.items() if (text := data[key].strip())
+                    }
+                except AttributeError:  # a JSON value that is not text
+                    fields = _fields(data, names)
+                if cells is not None and not plan and not problems and len(cells) >= width:
+                    plan = [(i, names[key]) for i, key in enumerate(info.columns) if key in names]
+                    plan_headers = headers
             if columns.numbered:  # image1, image2 … into one list
                 problems = [*problems, *gather(fields)]
             if problems:
                 rejected += 1
                 for name, message in problems:
-                    reject(raw, _shown_id(raw.data, headers), name, message)
+                    reject(raw, _shown_id(raw.values(info.columns), headers), name, message)
                 continue
             item_id = fields.get("id")
             if item_id is None:

@@ -42,9 +42,16 @@ class RawRow:
 
     row: int
     line: int | None
-    data: dict[str, Any] | None = None
+    data: dict[str, Any] | None = None  # a JSON item
     error: str | None = None
-    text: str | None = None  # a CSV row's cells joined: one search for suspect characters
+    cells: list[str] | None = None  # a CSV row, as many cells as the header or fewer
+    text: str | None = None  # the CSV row's cells joined: one search for suspect characters
+
+    def values(self, header: list[str]) -> dict[str, Any]:
+        """The record by key: a JSON item's own, a CSV row's by ``header``."""
+        if self.cells is None:
+            return self.data or {}
+        return dict(zip(header, self.cells, strict=False))
 
 
 @dataclass
@@ -173,7 +180,7 @@ def iter_csv(path: Path, info: ReadInfo) -> Iterator[RawRow]:
                         f"columns (an unquoted '{delimiter}' inside a cell?)",
                     )
                 else:
-                    yield RawRow(record, line, dict(zip(header, cells, strict=False)), text=text)
+                    yield RawRow(record, line, cells=cells, text=text)
                 line = reader.line_num + 1
         except csv.Error as exc:
             raise ManifestError(_csv_error(exc), line=line) from None

@@ -117,3 +117,38 @@ def test_the_validator_without_the_text_check_validates_alike(fields):
         assert type(item) is Item
         assert item == expected
         assert item.model_fields_set == expected.model_fields_set
+
+
+MIXED = [
+    "{i},海怪升起,油画\n",  # fewer cells than columns: no duration, no seed
+    "{i},海怪升起,油画,五秒\n",  # fewer cells, and a duration that is no number
+    "{i},海怪升起,油画,5,1,,\n",  # blank cells past the header
+    "{i},海\x07怪,油画,5,1\n",  # a control character
+    "{i},海怪升起,油画,5秒,1\n",  # a duration with its unit
+    "{i},海怪升起,油画,5,1\n",  # plain
+    "{i}, 海怪升起 ,油画, 5 ,\t1\n",  # padded cells
+    "{i},海怪升起,油画,601,1\n",  # past the hard limit, named by column
+]
+
+
+def outcome(result, row_id):
+    items = [i.model_dump() for i in result.items if i.id == row_id]
+    rejections = [(i, f, e) for _, i, f, e in rejected(result) if i == row_id]
+    return items, rejections
+
+
+def test_each_csv_row_reads_as_it_would_alone_whatever_rows_came_before(tmp_path):
+    """Rows are mapped by position once a plain row has shown the header's shape; a row that
+    differs (fewer cells, suspect text) still gets its own reading, and its neighbours too."""
+    rows = [row.format(i=f"a{n}") for n, row in enumerate(MIXED)]
+    rows += [row.format(i=f"b{n}") for n, row in enumerate(reversed(MIXED))]
+    rows += [MIXED[0].format(i="c0"), MIXED[-1].format(i="c1")]  # short, then a column named
+    path = tmp_path / "m.csv"
+    path.write_text(HEADER + "".join(rows), encoding="utf-8")
+    together = ingest(path)
+    assert together.summary.rows == len(rows)
+    for row in rows:
+        row_id = row.split(",")[0]
+        single = tmp_path / "single.csv"
+        single.write_text(HEADER + row, encoding="utf-8")
+        assert outcome(together, row_id) == outcome(ingest(single), row_id), row
