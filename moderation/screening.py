@@ -6,8 +6,10 @@ and of every allowlist phrase. ``Screener.screen`` reads a text as written and, 
 something to undo, in display order, with leetspeak read as letters and with stretched letters
 cut (``moderation.views``); each reading is folded with one ``str.translate`` and run through the
 automaton. The automaton also holds every tripled Latin letter, so for a clean text, the usual
-case, one fold, one pass and a test of its bytes for leetspeak or a bidi override are the whole
-cost (``screen_every_reading`` skips no reading, and tests hold the two to the same verdicts).
+case, one fold, one pass and a search for leetspeak or a bidi override are the whole cost; a
+leet word in a text whose fold holds no key ("4K") is settled by looking up pieces of keys around
+what its reading changes, its readings never built (``views.leet_adds``). ``screen_every_reading``
+skips no reading, and tests hold the two to the same verdicts.
 Only a reading with a candidate takes the exact path, which maps skeleton positions back to the
 original text and keeps a match when
 
@@ -57,13 +59,16 @@ from moderation.lists import (
 from moderation.normalise import LATIN, SPACE, Skeleton, fold, skeletonise
 from moderation.views import (
     TRIPLES,
+    LeetKeys,
     View,
     display_view,
+    leet_adds,
+    leet_keys,
     leet_views,
     readings,
     stretch_views,
 )
-from moderation.words import Words, is_chinese
+from moderation.words import Words, aligned, is_chinese, worded
 
 __all__ = [
     "ListError",
@@ -77,6 +82,7 @@ __all__ = [
 ]
 
 _TRIPLES = frozenset(TRIPLES)
+_RLO = "\u202e"  # a right-to-left override: the display order differs
 
 
 @dataclass(frozen=True, slots=True)
@@ -222,6 +228,7 @@ class Screener:
     automaton: Any = field(repr=False)
     blacklisted: int = 0  # terms, before inflection
     allowlisted: int = 0
+    leet: LeetKeys | None = field(default=None, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -254,7 +261,12 @@ class Screener:
         for form, patterns in table.items():
             automaton.add_word(form, (len(form), tuple(patterns)))
         automaton.make_automaton()
-        return cls(automaton, len({t.text for t in black}), len({t.text for t in allow}))
+        return cls(
+            automaton,
+            len({t.text for t in black}),
+            len({t.text for t in allow}),
+            leet_keys(automaton.keys()),
+        )
 
     @classmethod
     def from_files(
@@ -278,10 +290,17 @@ class Screener:
             return ScreenResult(text)
         folded = fold(text)
         found = list(automaton.iter(folded))
+        if (
+            not found
+            and self.leet is not None
+            and _RLO not in text
+            and not leet_adds(text, folded, automaton, self.leet)
+        ):
+            # The usual case, a clean text: a fold and the automaton over it find no term and no
+            # tripled letter, there is no display order to undo, and no leet reading adds a key.
+            return _allowed(text)
         views = readings(text)
         if not found and not views:
-            # The usual case, a clean text, in two passes: a fold and the automaton over it find
-            # no term and no tripled letter, and there is no display order or leetspeak to undo.
             return _allowed(text)
         if not found:  # only leetspeak or display order to undo: scan those readings first
             scanned = []
@@ -353,46 +372,12 @@ class Screener:
                 if not pattern.fits(skeleton, start, end):
                     continue
                 if pattern.category is None:
-                    if _aligned(pattern, skeleton, words, start, end):
+                    if aligned(pattern, skeleton, words, start, end):
                         allowed.append((start, end))
-                elif _worded(pattern, skeleton, words, start, end, view.text):
+                elif worded(pattern, skeleton, words, start, end, view.text):
                     matched.append((start, end, pattern))
         out = []
         for start, end, pattern in matched:
             if not any(a <= start and end <= b for a, b in allowed):
                 out.append((*view.span(*skeleton.span(view.text, start, end)), pattern))
         return out
-
-
-# Between two words of a sentence, these and spaces are writing, not padding: 十字路口，交通.
-_SENTENCE_MARKS = frozenset(",.;:!?，。、；：！？…")
-
-
-def _chinese_span(skeleton: Skeleton, start: int, end: int) -> tuple[int, int]:
-    """Indices in the screened text of the first and after the last character of a match."""
-    return skeleton.source[start], skeleton.source[end - 1] + 1
-
-
-def _worded(
-    pattern: _Pattern, skeleton: Skeleton, words: Words, start: int, end: int, text: str
-) -> bool:
-    """Whether a match's Chinese ends are words of the text (see ``moderation.words``)."""
-    if not (pattern.chinese_start or pattern.chinese_end):
-        return True
-    key, source = skeleton.text, skeleton.source
-    if (start and key[start - 1] == key[start]) or (end < len(key) and key[end] == key[end - 1]):
-        return True  # padded with a repeated character: 做做爱爱
-    for k in range(start, end - 1):
-        between = text[source[k] + 1 : source[k + 1]]
-        if any(not ch.isspace() and ch not in _SENTENCE_MARKS for ch in between):
-            return True  # padded with a symbol or an invisible character: 做*爱, 做\u200b爱
-    first, last = _chinese_span(skeleton, start, end)
-    return words.holds(first, last, pattern.chinese_start, pattern.chinese_end)
-
-
-def _aligned(pattern: _Pattern, skeleton: Skeleton, words: Words, start: int, end: int) -> bool:
-    """Whether an allowlisted phrase is a reading of the text: it breaks none of its words."""
-    if not (pattern.chinese_start or pattern.chinese_end):
-        return True
-    first, last = _chinese_span(skeleton, start, end)
-    return words.aligned(first, last, pattern.chinese_start, pattern.chinese_end)

@@ -19,7 +19,11 @@ instead of it: "kill!" is read as "kill!" as well as "killi".
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
+
+from moderation.normalise import fold
 
 # Embeddings and overrides (closed by PDF), isolates (closed by PDI).
 _LRE, _RLE, _PDF, _LRO, _RLO = "\u202a\u202b\u202c\u202d\u202e"
@@ -28,6 +32,9 @@ _OPENERS = frozenset((_LRE, _RLE, _LRO, _RLO, _LRI, _RLI, _FSI))
 
 _LEET_I = bytes.maketrans(b"4@30$57+81!|", b"aaeossttbiii")
 _LEET_L = bytes.maketrans(b"4@30$57+81!|", b"aaeossttblll")  # 1, ! and | as l
+_LEET_CODES = frozenset(b"4@30$57+81!|")  # the characters a leet reading changes
+_LEET_SYMBOLS = b"@$!|+"  # those of them that fold to nothing
+_LEET_ANY = re.compile(r"[0-9@$!|+]")  # a text without these has no leetspeak
 _STRETCHED = re.compile(r"([A-Za-z])\1\1+", re.IGNORECASE)
 # The UTF-8 bytes of a text with Latin letters as "a", digits and leet symbols as "1" and the
 # rest (every byte of a non-ASCII character too) as " ": a run of "a" and "1" is a word that may
@@ -103,6 +110,84 @@ def readings(text: str) -> list[View]:
     if (shown := display_view(text)) is not None:
         views.insert(0, shown)
     return views
+
+
+@dataclass(frozen=True, slots=True)
+class LeetKeys:
+    """What ``leet_adds`` needs to know of an automaton's keys (see ``leet_keys``)."""
+
+    grams: frozenset[str]  # the keys of one or two characters, three-character pieces of others
+    longest: int  # characters in the longest key
+
+
+def leet_keys(keys: Iterable[str]) -> LeetKeys:
+    grams: set[str] = set()
+    longest = 0
+    for key in keys:
+        longest = max(longest, len(key))
+        if len(key) < 3:
+            grams.add(key)
+        else:
+            grams.update(key[k : k + 3] for k in range(len(key) - 2))
+    return LeetKeys(frozenset(grams), longest)
+
+
+def leet_adds(text: str, folded: str, automaton: Any, keys: LeetKeys) -> bool:
+    """Whether a leet reading of ``text`` holds a key of ``automaton`` (``keys`` describes them),
+    for a text whose fold, ``folded``, holds none and that has no bidi override: if not, the
+    text is clean without its readings being built, folded and scanned whole.
+
+    Folding is per character, so a reading folds to the text's fold with each leet digit
+    replaced by a letter and a letter put in for each leet symbol; a key found only in the
+    reading covers one of those letters. So it holds a piece of ``keys.grams`` around that
+    letter (which rules out most texts: "4K画质" reads "ak画质", and no key has "ak画" or "ak"),
+    and it lies within ``keys.longest - 1`` folded characters of it, which is all that is
+    scanned. Folded characters, not the text's: separators and invisibles fold to nothing.
+    """
+    if _LEET_ANY.search(text) is None:  # most texts: faster than the byte classes below
+        return False
+    data = text.encode("utf-8", "surrogatepass")
+    classes = data.translate(_HINT_CLASSES).decode("ascii")
+    find = classes.find
+    letter_first, leet_first = find("a1"), find("1a")
+    if letter_first < 0 and leet_first < 0:
+        return False
+    hint = letter_first if leet_first < 0 or 0 <= letter_first < leet_first else leet_first
+    start, end = classes.rfind(" ", 0, hint) + 1, find(" ", hint)
+    if end < 0:
+        end = len(classes)
+    elif find("a1", end) >= 0 or find("1a", end) >= 0:
+        return True  # one word's reading may be next to another's: left to the readings
+    word = data[start:end]  # ASCII letters, digits and leet symbols
+    own = word.translate(None, _LEET_SYMBOLS).lower().decode("ascii")  # its fold in ``folded``
+    at = folded.find(own)
+    if at != folded.rfind(own):  # more than once: count what precedes the word
+        at = len(fold(data[:start].decode("utf-8", "surrogatepass")))
+    before, after = folded[max(0, at - 2) : at], folded[at + len(own) : at + len(own) + 2]
+    grams = keys.grams
+    reach = keys.longest - 1
+    readings = []
+    for table in (_LEET_I, _LEET_L):
+        read = word.translate(table).lower().decode("ascii")
+        if readings and read == readings[0]:
+            break  # no 1, ! or |: one reading
+        readings.append(read)
+        shown = "\0\0"[len(before) :] + before + read + after + "\0\0"
+        for k, code in enumerate(word, 2):
+            if code in _LEET_CODES and (
+                shown[k] in grams
+                or shown[k - 1 : k + 1] in grams
+                or shown[k : k + 2] in grams
+                or shown[k - 2 : k + 1] in grams
+                or shown[k - 1 : k + 2] in grams
+                or shown[k : k + 3] in grams
+            ):
+                past = at + len(own)
+                window = folded[max(0, at - reach) : at] + read + folded[past : past + reach]
+                if next(automaton.iter(window), None) is not None:
+                    return True
+                break
+    return False
 
 
 def _leet_words(classes: str) -> list[tuple[int, int]]:

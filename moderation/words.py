@@ -26,7 +26,9 @@ from __future__ import annotations
 import bisect
 import re
 from functools import lru_cache
+from typing import Protocol
 
+from moderation.normalise import Skeleton
 from wanflow.segment import _jieba, segmenter, simplified
 
 _RARE = 50  # a dictionary word seen fewer times than this is no reading to defend
@@ -102,3 +104,48 @@ class Words:
         start, end = self.word_at(position)
         _, freq, _ = _jieba()
         return (freq.get(simplified(self._text[start:end])) or 0) < _RARE
+
+
+class Ends(Protocol):
+    """Which ends of a list entry are Chinese characters (``moderation.screening``'s patterns)."""
+
+    @property
+    def chinese_start(self) -> bool: ...
+
+    @property
+    def chinese_end(self) -> bool: ...
+
+
+# Between two words of a sentence, these and spaces are writing, not padding: 十字路口，交通.
+_SENTENCE_MARKS = frozenset(",.;:!?，。、；：！？…")
+
+
+def _chinese_span(skeleton: Skeleton, start: int, end: int) -> tuple[int, int]:
+    """Indices in the screened text of the first and after the last character of a match."""
+    return skeleton.source[start], skeleton.source[end - 1] + 1
+
+
+def worded(
+    pattern: Ends, skeleton: Skeleton, words: Words, start: int, end: int, text: str
+) -> bool:
+    """Whether a match's Chinese ends are words of the text (see above), ``start`` and ``end``
+    indexing ``skeleton``, the skeleton of ``text``."""
+    if not (pattern.chinese_start or pattern.chinese_end):
+        return True
+    key, source = skeleton.text, skeleton.source
+    if (start and key[start - 1] == key[start]) or (end < len(key) and key[end] == key[end - 1]):
+        return True  # padded with a repeated character: 做做爱爱
+    for k in range(start, end - 1):
+        between = text[source[k] + 1 : source[k + 1]]
+        if any(not ch.isspace() and ch not in _SENTENCE_MARKS for ch in between):
+            return True  # padded with a symbol or an invisible character: 做*爱, 做\u200b爱
+    first, last = _chinese_span(skeleton, start, end)
+    return words.holds(first, last, pattern.chinese_start, pattern.chinese_end)
+
+
+def aligned(pattern: Ends, skeleton: Skeleton, words: Words, start: int, end: int) -> bool:
+    """Whether an allowlisted phrase is a reading of the text: it breaks none of its words."""
+    if not (pattern.chinese_start or pattern.chinese_end):
+        return True
+    first, last = _chinese_span(skeleton, start, end)
+    return words.aligned(first, last, pattern.chinese_start, pattern.chinese_end)
