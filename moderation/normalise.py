@@ -9,11 +9,11 @@ letter or digit, which is kept, or a separator (punctuation, symbol, emoji, spac
 deleted too: the *skeleton* of ``r.a.p.e`` or ``屠😀杀`` is ``rape`` or ``屠杀``.
 
 Deleting separators loses word boundaries, which English terms need ("rape" must not match
-"grape"), so the exact path (``skeletonise``) records for each skeleton character whether a
-boundary preceded it: the start of the text, a separator (and whether it held whitespace), a
-change between Latin/digit and any other script ("我要rape"), or a lower-case letter followed by a
-capital ("RapeScene"). Per-code-point folds are cached
-lazily in two tables, so a text costs one ``str.translate`` on the fast path.
+"grape"), so the exact path (``skeletonise``, or ``marks`` where only a few positions are asked
+about) tells for each skeleton character whether a boundary preceded it: the start of the text,
+a separator (and whether it held whitespace), a change between Latin/digit and any other script
+("我要rape"), or a lower-case letter followed by a capital ("RapeScene"). Per-code-point folds
+are cached lazily in two tables, so a text costs one ``str.translate`` on the fast path.
 """
 
 from __future__ import annotations
@@ -160,10 +160,81 @@ class Skeleton:
 
         The end takes along combining marks on the last character, so r̷a̷p̷e̷ is highlighted whole.
         """
-        first, last = self.source[start], self.source[end - 1] + 1
-        while last < len(original) and unicodedata.category(original[last])[0] == "M":
-            last += 1
-        return first, last
+        return _span(self.source, original, start, end)
+
+    def flag(self, k: int) -> int:
+        return self.flags[k]
+
+    def latin(self, k: int) -> bool:
+        return self.classes[k] == LATIN
+
+    def spaces(self, start: int, end: int) -> list[int]:
+        """The positions in (start, end) with a whitespace separator before them."""
+        flags = self.flags
+        return [j for j in range(start + 1, end) if flags[j] == SPACE]
+
+
+def _span(source: list[int], original: str, start: int, end: int) -> tuple[int, int]:
+    first, last = source[start], source[end - 1] + 1
+    while last < len(original) and unicodedata.category(original[last])[0] == "M":
+        last += 1
+    return first, last
+
+
+class Marks:
+    """A text's ``Skeleton`` with its flags and classes worked out only where they are asked for.
+
+    A screened text's candidate matches need the boundaries at a few positions, and working
+    them all out costs more than the rest of its exact path; each is the separator run between
+    two kept characters and those characters' kinds (see ``_kinds``), looked up when needed.
+    Made by ``marks``; tests hold it to ``skeletonise_each``.
+    """
+
+    __slots__ = ("_kinds", "source", "text")
+
+    def __init__(self, text: str, source: list[int], kinds: str) -> None:
+        self.text, self.source, self._kinds = text, source, kinds
+
+    def span(self, original: str, start: int, end: int) -> tuple[int, int]:
+        return _span(self.source, original, start, end)
+
+    def flag(self, k: int) -> int:
+        source, kinds = self.source, self._kinds
+        if k >= len(source):
+            return EDGE  # the end of the text
+        b = source[k]
+        a = source[k - 1] if k else -1
+        between = kinds[a + 1 : b]
+        if "s" in between:
+            return SPACE
+        if "p" in between:
+            return PUNCT
+        if not k:
+            return EDGE
+        before, after = kinds[a], kinds[b]
+        if (before in "aAd") != (after in "aAd") or (before in "ax" and after in "AX"):
+            return EDGE  # a change of script, or CamelCase
+        return NONE
+
+    def latin(self, k: int) -> bool:
+        return self._kinds[self.source[k]] in "aAd"
+
+    def spaces(self, start: int, end: int) -> list[int]:
+        """The positions in (start, end) with a whitespace separator before them."""
+        source = self.source
+        if "s" not in self._kinds[source[start] : source[end - 1]]:
+            return []
+        flag = self.flag
+        return [j for j in range(start + 1, end) if flag(j) == SPACE]
+
+
+def marks(text: str, folded: str) -> Marks | Skeleton:
+    """``skeletonise(text, folded)`` for the exact path, flags and classes left for later."""
+    kinds = _kinds(text)
+    if "m" in kinds:
+        return skeletonise_each(text)
+    source = list(compress(range(len(kinds)), kinds.translate(_KEPT_MASK).encode()))
+    return Marks(folded, source, kinds)
 
 
 def _kind(code: int) -> str:

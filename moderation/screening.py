@@ -56,7 +56,7 @@ from moderation.lists import (
     parse_list,
     term_skeleton,
 )
-from moderation.normalise import LATIN, SPACE, Skeleton, fold, skeletonise
+from moderation.normalise import LATIN, Marks, Skeleton, fold, marks
 from moderation.views import (
     TRIPLES,
     LeetKeys,
@@ -98,18 +98,17 @@ class _Pattern:
     chinese_start: bool = False  # the term starts with a Chinese character: a segmenter word
     chinese_end: bool = False
 
-    def fits(self, skeleton: Skeleton, start: int, end: int) -> bool:
+    def fits(self, skeleton: Marks | Skeleton, start: int, end: int) -> bool:
         """Whether the match of skeleton characters [start, end) keeps to the Latin rules above."""
-        flags, classes = skeleton.flags, skeleton.classes
-        if (self.check_start and not flags[start]) or (self.check_end and not flags[end]):
+        flag, latin = skeleton.flag, skeleton.latin
+        if (self.check_start and not flag(start)) or (self.check_end and not flag(end)):
             return False
-        for j in range(start + 1, end):
+        for j in skeleton.spaces(start, end):
             if (
-                flags[j] == SPACE
-                and j - start not in self.gaps
-                and classes[j - 1] == LATIN
-                and classes[j] == LATIN
-                and not (flags[j - 1] and flags[j + 1])
+                j - start not in self.gaps
+                and latin(j - 1)
+                and latin(j)
+                and not (flag(j - 1) and flag(j + 1))
             ):
                 return False
         return True
@@ -362,7 +361,7 @@ class Screener:
         automaton ``found`` candidates: (start, end) in ``text``, pattern."""
         if not any(patterns for _, (_, patterns) in found):
             return []  # only tripled letters
-        skeleton = skeletonise(view.text, folded)
+        skeleton = marks(view.text, folded)
         words = Words(view.text)
         allowed: list[tuple[int, int]] = []
         matched: list[tuple[int, int, _Pattern]] = []

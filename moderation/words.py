@@ -28,7 +28,7 @@ import re
 from functools import lru_cache
 from typing import Protocol
 
-from moderation.normalise import Skeleton
+from moderation.normalise import Marks, Skeleton
 from wanflow.segment import _jieba, segmenter, simplified
 
 _RARE = 50  # a dictionary word seen fewer times than this is no reading to defend
@@ -120,13 +120,13 @@ class Ends(Protocol):
 _SENTENCE_MARKS = frozenset(",.;:!?，。、；：！？…")
 
 
-def _chinese_span(skeleton: Skeleton, start: int, end: int) -> tuple[int, int]:
+def _chinese_span(skeleton: Marks | Skeleton, start: int, end: int) -> tuple[int, int]:
     """Indices in the screened text of the first and after the last character of a match."""
     return skeleton.source[start], skeleton.source[end - 1] + 1
 
 
 def worded(
-    pattern: Ends, skeleton: Skeleton, words: Words, start: int, end: int, text: str
+    pattern: Ends, skeleton: Marks | Skeleton, words: Words, start: int, end: int, text: str
 ) -> bool:
     """Whether a match's Chinese ends are words of the text (see above), ``start`` and ``end``
     indexing ``skeleton``, the skeleton of ``text``."""
@@ -143,7 +143,7 @@ def worded(
     return words.holds(first, last, pattern.chinese_start, pattern.chinese_end)
 
 
-def aligned(pattern: Ends, skeleton: Skeleton, words: Words, start: int, end: int) -> bool:
+def aligned(pattern: Ends, skeleton: Marks | Skeleton, words: Words, start: int, end: int) -> bool:
     """Whether an allowlisted phrase is a reading of the text: it breaks none of its words."""
     if not (pattern.chinese_start or pattern.chinese_end):
         return True
