@@ -8,6 +8,7 @@ reason, and the other rows go on. Only a file that cannot be read as a manifest 
 from __future__ import annotations
 
 import os
+from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from wanflow.columns import Columns, Shapes, gather
-from wanflow.limits import shorten, strings_problem, text_problem
+from wanflow.limits import shorten, strings_problem, suspect, text_problem
 from wanflow.manifest import (
     Item,
     Limits,
@@ -203,7 +204,7 @@ def iter_items(
                 reject(raw, None, "(row)", raw.error)
                 continue
             cells = raw.cells
-            if plan and len(cells) >= width and text_problem(raw.text) is None:
+            if plan and len(cells) >= width and not suspect(raw.text):
                 # A plain CSV row of a header already read: its cells by position.
                 fields = {name: text for i, name in plan if (text := cells[i].strip())}
                 headers, problems = plan_headers, []
@@ -324,9 +325,10 @@ def ingest(
     rows = iter_items(
         path, summary, limits=limits, max_bytes=max_bytes, max_items=max_items, check=check
     )
-    for item in rows:
-        if keep_items:
-            items.append(item)
+    if keep_items:
+        items.extend(rows)
+    else:
+        deque(rows, maxlen=0)  # counted, not kept
     return Ingested(summary=summary, items=items)
 
 

@@ -28,6 +28,12 @@ def shorten(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
+def suspect(text: str) -> bool:
+    """Whether ``text_problem`` has something to say: the question for text nearly always
+    clean, without building an answer."""
+    return _CONTROL.search(text) is not None
+
+
 def text_problem(text: str) -> str | None:
     """Why ``text`` cannot be published (a control character, a byte that is not UTF-8), or
     ``None``. The position is 1-based, in characters."""

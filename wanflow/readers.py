@@ -180,7 +180,7 @@ def iter_csv(path: Path, info: ReadInfo) -> Iterator[RawRow]:
                         f"columns (an unquoted '{delimiter}' inside a cell?)",
                     )
                 else:
-                    yield RawRow(record, line, cells=cells, text=text)
+                    yield RawRow(record, line, None, None, cells, text)
                 line = reader.line_num + 1
         except csv.Error as exc:
             raise ManifestError(_csv_error(exc), line=line) from None

@@ -223,6 +223,18 @@ def test_a_stray_byte_in_an_ascii_file_is_not_read_as_gbk(tmp_path):
     assert rejected(result) == [(3, "prompt")]
 
 
+def test_a_stray_byte_megabytes_in_is_placed_on_its_line(tmp_path):
+    # Past the first chunks the reader checks, well inside a later one.
+    lines = [f"海怪从深海升起 {i}".encode() for i in range(120_000)]
+    lines[90_000] = b"na\xefve"
+    data = b"prompt\n" + b"\n".join(lines) + b"\n"
+    offset = data.index(b"\xef")
+    assert offset > 2 * 2**20 and offset % 2**20 > 2**16
+    result = ingest(write(tmp_path, "m.csv", data))
+    assert any(f"offset {offset} (line 90002)" in w for w in result.summary.warnings)
+    assert [row for row, _ in rejected(result)] == [90_002]
+
+
 def test_a_real_gbk_excel_export_is_read_as_gbk(tmp_path):
     text = (
         "编号,提示词,旁白,风格\r\n"
