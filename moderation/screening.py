@@ -58,6 +58,7 @@ from moderation.lists import (
 )
 from moderation.normalise import LATIN, Marks, Skeleton, fold, marks
 from moderation.views import (
+    LEET_CHARACTER,
     TRIPLES,
     LeetKeys,
     View,
@@ -82,6 +83,7 @@ __all__ = [
 ]
 
 _TRIPLES = frozenset(TRIPLES)
+_leet_character = LEET_CHARACTER.search
 _RLO = "\u202e"  # a right-to-left override: the display order differs
 
 
@@ -291,9 +293,9 @@ class Screener:
         found = list(automaton.iter(folded))
         if (
             not found
-            and self.leet is not None
             and _RLO not in text
-            and not leet_adds(text, folded, automaton, self.leet)
+            and self.leet is not None
+            and (_leet_character(text) is None or not leet_adds(text, folded, automaton, self.leet))
         ):
             # The usual case, a clean text: a fold and the automaton over it find no term and no
             # tripled letter, there is no display order to undo, and no leet reading adds a key.

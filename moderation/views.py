@@ -34,7 +34,8 @@ _LEET_I = bytes.maketrans(b"4@30$57+81!|", b"aaeossttbiii")
 _LEET_L = bytes.maketrans(b"4@30$57+81!|", b"aaeossttblll")  # 1, ! and | as l
 _LEET_CODES = frozenset(b"4@30$57+81!|")  # the characters a leet reading changes
 _LEET_SYMBOLS = b"@$!|+"  # those of them that fold to nothing
-_LEET_ANY = re.compile(r"[0-9@$!|+]")  # a text without these has no leetspeak
+# A text without one of these has no leetspeak: found faster than by ``_HINT_CLASSES``.
+LEET_CHARACTER = re.compile(r"[0-9@$!|+]")
 _STRETCHED = re.compile(r"([A-Za-z])\1\1+", re.IGNORECASE)
 # The UTF-8 bytes of a text with Latin letters as "a", digits and leet symbols as "1" and the
 # rest (every byte of a non-ASCII character too) as " ": a run of "a" and "1" is a word that may
@@ -144,8 +145,6 @@ def leet_adds(text: str, folded: str, automaton: Any, keys: LeetKeys) -> bool:
     and it lies within ``keys.longest - 1`` folded characters of it, which is all that is
     scanned. Folded characters, not the text's: separators and invisibles fold to nothing.
     """
-    if _LEET_ANY.search(text) is None:  # most texts: faster than the byte classes below
-        return False
     data = text.encode("utf-8", "surrogatepass")
     classes = data.translate(_HINT_CLASSES).decode("ascii")
     find = classes.find

@@ -52,25 +52,32 @@ def _alone(ch: str) -> bool:
 
 
 class Words:
-    """The words of one text, segmented on first need."""
+    """The words of one text, segmented on first need, and only in the run of Chinese, Latin
+    letters and digits that is asked about: the segmenter cuts each run on its own, and going
+    over the whole text costs more than screening it."""
 
-    __slots__ = ("_ends", "_starts", "_text")
+    __slots__ = ("_ends", "_runs", "_starts", "_text", "_words")
 
     def __init__(self, text: str) -> None:
         self._text = text
-        self._starts: list[int] | None = None
+        self._starts: list[int] | None = None  # of the runs the segmenter cuts
         self._ends: list[int] = []
-
-    def _spans(self) -> tuple[list[int], list[int]]:
-        if self._starts is None:
-            spans = segmenter().spans(self._text)
-            self._starts = [start for start, _ in spans]
-            self._ends = [end for _, end in spans]
-        return self._starts, self._ends
+        self._words: dict[int, tuple[list[int], list[int]]] = {}  # run start → word starts, ends
 
     def word_at(self, position: int) -> tuple[int, int]:
         """(start, end) of the word holding the character at ``position``."""
-        starts, ends = self._spans()
+        if self._starts is None:
+            runs = [run.span() for run in _run_pattern().finditer(simplified(self._text))]
+            self._starts = [start for start, _ in runs]
+            self._ends = [end for _, end in runs]
+        k = bisect.bisect_right(self._starts, position) - 1
+        if k < 0 or position >= self._ends[k]:
+            return position, position + 1  # outside every run: a word of its own
+        run = self._starts[k]
+        if run not in self._words:
+            spans = segmenter().spans(self._text[run : self._ends[k]])
+            self._words[run] = ([run + s for s, _ in spans], [run + e for _, e in spans])
+        starts, ends = self._words[run]
         k = bisect.bisect_right(starts, position) - 1
         return starts[k], ends[k]
 
@@ -78,7 +85,7 @@ class Words:
         text = self._text
         if position <= 0 or position >= len(text):
             return True
-        if self._starts is None and (_alone(text[position - 1]) or _alone(text[position])):
+        if _alone(text[position - 1]) or _alone(text[position]):
             return True  # found without segmenting: the text around a term is often a space
         return self.word_at(position)[0] == position
 

@@ -3,10 +3,15 @@ and an allowlisted phrase exempts a term only where the phrase is the reading of
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
+from benchmarks.screen import CORPORA, corpus_lines
 from moderation import Screener
 from moderation.lists import default_allowlist
+from moderation.words import Words
+from wanflow.segment import segmenter
 
 
 @pytest.fixture(scope="module")
@@ -112,3 +117,19 @@ def test_only_texts_with_a_chinese_candidate_are_segmented(monkeypatch):
     monkeypatch.setattr(moderation.words, "segmenter", refuse)
     for text in ("星空下的猎人", "a quiet lake", "gore", "r4pe", "\u202eepar"):
         screener.screen(text)
+
+
+def test_words_are_the_segmenters_cutting_one_run_at_a_time():
+    # Words segments only the run holding the position asked about: the same words as the
+    # whole text segmented, across punctuation, emoji, Latin runs and traditional characters.
+    rng = random.Random(31)
+    pool = "做爱丽丝叫血腥玛丽和屠殺杀人鲸大麻烦 ab4K.，。😀-_%\u200b"
+    texts = [*corpus_lines(CORPORA / "benign-zh.txt")[:300]]
+    texts += ["".join(rng.choices(pool, k=rng.randint(1, 24))) for _ in range(1500)]
+    for text in texts:
+        spans = segmenter().spans(text)
+        words = Words(text)
+        for position in rng.sample(range(len(text)), min(len(text), 6)):
+            expected = next((s, e) for s, e in spans if s <= position < e)
+            assert words.word_at(position) == expected, (text, position)
+            assert words.is_boundary(position) == (expected[0] == position), (text, position)
