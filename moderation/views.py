@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from moderation.normalise import fold
@@ -36,6 +36,7 @@ _LEET_CODES = frozenset(b"4@30$57+81!|")  # the characters a leet reading change
 _LEET_SYMBOLS = b"@$!|+"  # those of them that fold to nothing
 # A text without one of these has no leetspeak: found faster than by ``_HINT_CLASSES``.
 LEET_CHARACTER = re.compile(r"[0-9@$!|+]")
+_HITS_KEPT = 4096  # leet words in context whose readings' pieces of keys are kept
 _STRETCHED = re.compile(r"([A-Za-z])\1\1+", re.IGNORECASE)
 # The UTF-8 bytes of a text with Latin letters as "a", digits and leet symbols as "1" and the
 # rest (every byte of a non-ASCII character too) as " ": a run of "a" and "1" is a word that may
@@ -115,10 +116,12 @@ def readings(text: str) -> list[View]:
 
 @dataclass(frozen=True, slots=True)
 class LeetKeys:
-    """What ``leet_adds`` needs to know of an automaton's keys (see ``leet_keys``)."""
+    """What ``leet_adds`` needs to know of an automaton's keys (see ``leet_keys``), and what it
+    found for the leet words it has seen, a cache that changes no verdict."""
 
     grams: frozenset[str]  # the keys of one or two characters, three-character pieces of others
     longest: int  # characters in the longest key
+    hits: dict[tuple[str, bytes, str], tuple[str, ...]] = field(default_factory=dict)  # _hits
 
 
 def leet_keys(keys: Iterable[str]) -> LeetKeys:
@@ -163,9 +166,27 @@ def leet_adds(text: str, folded: str, automaton: Any, keys: LeetKeys) -> bool:
     if at != folded.rfind(own):  # more than once: count what precedes the word
         at = len(fold(data[:start].decode("utf-8", "surrogatepass")))
     before, after = folded[max(0, at - 2) : at], folded[at + len(own) : at + len(own) + 2]
-    grams = keys.grams
+    context = (before, word, after)
+    hits = keys.hits.get(context)
+    if hits is None:  # the same few words in the same places, over and over: "，4K画质"
+        hits = _hits(word, before, after, keys.grams)
+        if len(keys.hits) >= _HITS_KEPT:
+            keys.hits.clear()
+        keys.hits[context] = hits
     reach = keys.longest - 1
-    readings = []
+    past = at + len(own)
+    for read in hits:
+        window = folded[max(0, at - reach) : at] + read + folded[past : past + reach]
+        if next(automaton.iter(window), None) is not None:
+            return True
+    return False
+
+
+def _hits(word: bytes, before: str, after: str, grams: frozenset[str]) -> tuple[str, ...]:
+    """The leet readings of ``word`` (folded) that hold a piece of a key around a character they
+    change, between the two folded characters ``before`` and ``after`` it (or fewer)."""
+    hits: list[str] = []
+    readings: list[str] = []
     for table in (_LEET_I, _LEET_L):
         read = word.translate(table).lower().decode("ascii")
         if readings and read == readings[0]:
@@ -181,12 +202,9 @@ def leet_adds(text: str, folded: str, automaton: Any, keys: LeetKeys) -> bool:
                 or shown[k - 1 : k + 2] in grams
                 or shown[k : k + 3] in grams
             ):
-                past = at + len(own)
-                window = folded[max(0, at - reach) : at] + read + folded[past : past + reach]
-                if next(automaton.iter(window), None) is not None:
-                    return True
+                hits.append(read)
                 break
-    return False
+    return tuple(hits)
 
 
 def _leet_words(classes: str) -> list[tuple[int, int]]:
