@@ -26,7 +26,7 @@ from wanflow.manifest import (
     derive_id,
 )
 from wanflow.readers import ManifestError, RawRow, ReadInfo, iter_rows
-from wanflow.row_validator import checked_validator
+from wanflow.row_validator import RowValidator
 from wanflow.settings import Settings
 
 __all__ = [
@@ -157,7 +157,8 @@ def iter_items(
     """Stream the valid items of a manifest; rejections and warnings accumulate in ``summary``,
     and its counts are added when the stream ends (or is closed, or raises)."""
     limits = limits or Limits()
-    validate = checked_validator(limits)
+    validate = RowValidator(limits)
+    short_text = validate.short_text
     info = ReadInfo()
     columns = Columns()
     shapes = Shapes(columns)
@@ -208,7 +209,9 @@ def iter_items(
                 # A plain CSV row of a header already read: its cells by position.
                 fields = {name: text for i, name in plan if (text := cells[i].strip())}
                 headers, problems = plan_headers, []
+                short = len(raw.text) <= short_text  # so is every cell: no length to count
             else:
+                short = False
                 data = raw.values(info.columns)
                 names, headers, problems = shapes.read(data, raw.row, raw.text)
                 try:  # a blank cell is no value
@@ -236,7 +239,7 @@ def iter_items(
                 fields["require_approval"] = True
             item: Item | None = None
             try:
-                item = validate(fields)
+                item = validate.short(fields) if short and not defaults else validate(fields)
                 problems = check(item) if check else []
             except ValidationError as exc:
                 problems = [

@@ -128,6 +128,8 @@ MIXED = [
     "{i},海怪升起,油画,5,1\n",  # plain
     "{i}, 海怪升起 ,油画, 5 ,\t1\n",  # padded cells
     "{i},海怪升起,油画,601,1\n",  # past the hard limit, named by column
+    "{i},海怪升起," + "油" * 201 + ",5,1\n",  # a style past its length
+    "{i}," + "海" * 300 + ",油画,5,1\n",  # a row too long to skip counting lengths
 ]
 
 
@@ -142,7 +144,8 @@ def test_each_csv_row_reads_as_it_would_alone_whatever_rows_came_before(tmp_path
     differs (fewer cells, suspect text) still gets its own reading, and its neighbours too."""
     rows = [row.format(i=f"a{n}") for n, row in enumerate(MIXED)]
     rows += [row.format(i=f"b{n}") for n, row in enumerate(reversed(MIXED))]
-    rows += [MIXED[0].format(i="c0"), MIXED[-1].format(i="c1")]  # short, then a column named
+    rows += [MIXED[0].format(i="c0"), MIXED[7].format(i="c1")]  # short, then a column named
+    rows += [MIXED[-2].format(i="c2"), MIXED[-1].format(i="c3")]  # long, after the plan
     path = tmp_path / "m.csv"
     path.write_text(HEADER + "".join(rows), encoding="utf-8")
     together = ingest(path)
@@ -152,3 +155,8 @@ def test_each_csv_row_reads_as_it_would_alone_whatever_rows_came_before(tmp_path
         single = tmp_path / "single.csv"
         single.write_text(HEADER + row, encoding="utf-8")
         assert outcome(together, row_id) == outcome(ingest(single), row_id), row
+    # The two long rows: a style past its 200 characters, a prompt within its 2000.
+    for row_id in ("a8", "b1", "c2"):
+        ((field, error),) = [(f, e) for _, i, f, e in rejected(together) if i == row_id]
+        assert (field, error[:41]) == ("style", "String should have at most 200 characters")
+    assert [i.id for i in together.items if len(i.prompt) == 300] == ["a9", "b0", "c3"]

@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from wanflow.manifest import Item, Limits
-from wanflow.row_validator import checked_validator
+from wanflow.row_validator import RowValidator
 
 BASE = {"id": "r1", "prompt": "海怪从深海升起", "duration": "5", "seed": "42", "tags": "神话,海怪"}
 TIGHT = Limits(max_prompt_chars=10, max_narration_chars=5, max_duration_s=8)
@@ -83,7 +83,26 @@ def test_a_row_validates_as_the_model_does(field, value, limits):
     fields = {**BASE, field: value}
     if field == "transitions":
         fields["images"] = ["a.png", "b.png"]
-    assert outcome(checked_validator(limits), fields) == expected(fields, limits)
+    validator = RowValidator(limits)
+    assert outcome(validator, fields) == expected(fields, limits)
+    if short_enough(fields, validator):
+        assert outcome(validator.short, fields) == expected(fields, limits)
+
+
+def short_enough(fields, validator):
+    """Whether ``validator.short`` may take the fields: every string non-empty and short."""
+    texts = [v for v in as_ingested(fields).values() if isinstance(v, str)]
+    return all(0 < len(text) <= validator.short_text for text in texts)
+
+
+def test_short_rows_skip_only_bounds_they_cannot_reach():
+    assert RowValidator(Limits()).short_text == 200  # the title's, a style's …
+    assert RowValidator(TIGHT).short_text == 5  # the operator's narration limit
+    # Each length bound is reached by a longer string and kept by the full path.
+    validator = RowValidator(TIGHT)
+    for fields in ({**BASE, "narration": "n" * 6}, {**BASE, "prompt": "p" * 11}):
+        assert not short_enough(fields, validator)
+        assert outcome(validator, fields)[0] == "error"
 
 
 @pytest.mark.parametrize("limits", [Limits(), TIGHT], ids=["default", "tight"])
@@ -95,15 +114,19 @@ def test_rows_with_few_or_every_field_validate_as_the_model_does(limits):
         {},
         {name: "x" for name in Item.model_fields if name not in ("images", "transitions")},
         {**BASE, "narration": "很久以前", "require_approval": True, "preset": "draft"},
+        {"id": "a", "prompt": "海怪", "narration": "很久", "duration": "5", "tags": "x"},
+        {"id": "a", "prompt": "海怪", "narration": "很久以前的海", "style": "s" * 6},
     ]
-    validate = checked_validator(limits)
+    validate = RowValidator(limits)
     for fields in rows:
         assert outcome(validate, fields) == expected(fields, limits)
+        if short_enough(fields, validate):
+            assert outcome(validate.short, fields) == expected(fields, limits)
 
 
 def test_items_from_the_native_path_behave_as_model_items():
-    item = checked_validator(Limits())(dict(BASE))
+    item = RowValidator(Limits())(dict(BASE))
     again = item.model_copy(update={"seed": 7})
     assert (again.seed, item.seed) == (7, 42)
     assert Item.model_validate(item.model_dump()) == item
-    assert item.tags == ["神话", "海怪"] and item.tags is not checked_validator(Limits())(BASE).tags
+    assert item.tags == ["神话", "海怪"] and item.tags is not RowValidator(Limits())(BASE).tags
