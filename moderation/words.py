@@ -48,7 +48,13 @@ def _run_pattern() -> re.Pattern[str]:
 
 def _alone(ch: str) -> bool:
     """Whether the segmenter makes ``ch`` a word of its own: it is outside the runs it cuts."""
-    return _run_pattern().fullmatch(simplified(ch)) is None
+    alone = _ALONE.get(ch)
+    if alone is None:
+        alone = _ALONE[ch] = _run_pattern().fullmatch(simplified(ch)) is None
+    return alone
+
+
+_ALONE: dict[str, bool] = {}  # each character asked about, as ``_alone`` found it
 
 
 class Words:
