@@ -66,10 +66,11 @@ from moderation.views import (
     leet_adds,
     leet_keys,
     leet_views,
+    leet_word,
     readings,
     stretch_views,
 )
-from moderation.words import Words, aligned, is_chinese, worded
+from moderation.words import Words, aligned, alone, is_chinese, worded
 
 __all__ = [
     "ListError",
@@ -295,15 +296,18 @@ class Screener:
             not found
             and _RLO not in text
             and self.leet is not None
-            and (_leet_character(text) is None or not leet_adds(text, folded, automaton, self.leet))
+            and (
+                (leet := _leet_character(text)) is None
+                or not leet_adds(text, folded, automaton, self.leet, leet.start())
+            )
         ):
             # The usual case, a clean text: a fold and the automaton over it find no term and no
             # tripled letter, there is no display order to undo, and no leet reading adds a key.
             return _allowed(text)
-        views = readings(text)
-        if not found and not views:
-            return _allowed(text)
         if not found:  # only leetspeak or display order to undo: scan those readings first
+            views = readings(text)
+            if not views:
+                return _allowed(text)
             scanned = []
             for view in views:
                 view_folded = fold(view.text)
@@ -311,9 +315,46 @@ class Screener:
             if not any(view_found for _, _, view_found in scanned):
                 return _allowed(text)
             return self._matches(text, scanned)
+        views = [] if self._readings_add_nothing(text, folded, found) else readings(text)
         if any(folded[last - 2 : last + 1] in _TRIPLES for last, _ in found):
             views += stretch_views(text)  # a run of three letters folds to three letters
         return self._matches(text, [(View(text), folded, found), *views])
+
+    def _readings_add_nothing(self, text: str, folded: str, found: list) -> bool:
+        """Whether the text's other readings (``readings``) cannot add a match to those its own
+        reading gives, for a text whose fold ``folded`` has candidates, ``found``: with no
+        display order to undo, no leet word, or one leet word whose reading holds no key
+        through a letter it changed (``leet_adds``) and that stands apart from every candidate.
+
+        Apart: no candidate holds a character of the run around the word that the segmenter
+        cuts as one, and at least one folded character stands between it and the word (the
+        word takes in any leet symbol next to it, and one further off is in another word).
+        Then every key of the reading is a candidate of the text, and every boundary, padding
+        and segmentation the exact path looks at around it is the same in both readings; next
+        to the word it may not be: "x4 Sex" reads "xa Sex"."""
+        if _RLO in text or self.leet is None:
+            return False
+        if _leet_character(text) is None:
+            return True
+        place = leet_word(text, folded)
+        if place is None:
+            return True
+        if not place or leet_adds(text, folded, self.automaton, self.leet):
+            return False
+        start, end, folded_start, folded_end = place
+        while start and not alone(text[start - 1]):
+            start -= 1
+        while end < len(text) and not alone(text[end]):
+            end += 1
+        # A candidate may end where the run starts, or start where it ends, but not next to
+        # the word itself in the fold: one kept character at least between them.
+        before = min(folded_start - len(fold(text[start : place[0]])), folded_start - 1)
+        after = max(folded_end + len(fold(text[place[1] : end])), folded_end + 1)
+        return all(
+            at + 1 <= before or at - length + 1 >= after
+            for at, (length, patterns) in found
+            if patterns
+        )
 
     def screen_every_reading(self, text: str) -> ScreenResult:
         """``screen`` without its shortcuts: every reading of the text folded, scanned and, where

@@ -36,7 +36,11 @@ _LEET_CODES = frozenset(b"4@30$57+81!|")  # the characters a leet reading change
 _LEET_SYMBOLS = b"@$!|+"  # those of them that fold to nothing
 # A text without one of these has no leetspeak: found faster than by ``_HINT_CLASSES``.
 LEET_CHARACTER = re.compile(r"[0-9@$!|+]")
+_leet_search = LEET_CHARACTER.search
+_word_rest = re.compile(r"[A-Za-z0-9@$!|+]*").match  # the rest of a word that may hold leetspeak
+_WORD_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@$!|+")
 _HITS_KEPT = 4096  # leet words in context whose readings' pieces of keys are kept
+_PIECE = 6  # characters in the pieces of keys that leet words are looked up by
 _STRETCHED = re.compile(r"([A-Za-z])\1\1+", re.IGNORECASE)
 # The UTF-8 bytes of a text with Latin letters as "a", digits and leet symbols as "1" and the
 # rest (every byte of a non-ASCII character too) as " ": a run of "a" and "1" is a word that may
@@ -119,7 +123,7 @@ class LeetKeys:
     """What ``leet_adds`` needs to know of an automaton's keys (see ``leet_keys``), and what it
     found for the leet words it has seen, a cache that changes no verdict."""
 
-    grams: frozenset[str]  # the keys of one or two characters, three-character pieces of others
+    grams: frozenset[str]  # keys of up to _PIECE characters, the pieces of that many of others
     longest: int  # characters in the longest key
     hits: dict[tuple[str, bytes, str], tuple[str, ...]] = field(default_factory=dict)  # _hits
 
@@ -129,81 +133,126 @@ def leet_keys(keys: Iterable[str]) -> LeetKeys:
     longest = 0
     for key in keys:
         longest = max(longest, len(key))
-        if len(key) < 3:
+        if len(key) <= _PIECE:
             grams.add(key)
         else:
-            grams.update(key[k : k + 3] for k in range(len(key) - 2))
+            grams.update(key[k : k + _PIECE] for k in range(len(key) - _PIECE + 1))
     return LeetKeys(frozenset(grams), longest)
 
 
-def leet_adds(text: str, folded: str, automaton: Any, keys: LeetKeys) -> bool:
-    """Whether a leet reading of ``text`` holds a key of ``automaton`` (``keys`` describes them),
-    for a text whose fold, ``folded``, holds none and that has no bidi override: if not, the
-    text is clean without its readings being built, folded and scanned whole.
+def leet_adds(text: str, folded: str, automaton: Any, keys: LeetKeys, first: int = 0) -> bool:
+    """Whether a leet reading of ``text`` holds a key of ``automaton`` (``keys`` describes them)
+    through a letter the reading changed, for a text without a bidi override and with ``folded``
+    its fold: if not, the reading finds no key the fold does not, and for a text whose fold holds
+    none the text is clean without its readings being built, folded and scanned whole.
 
     Folding is per character, so a reading folds to the text's fold with each leet digit
     replaced by a letter and a letter put in for each leet symbol; a key found only in the
-    reading covers one of those letters. So it holds a piece of ``keys.grams`` around that
+    reading covers one of those letters. So it holds a piece of ``keys.grams`` through that
     letter (which rules out most texts: "4K画质" reads "ak画质", and no key has "ak画" or "ak"),
     and it lies within ``keys.longest - 1`` folded characters of it, which is all that is
     scanned. Folded characters, not the text's: separators and invisibles fold to nothing.
+    ``first``: where the caller found the text's first digit or leet symbol, if it did.
     """
-    data = text.encode("utf-8", "surrogatepass")
-    classes = data.translate(_HINT_CLASSES).decode("ascii")
-    find = classes.find
-    letter_first, leet_first = find("a1"), find("1a")
-    if letter_first < 0 and leet_first < 0:
+    place = _leet_place(text, folded, first)
+    if place is None:
         return False
-    hint = letter_first if leet_first < 0 or 0 <= letter_first < leet_first else leet_first
-    start, end = classes.rfind(" ", 0, hint) + 1, find(" ", hint)
-    if end < 0:
-        end = len(classes)
-    elif find("a1", end) >= 0 or find("1a", end) >= 0:
+    if not place:
         return True  # one word's reading may be next to another's: left to the readings
-    word = data[start:end]  # ASCII letters, digits and leet symbols
-    own = word.translate(None, _LEET_SYMBOLS).lower().decode("ascii")  # its fold in ``folded``
-    at = folded.find(own)
-    if at != folded.rfind(own):  # more than once: count what precedes the word
-        at = len(fold(data[:start].decode("utf-8", "surrogatepass")))
-    before, after = folded[max(0, at - 2) : at], folded[at + len(own) : at + len(own) + 2]
+    word, _, at, own = place
+    reach = _PIECE - 1
+    before, after = folded[max(0, at - reach) : at], folded[at + own : at + own + reach]
     context = (before, word, after)
     hits = keys.hits.get(context)
     if hits is None:  # the same few words in the same places, over and over: "，4K画质"
-        hits = _hits(word, before, after, keys.grams)
+        hits = _hits(word.encode("ascii"), before, after, keys.grams)
         if len(keys.hits) >= _HITS_KEPT:
             keys.hits.clear()
         keys.hits[context] = hits
+    if not hits:
+        return False
     reach = keys.longest - 1
-    past = at + len(own)
+    past = at + own
+    before = folded[max(0, at - reach) : at]
     for read in hits:
-        window = folded[max(0, at - reach) : at] + read + folded[past : past + reach]
-        if next(automaton.iter(window), None) is not None:
-            return True
+        window = before + read + folded[past : past + reach]
+        ends = len(before) + len(read)  # the reading's end in the window
+        for last, (length, _) in automaton.iter(window):
+            if last >= len(before) and last - length < ends:
+                return True  # a key through the reading: the window's others are the text's
     return False
 
 
+def leet_word(text: str, folded: str) -> tuple[int, int, int, int] | tuple[()] | None:
+    """Where the text's one leet word is: (start, end) in ``text``, (start, end) in its fold
+    ``folded``; ``None`` for a text with no leet word, ``()`` for one with several."""
+    place = _leet_place(text, folded)
+    if not place:
+        return place
+    word, start, at, own = place
+    return start, start + len(word), at, at + own
+
+
+def _leet_place(
+    text: str, folded: str, first: int = 0
+) -> tuple[str, int, int, int] | tuple[()] | None:
+    """The text's one leet word, its start in ``text``, the start and length of its fold in
+    ``folded``; ``None`` for no leet word, ``()`` for several. ``first``: no leet character
+    comes before it."""
+    place = _leet_word_from(text, first)
+    if place is None:
+        return None
+    start, end = place
+    if _leet_word_from(text, end) is not None:
+        return ()
+    word = text[start:end]  # ASCII letters, digits and leet symbols
+    if word.isalnum():
+        own = word.lower()  # its fold in ``folded``
+    else:
+        own = word.encode("ascii").translate(None, _LEET_SYMBOLS).lower().decode("ascii")
+    at = folded.find(own)
+    if at != folded.rfind(own):  # more than once: count what precedes the word
+        at = len(fold(text[:start]))
+    return word, start, at, len(own)
+
+
+def _leet_word_from(text: str, position: int) -> tuple[int, int] | None:
+    """(start, end) of the first word from ``position`` on (a run of ASCII letters, digits and
+    leet symbols) that holds a letter and a digit or leet symbol: found from its leet character,
+    far fewer than its letters."""
+    while (found := _leet_search(text, position)) is not None:
+        start = found.start()
+        while start and text[start - 1] in _WORD_CHARACTERS:
+            start -= 1
+        end = _word_rest(text, found.start()).end()
+        word = text[start:end]
+        if word.lower() != word.upper():  # holds a letter
+            return start, end
+        position = end
+    return None
+
+
 def _hits(word: bytes, before: str, after: str, grams: frozenset[str]) -> tuple[str, ...]:
-    """The leet readings of ``word`` (folded) that hold a piece of a key around a character they
-    change, between the two folded characters ``before`` and ``after`` it (or fewer)."""
+    """The leet readings of ``word`` (folded) that hold a piece of a key through a character they
+    change, between the ``_PIECE - 1`` folded characters ``before`` and ``after`` it (or fewer):
+    a key of up to ``_PIECE`` characters whole, a longer one by a piece of that many."""
     hits: list[str] = []
     readings: list[str] = []
+    reach = _PIECE - 1
     for table in (_LEET_I, _LEET_L):
         read = word.translate(table).lower().decode("ascii")
         if readings and read == readings[0]:
             break  # no 1, ! or |: one reading
         readings.append(read)
-        shown = "\0\0"[len(before) :] + before + read + after + "\0\0"
-        for k, code in enumerate(word, 2):
-            if code in _LEET_CODES and (
-                shown[k] in grams
-                or shown[k - 1 : k + 1] in grams
-                or shown[k : k + 2] in grams
-                or shown[k - 2 : k + 1] in grams
-                or shown[k - 1 : k + 2] in grams
-                or shown[k : k + 3] in grams
-            ):
-                hits.append(read)
-                break
+        shown = "\0" * (reach - len(before)) + before + read + after + "\0" * reach
+        if any(
+            shown[start:end] in grams
+            for k, code in enumerate(word, reach)
+            if code in _LEET_CODES
+            for start in range(k - reach, k + 1)
+            for end in range(k + 1, start + _PIECE + 1)
+        ):
+            hits.append(read)
     return tuple(hits)
 
 

@@ -46,7 +46,7 @@ def _run_pattern() -> re.Pattern[str]:
     return jieba.re_han_default
 
 
-def _alone(ch: str) -> bool:
+def alone(ch: str) -> bool:
     """Whether the segmenter makes ``ch`` a word of its own: it is outside the runs it cuts."""
     alone = _ALONE.get(ch)
     if alone is None:
@@ -91,7 +91,7 @@ class Words:
         text = self._text
         if position <= 0 or position >= len(text):
             return True
-        if _alone(text[position - 1]) or _alone(text[position]):
+        if alone(text[position - 1]) or alone(text[position]):
             return True  # found without segmenting: the text around a term is often a space
         return self.word_at(position)[0] == position
 
