@@ -54,38 +54,44 @@ def alone(ch: str) -> bool:
     return alone
 
 
-_ALONE: dict[str, bool] = {}  # each character asked about, as ``_alone`` found it
+_ALONE: dict[str, bool] = {}  # each character asked about, as ``alone`` found it
+_RUNS_KEPT = 4096
+_RUN_WORDS: dict[str, tuple[list[int], list[int]]] = {}  # run → its words' starts and ends
 
 
 class Words:
     """The words of one text, segmented on first need, and only in the run of Chinese, Latin
     letters and digits that is asked about: the segmenter cuts each run on its own, and going
-    over the whole text costs more than screening it."""
+    over the whole text costs more than screening it. A run is found by looking at characters
+    on either side of the position (``alone``), and the words of each run seen are kept
+    (``_RUN_WORDS``): prompts repeat the same runs."""
 
-    __slots__ = ("_ends", "_runs", "_starts", "_text", "_words")
+    __slots__ = ("_text",)
 
     def __init__(self, text: str) -> None:
         self._text = text
-        self._starts: list[int] | None = None  # of the runs the segmenter cuts
-        self._ends: list[int] = []
-        self._words: dict[int, tuple[list[int], list[int]]] = {}  # run start → word starts, ends
 
     def word_at(self, position: int) -> tuple[int, int]:
         """(start, end) of the word holding the character at ``position``."""
-        if self._starts is None:
-            runs = [run.span() for run in _run_pattern().finditer(simplified(self._text))]
-            self._starts = [start for start, _ in runs]
-            self._ends = [end for _, end in runs]
-        k = bisect.bisect_right(self._starts, position) - 1
-        if k < 0 or position >= self._ends[k]:
+        text = self._text
+        if alone(text[position]):
             return position, position + 1  # outside every run: a word of its own
-        run = self._starts[k]
-        if run not in self._words:
-            spans = segmenter().spans(self._text[run : self._ends[k]])
-            self._words[run] = ([run + s for s, _ in spans], [run + e for _, e in spans])
-        starts, ends = self._words[run]
-        k = bisect.bisect_right(starts, position) - 1
-        return starts[k], ends[k]
+        start, end = position, position + 1
+        while start and not alone(text[start - 1]):
+            start -= 1
+        while end < len(text) and not alone(text[end]):
+            end += 1
+        run = text[start:end]
+        words = _RUN_WORDS.get(run)
+        if words is None:
+            spans = segmenter().spans(run)
+            words = ([s for s, _ in spans], [e for _, e in spans])
+            if len(_RUN_WORDS) >= _RUNS_KEPT:
+                _RUN_WORDS.clear()
+            _RUN_WORDS[run] = words
+        starts, ends = words
+        k = bisect.bisect_right(starts, position - start) - 1
+        return start + starts[k], start + ends[k]
 
     def is_boundary(self, position: int) -> bool:
         text = self._text
