@@ -398,13 +398,15 @@ class Screener:
     ) -> list[tuple[int, int, _Pattern]]:
         """The blacklist matches in one view of ``text``, which folds to ``folded``, where the
         automaton ``found`` candidates: (start, end) in ``text``, pattern."""
-        if not any(patterns for _, (_, patterns) in found):
-            return []  # only tripled letters
-        skeleton = marks(view.text, folded)
+        skeleton: Marks | Skeleton | None = None  # worked out for the first pattern
         words = Words(view.text)
         allowed: list[tuple[int, int]] = []
         matched: list[tuple[int, int, _Pattern]] = []
         for last, (length, patterns) in found:
+            if not patterns:
+                continue  # a tripled letter
+            if skeleton is None:
+                skeleton = marks(view.text, folded)
             start, end = last - length + 1, last + 1
             for pattern in patterns:
                 if not pattern.fits(skeleton, start, end):
@@ -414,7 +416,9 @@ class Screener:
                         allowed.append((start, end))
                 elif worded(pattern, skeleton, words, start, end, view.text):
                     matched.append((start, end, pattern))
-        out = []
+        out: list[tuple[int, int, _Pattern]] = []
+        if skeleton is None:
+            return out  # only tripled letters
         for start, end, pattern in matched:
             if not any(a <= start and end <= b for a, b in allowed):
                 out.append((*view.span(*skeleton.span(view.text, start, end)), pattern))
