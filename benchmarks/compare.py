@@ -8,6 +8,7 @@ says little, but the ratio of their medians stays fair. CPU seconds include chil
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import statistics
@@ -99,6 +100,11 @@ def alternate(
     """Run ``wanflow`` and ``baseline`` in turn ``repeats`` times each, timing every run.
 
     ``warm_up`` runs each once first, untimed (model loads, caches a long-lived worker keeps).
+    Each run starts after a full garbage collection, untimed. Otherwise a collection of what the
+    process holds lands in some runs and not in others: the text screener's build leaves about
+    400,000 objects, whose collection takes longer than a tenth of a run, and it fell in two of
+    three Wanflow runs and one of three baseline runs, or in all seven of one and three of the
+    other, moving the ratio of medians between 1.6 and 2.1.
     """
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
@@ -111,6 +117,7 @@ def alternate(
             (wanflow, result.wanflow_runs, result.wanflow_cpu),
             (baseline, result.baseline_runs, result.baseline_cpu),
         ):
+            gc.collect()
             cpu, start = _cpu(), time.perf_counter()
             fn()
             runs.append(time.perf_counter() - start)
