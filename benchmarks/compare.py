@@ -103,8 +103,8 @@ def alternate(
     Each run starts after a full garbage collection, untimed. Otherwise a collection of what the
     process holds lands in some runs and not in others: the text screener's build leaves about
     400,000 objects, whose collection takes longer than a tenth of a run, and it fell in two of
-    three Wanflow runs and one of three baseline runs, or in all seven of one and three of the
-    other, moving the ratio of medians between 1.6 and 2.1.
+    three Wanflow runs and one of three baseline runs, or in six of seven and three of seven,
+    moving the ratio of medians between 1.6 and 2.1.
     """
     if repeats < 1:
         raise ValueError("repeats must be at least 1")
