@@ -37,7 +37,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 import ahocorasick
 
@@ -57,6 +57,8 @@ from moderation.lists import (
     term_skeleton,
 )
 from moderation.normalise import LATIN, Marks, Skeleton, fold, marks
+from moderation.verdict import Match, ScreenResult
+from moderation.verdict import allowed as _allowed
 from moderation.views import (
     LEET_CHARACTER,
     TRIPLES,
@@ -115,55 +117,6 @@ class _Pattern:
             ):
                 return False
         return True
-
-
-class Match(NamedTuple):
-    """A blacklisted term found: ``text[start:end]`` of the screened text is ``matched``."""
-
-    term: str
-    category: str
-    start: int
-    end: int
-    matched: str
-    source: str = ""  # the list file and line of the term
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"term": self.term, "category": self.category, "start": self.start, "end": self.end}
-
-
-class ScreenResult(NamedTuple):
-    """The verdict on one text: allowed when no blacklisted term was found.
-
-    Named tuples, this and ``Match``: immutable, and built in about half the time a frozen
-    dataclass takes, which sets each field through ``object.__setattr__`` (most prompts are
-    clean, and their verdict is most of what is left once the automaton has run)."""
-
-    text: str
-    matches: tuple[Match, ...] = ()
-
-    @property
-    def allowed(self) -> bool:
-        return not self.matches
-
-    @property
-    def categories(self) -> list[str]:
-        """The categories found, in order of first appearance."""
-        return list(dict.fromkeys(m.category for m in self.matches))
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "text": self.text,
-            "allowed": self.allowed,
-            "matches": [m.to_dict() for m in self.matches],
-        }
-
-
-_new_tuple = tuple.__new__
-
-
-def _allowed(text: str) -> ScreenResult:
-    """``ScreenResult(text)`` without the call to the named tuple's ``__new__``."""
-    return _new_tuple(ScreenResult, (text, ()))
 
 
 ListSource = Term | str | os.PathLike[str]
