@@ -7,6 +7,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -202,6 +203,17 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+# Starts a command as a terminal does, with Ctrl-C's SIGINT handled by default: a job that a
+# non-interactive shell starts in the background (a CI runner's step, `nohup … &`) inherits it
+# ignored, and so would the server, which Ctrl-C then never stops.
+_AS_FROM_A_TERMINAL = [
+    sys.executable,
+    "-c",
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execv(sys.argv[1], sys.argv[1:])",
+]
+
+
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
 def test_storage_serve_requires_credentials_and_stops_cleanly(tmp_path, sig):
     port = _free_port()
@@ -211,7 +223,11 @@ def test_storage_serve_requires_credentials_and_stops_cleanly(tmp_path, sig):
         "WANFLOW_S3_SECRET_KEY": "serve-test-secret-123",
     }
     process = subprocess.Popen(
-        [WANFLOW, "storage", "serve", "--data", str(tmp_path / "data"), "--port", str(port)],
+        [
+            *_AS_FROM_A_TERMINAL,
+            WANFLOW,
+            *("storage", "serve", "--data", str(tmp_path / "data"), "--port", str(port)),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
