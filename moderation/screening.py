@@ -67,12 +67,13 @@ from moderation.views import (
     display_view,
     leet_adds,
     leet_keys,
+    leet_place,
     leet_views,
-    leet_word,
+    place_adds,
     readings,
     stretch_views,
 )
-from moderation.words import Words, aligned, alone, is_chinese, worded
+from moderation.words import Words, aligned, is_chinese, run_around, worded
 
 __all__ = [
     "ListError",
@@ -283,22 +284,20 @@ class Screener:
         to the word it may not be: "x4 Sex" reads "xa Sex"."""
         if _RLO in text or self.leet is None:
             return False
-        if _leet_character(text) is None:
+        if (leet := _leet_character(text)) is None:
             return True
-        place = leet_word(text, folded)
+        place = leet_place(text, folded, leet.start())
         if place is None:
             return True
-        if not place or leet_adds(text, folded, self.automaton, self.leet):
+        if not place or place_adds(place, folded, self.automaton, self.leet):
             return False
-        start, end, folded_start, folded_end = place
-        while start and not alone(text[start - 1]):
-            start -= 1
-        while end < len(text) and not alone(text[end]):
-            end += 1
+        word, word_start, folded_start, own = place
+        word_end, folded_end = word_start + len(word), folded_start + own
+        start, end = run_around(text, word_start, word_end)
         # A candidate may end where the run starts, or start where it ends, but not next to
         # the word itself in the fold: one kept character at least between them.
-        before = min(folded_start - len(fold(text[start : place[0]])), folded_start - 1)
-        after = max(folded_end + len(fold(text[place[1] : end])), folded_end + 1)
+        before = min(folded_start - len(fold(text[start:word_start])), folded_start - 1)
+        after = max(folded_end + len(fold(text[word_end:end])), folded_end + 1)
         return all(
             at + 1 <= before or at - length + 1 >= after
             for at, (length, patterns) in found

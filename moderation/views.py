@@ -37,8 +37,6 @@ _LEET_SYMBOLS = b"@$!|+"  # those of them that fold to nothing
 # A text without one of these has no leetspeak: found faster than by ``_HINT_CLASSES``.
 LEET_CHARACTER = re.compile(r"[0-9@$!|+]")
 _leet_search = LEET_CHARACTER.search
-_word_rest = re.compile(r"[A-Za-z0-9@$!|+]*").match  # the rest of a word that may hold leetspeak
-_WORD_CHARACTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789@$!|+")
 _HITS_KEPT = 4096  # leet words in context whose readings' pieces of keys are kept
 _PIECE = 6  # characters in the pieces of keys that leet words are looked up by
 _STRETCHED = re.compile(r"([A-Za-z])\1\1+", re.IGNORECASE)
@@ -51,6 +49,9 @@ _LEET_BYTES = b"0123456789@$!|+"
 _HINT_CLASSES = bytes(
     ord("a") if b in _LETTERS else ord("1") if b in _LEET_BYTES else ord(" ") for b in range(256)
 )
+# The characters of such a word, as ``str``: to find one from its leet character.
+_WORD_CHARACTERS = frozenset((_LETTERS + _LEET_BYTES).decode("ascii"))
+_word_rest = re.compile(f"[{re.escape((_LETTERS + _LEET_BYTES).decode('ascii'))}]*").match
 # A text has stretched letters only if its fold (moderation.normalise) holds one of these.
 TRIPLES = tuple(chr(c) * 3 for c in range(ord("a"), ord("z") + 1))
 
@@ -154,14 +155,23 @@ def leet_adds(text: str, folded: str, automaton: Any, keys: LeetKeys, first: int
     scanned. Folded characters, not the text's: separators and invisibles fold to nothing.
     ``first``: where the caller found the text's first digit or leet symbol, if it did.
     """
-    place = _leet_place(text, folded, first)
+    return place_adds(leet_place(text, folded, first), folded, automaton, keys)
+
+
+LeetPlace = tuple[str, int, int, int]  # the word, its start in the text, its fold's start, length
+
+
+def place_adds(
+    place: LeetPlace | tuple[()] | None, folded: str, automaton: Any, keys: LeetKeys
+) -> bool:
+    """``leet_adds`` for the text's leet word as ``leet_place`` found it."""
     if place is None:
         return False
     if not place:
         return True  # one word's reading may be next to another's: left to the readings
     word, _, at, own = place
-    reach = _PIECE - 1
-    before, after = folded[max(0, at - reach) : at], folded[at + own : at + own + reach]
+    around = _PIECE - 1
+    before, after = folded[max(0, at - around) : at], folded[at + own : at + own + around]
     context = (before, word, after)
     hits = keys.hits.get(context)
     if hits is None:  # the same few words in the same places, over and over: "，4K画质"
@@ -173,29 +183,17 @@ def leet_adds(text: str, folded: str, automaton: Any, keys: LeetKeys, first: int
         return False
     reach = keys.longest - 1
     past = at + own
-    before = folded[max(0, at - reach) : at]
+    reached = folded[max(0, at - reach) : at]
     for read in hits:
-        window = before + read + folded[past : past + reach]
-        ends = len(before) + len(read)  # the reading's end in the window
+        window = reached + read + folded[past : past + reach]
+        ends = len(reached) + len(read)  # the reading's end in the window
         for last, (length, _) in automaton.iter(window):
-            if last >= len(before) and last - length < ends:
+            if last >= len(reached) and last - length < ends:
                 return True  # a key through the reading: the window's others are the text's
     return False
 
 
-def leet_word(text: str, folded: str) -> tuple[int, int, int, int] | tuple[()] | None:
-    """Where the text's one leet word is: (start, end) in ``text``, (start, end) in its fold
-    ``folded``; ``None`` for a text with no leet word, ``()`` for one with several."""
-    place = _leet_place(text, folded)
-    if not place:
-        return place
-    word, start, at, own = place
-    return start, start + len(word), at, at + own
-
-
-def _leet_place(
-    text: str, folded: str, first: int = 0
-) -> tuple[str, int, int, int] | tuple[()] | None:
+def leet_place(text: str, folded: str, first: int = 0) -> LeetPlace | tuple[()] | None:
     """The text's one leet word, its start in ``text``, the start and length of its fold in
     ``folded``; ``None`` for no leet word, ``()`` for several. ``first``: no leet character
     comes before it."""

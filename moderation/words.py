@@ -54,6 +54,16 @@ def alone(ch: str) -> bool:
     return alone
 
 
+def run_around(text: str, start: int, end: int) -> tuple[int, int]:
+    """``text[start:end]`` widened to the run of characters the segmenter cuts as one that
+    holds it (no wider where its ends stand alone)."""
+    while start and not alone(text[start - 1]):
+        start -= 1
+    while end < len(text) and not alone(text[end]):
+        end += 1
+    return start, end
+
+
 _ALONE: dict[str, bool] = {}  # each character asked about, as ``alone`` found it
 _RUNS_KEPT = 4096
 _RUN_WORDS: dict[str, tuple[list[int], list[int]]] = {}  # run → its words' starts and ends
@@ -76,11 +86,7 @@ class Words:
         text = self._text
         if alone(text[position]):
             return position, position + 1  # outside every run: a word of its own
-        start, end = position, position + 1
-        while start and not alone(text[start - 1]):
-            start -= 1
-        while end < len(text) and not alone(text[end]):
-            end += 1
+        start, end = run_around(text, position, position + 1)
         run = text[start:end]
         words = _RUN_WORDS.get(run)
         if words is None:
