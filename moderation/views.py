@@ -39,6 +39,7 @@ LEET_CHARACTER = re.compile(r"[0-9@$!|+]")
 _leet_search = LEET_CHARACTER.search
 _HITS_KEPT = 4096  # leet words in context whose readings' pieces of keys are kept
 _PIECE = 6  # characters in the pieces of keys that leet words are looked up by
+_WINDOW = 8  # characters either side of a text's first leet character that may settle it
 _STRETCHED = re.compile(r"([A-Za-z])\1\1+", re.IGNORECASE)
 # The UTF-8 bytes of a text with Latin letters as "a", digits and leet symbols as "1" and the
 # rest (every byte of a non-ASCII character too) as " ": a run of "a" and "1" is a word that may
@@ -126,7 +127,8 @@ class LeetKeys:
 
     grams: frozenset[str]  # keys of up to _PIECE characters, the pieces of that many of others
     longest: int  # characters in the longest key
-    hits: dict[tuple[str, bytes, str], tuple[str, ...]] = field(default_factory=dict)  # _hits
+    hits: dict[tuple[str, str, str], tuple[str, ...]] = field(default_factory=dict)  # _hits
+    clean: dict[tuple[str, bool, bool], None] = field(default_factory=dict)  # leet_adds
 
 
 def leet_keys(keys: Iterable[str]) -> LeetKeys:
@@ -154,8 +156,49 @@ def leet_adds(text: str, folded: str, automaton: Any, keys: LeetKeys, first: int
     and it lies within ``keys.longest - 1`` folded characters of it, which is all that is
     scanned. Folded characters, not the text's: separators and invisibles fold to nothing.
     ``first``: where the caller found the text's first digit or leet symbol, if it did.
+
+    A "no" settled by those pieces alone depends only on the text around its leet characters,
+    and prompts repeat the same few ("，电影感，4K画质"): it is kept for the ``_WINDOW``
+    characters either side of the first (see ``_settled_within``), and a text with the same
+    ones and no leet character after them is answered from that.
     """
-    return place_adds(leet_place(text, folded, first), folded, automaton, keys)
+    low = first - _WINDOW if first > _WINDOW else 0
+    high = first + _WINDOW
+    window = (text[low:high], not low, high >= len(text))
+    if window in keys.clean and (window[2] or _leet_search(text, high) is None):
+        return False
+    place = leet_place(text, folded, first)
+    if place is None:
+        hits: tuple[str, ...] = ()
+    elif not place:
+        return True  # one word's reading may be next to another's: left to the readings
+    else:
+        hits = _place_hits(place, folded, keys)
+        if hits:
+            return _scan(place, hits, folded, automaton, keys)
+    if _settled_within(text, first, low, high):
+        if len(keys.clean) >= _HITS_KEPT:
+            keys.clean.clear()
+        keys.clean[window] = None
+    return False
+
+
+def _settled_within(text: str, first: int, low: int, high: int) -> bool:
+    """Whether ``text[low:high]`` settles what ``leet_adds`` found for it, a leet word whose
+    readings hold no piece of a key or no leet word, for any text with those characters there
+    and no leet character after them (``first`` is the first). The pieces reach ``_PIECE - 1``
+    folded characters either side of a character a reading changes, which must be in the
+    window unless it starts or ends the text; so must any letter that would make a word of
+    digits a leet word: digits next to ``high`` are a word's only if letters follow, and those
+    ``_PIECE - 1`` folded characters after the last leet character keep the rest of its word,
+    all letters, in the window. A word running on before ``low`` holds a letter in the window
+    already, since no leet character comes before ``first``."""
+    reach = _PIECE - 1
+    if high < len(text):
+        last = max((m.start() for m in LEET_CHARACTER.finditer(text, first, high)), default=first)
+        if len(fold(text[last + 1 : high])) < reach:
+            return False
+    return not low or len(fold(text[low:first])) >= reach
 
 
 LeetPlace = tuple[str, int, int, int]  # the word, its start in the text, its fold's start, length
@@ -169,6 +212,12 @@ def place_adds(
         return False
     if not place:
         return True  # one word's reading may be next to another's: left to the readings
+    hits = _place_hits(place, folded, keys)
+    return bool(hits) and _scan(place, hits, folded, automaton, keys)
+
+
+def _place_hits(place: LeetPlace, folded: str, keys: LeetKeys) -> tuple[str, ...]:
+    """The leet word's readings that hold a piece of a key through a letter they change."""
     word, _, at, own = place
     around = _PIECE - 1
     before, after = folded[max(0, at - around) : at], folded[at + own : at + own + around]
@@ -179,8 +228,14 @@ def place_adds(
         if len(keys.hits) >= _HITS_KEPT:
             keys.hits.clear()
         keys.hits[context] = hits
-    if not hits:
-        return False
+    return hits
+
+
+def _scan(
+    place: LeetPlace, hits: tuple[str, ...], folded: str, automaton: Any, keys: LeetKeys
+) -> bool:
+    """Whether a key runs through one of the readings ``hits`` of the word at ``place``."""
+    _, _, at, own = place
     reach = keys.longest - 1
     past = at + own
     reached = folded[max(0, at - reach) : at]
