@@ -121,6 +121,13 @@ _UNKNOWN = "\U0010ffff"
 _FOLDS: list[str | None] = []
 
 
+# ``fold`` of ASCII text, where each character folds to one or none: a ``bytes.translate`` table
+# and the bytes it deletes.
+_ASCII = [fold_char(chr(code)) for code in range(128)]
+_ASCII_FOLDS = bytes(ord(kept) if kind == KEEP else 0 for kept, kind in _ASCII) + bytes(128)
+_ASCII_DELETED = bytes(code for code, (_, kind) in enumerate(_ASCII) if kind != KEEP)
+
+
 def _fill_folds(text: str) -> None:
     if not _FOLDS:
         _FOLDS.extend([_UNKNOWN] * (sys.maxunicode + 1))
@@ -133,6 +140,8 @@ def _fill_folds(text: str) -> None:
 
 def fold(text: str) -> str:
     """The skeleton of ``text``: folded, with invisible characters and separators deleted."""
+    if text.isascii():  # a fifth of prompts: bytes translate in C, twice as fast
+        return text.encode("ascii").translate(_ASCII_FOLDS, _ASCII_DELETED).decode("ascii")
     folded = text.translate(_FOLDS)
     if _UNKNOWN in folded or not _FOLDS:
         _fill_folds(text)

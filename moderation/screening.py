@@ -87,6 +87,7 @@ __all__ = [
 ]
 
 _TRIPLES = frozenset(TRIPLES)
+_new_tuple = tuple.__new__  # a named tuple without the call to its ``__new__``
 _leet_character = LEET_CHARACTER.search
 _RLO = "\u202e"  # a right-to-left override: the display order differs
 
@@ -182,6 +183,10 @@ class Screener:
     allowlisted: int = 0
     leet: LeetKeys | None = field(default=None, repr=False, compare=False)
 
+    def __post_init__(self) -> None:
+        if getattr(self.automaton, "kind", None) != ahocorasick.AHOCORASICK:
+            raise ValueError("a Screener needs a finished automaton: make one with Screener.build")
+
     @classmethod
     def build(
         cls,
@@ -238,22 +243,17 @@ class Screener:
     def screen(self, text: str) -> ScreenResult:
         """Screen one text; matches are sorted by position, spans index ``text``."""
         automaton = self.automaton
-        if automaton.kind != ahocorasick.AHOCORASICK or not text:
-            return ScreenResult(text)
         folded = fold(text)
         found = list(automaton.iter(folded))
-        if (
-            not found
-            and _RLO not in text
-            and self.leet is not None
-            and (
-                (leet := _leet_character(text)) is None
-                or not leet_adds(text, folded, automaton, self.leet, leet.start())
-            )
-        ):
+        if not found and _RLO not in text:
             # The usual case, a clean text: a fold and the automaton over it find no term and no
             # tripled letter, there is no display order to undo, and no leet reading adds a key.
-            return _allowed(text)
+            leet = _leet_character(text)
+            if leet is None or (
+                self.leet is not None
+                and not leet_adds(text, folded, automaton, self.leet, leet.start())
+            ):
+                return _allowed(text)
         if not found:  # only leetspeak or display order to undo: scan those readings first
             views = readings(text)
             if not views:
@@ -308,8 +308,7 @@ class Screener:
         """``screen`` without its shortcuts: every reading of the text folded, scanned and, where
         the automaton finds anything, taken through the exact path. Slower, and the same verdict:
         tests hold ``screen`` to it."""
-        automaton = self.automaton
-        if automaton.kind != ahocorasick.AHOCORASICK or not text:
+        if not text:
             return ScreenResult(text)
         views = [View(text)]
         if (shown := display_view(text)) is not None:
@@ -339,11 +338,15 @@ class Screener:
         if not best:
             return _allowed(text)
         matches = [
-            Match(pattern.term, pattern.category, start, end, text[start:end], pattern.source)
+            _new_tuple(
+                Match,
+                (pattern.term, pattern.category, start, end, text[start:end], pattern.source),
+            )
             for (_, start), (end, pattern) in best.items()
         ]
-        matches.sort(key=lambda m: (m.start, -m.end, m.category, m.term))
-        return ScreenResult(text, tuple(matches))
+        if len(matches) > 1:
+            matches.sort(key=lambda m: (m.start, -m.end, m.category, m.term))
+        return _new_tuple(ScreenResult, (text, tuple(matches)))
 
     def _exact(
         self, text: str, view: View, folded: str, found: list

@@ -288,3 +288,10 @@ def test_shipped_lists_cover_every_category_and_never_unblock_a_term():
     bare = Screener.build(list(default_blacklist()), defaults=False)
     idle = {t.text for t in default_allowlist() if bare.screen(t.text).allowed}
     assert idle == {"bloody mary", "killer whale", "shooting star", "drug store"}
+
+
+def test_a_screener_is_made_from_a_finished_automaton():
+    import ahocorasick
+
+    with pytest.raises(ValueError, match=r"Screener\.build"):
+        Screener(ahocorasick.Automaton())

@@ -1,4 +1,5 @@
-"""The run-at-a-time ``skeletonise`` gives exactly what the character-by-character path gives."""
+"""The run-at-a-time ``skeletonise`` and ``fold`` (its ASCII path too) give exactly what the
+character-by-character path gives."""
 
 import random
 
@@ -6,7 +7,7 @@ import pytest
 
 from benchmarks.screen import CORPORA, SEED, corpus_lines, prompts, pseudo_terms
 from moderation.lists import default_allowlist, default_blacklist
-from moderation.normalise import skeletonise, skeletonise_each
+from moderation.normalise import fold, skeletonise, skeletonise_each
 
 # Characters that exercise every rule: case, scripts, look-alikes, invisibles, separators,
 # combining marks, multi-character folds, traditional Chinese, full width, emoji.
@@ -24,6 +25,7 @@ def _same(text: str) -> None:
         slow.flags,
         slow.classes,
     ), repr(text)
+    assert fold(text) == slow.text, repr(text)
 
 
 @pytest.mark.parametrize("name", ["evasions.txt", "benign-zh.txt", "benign-en.txt"])
@@ -47,3 +49,13 @@ def test_fast_skeleton_agrees_on_random_mixtures():
     rng = random.Random(7)
     for _ in range(3000):
         _same("".join(rng.choices(_POOL, k=rng.randint(0, 24))))
+
+
+def test_ascii_folds_as_each_character_does():
+    for code in range(128):
+        _same(chr(code))
+        _same(f"A{chr(code)}b")
+    rng = random.Random(11)
+    ascii_chars = [chr(code) for code in range(128)]
+    for _ in range(3000):
+        _same("".join(rng.choices(ascii_chars, k=rng.randint(0, 40))))
