@@ -167,34 +167,42 @@ class ZeroShotClassifier:
 
     def load(self) -> tuple[Any, Any, Any]:
         """(model, preprocess, tokenizer), loaded once per process for the same model, weights
-        and device (:func:`_shared`); ``ClassifierError`` when it cannot be."""
+        and device (:func:`_shared`); ``ClassifierError`` when it cannot be. The weights are
+        known by the files they resolve to, so two settings that name one checkpoint (with
+        different model caches, say) share a load."""
         if self._loaded is None:
             with self._lock:
                 if self._loaded is None:
-                    key = (self.model, self.weights, self._random_seed, self.device, self.cache_dir)
-                    self._loaded = _shared(key, self._build)
+                    source = self._source()
+                    key = (self.model, repr(source), self._random_seed, self.device)
+                    self._loaded = _shared(key, lambda: self._build(source))
         return self._loaded
 
-    def _build(self) -> tuple[Any, Any, Any]:
-        if self.weights is None and self._random_seed is None:
+    def _source(self) -> tuple[str, dict[str, Any]] | None:
+        """The configured weights as ``create_model_and_transforms`` takes them (name,
+        keyword arguments), from local files only; ``None`` for random or no weights."""
+        if self.weights is None or self._random_seed is not None:
+            return None
+        return resolve(_open_clip(), self.model, self.weights, self.cache_dir)
+
+    def _build(self, source: tuple[str, dict[str, Any]] | None) -> tuple[Any, Any, Any]:
+        if source is None and self._random_seed is None:
             raise ClassifierError(
                 f"no OpenCLIP weights configured ({WEIGHTS_SETTING} is unset): the zero-shot check "
                 f"for {', '.join(self.categories)} cannot run, so a person must look. Set "
                 f"{WEIGHTS_SETTING} to a checkpoint file for {MODEL_SETTING}={self.model}, to "
                 "local-dir:DIR, or to hf-hub:ORG/NAME already in the Hugging Face cache"
             )
-        try:
-            import open_clip
-            import torch
-        except ImportError as exc:  # pragma: no cover - both are dependencies
-            raise ClassifierError(f"open_clip is not importable: {exc}") from exc
+        open_clip = _open_clip()
+        import torch
+
         device = _device(self.device, torch)
-        if self._random_seed is not None:
+        if source is None:
             refuse_downloads(open_clip, self.model, self.model)
             with torch.random.fork_rng(devices=[]):
                 torch.manual_seed(self._random_seed)
                 return self._create(open_clip, self.model, {"pretrained": None}, device, False)
-        name, kwargs = resolve(open_clip, self.model, self.weights, self.cache_dir)
+        name, kwargs = source
         refuse_downloads(open_clip, name, self.model)
         return self._create(open_clip, name, kwargs, device, True)
 
@@ -221,7 +229,15 @@ class ZeroShotClassifier:
         return model, preprocess, tokenizer
 
 
-# Loaded models by (model, weights, random seed, device, cache dir): a ViT-B-32 takes 9-20 s to
+def _open_clip() -> Any:
+    try:
+        import open_clip
+    except ImportError as exc:  # pragma: no cover - a dependency
+        raise ClassifierError(f"open_clip is not importable: {exc}") from exc
+    return open_clip
+
+
+# Loaded models by (model, weights as resolved, random seed, device): a ViT-B-32 takes 9-20 s to
 # load on a CPU, and review builds a classifier per configuration, a test or a benchmark many.
 _MODELS: dict[tuple, tuple[Any, Any, Any]] = {}
 _MODELS_LOCK = threading.Lock()

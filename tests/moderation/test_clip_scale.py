@@ -21,8 +21,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 @pytest.fixture
 def loads(monkeypatch) -> list[str]:
-    """Each OpenCLIP model built (the real builder runs)."""
+    """Each OpenCLIP model built (the real builder runs), from an empty process-wide cache, so
+    what another test loaded does not count."""
     import open_clip
+
+    from moderation import zeroshot
+
+    monkeypatch.setattr(zeroshot, "_MODELS", {})
 
     built: list[str] = []
     create = open_clip.create_model_and_transforms
