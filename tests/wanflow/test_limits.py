@@ -224,15 +224,27 @@ def test_a_stray_byte_in_an_ascii_file_is_not_read_as_gbk(tmp_path):
 
 
 def test_a_stray_byte_megabytes_in_is_placed_on_its_line(tmp_path):
-    # Past the first chunks the reader checks, well inside a later one.
+    # Past the first pieces the reader checks, well inside a later one.
     lines = [f"海怪从深海升起 {i}".encode() for i in range(120_000)]
     lines[90_000] = b"na\xefve"
     data = b"prompt\n" + b"\n".join(lines) + b"\n"
     offset = data.index(b"\xef")
-    assert offset > 2 * 2**20 and offset % 2**20 > 2**16
+    assert offset > 2 * 2**20
     result = ingest(write(tmp_path, "m.csv", data))
     assert any(f"offset {offset} (line 90002)" in w for w in result.summary.warnings)
     assert [row for row, _ in rejected(result)] == [90_002]
+
+
+@pytest.mark.parametrize("size", [2**12, 2**14, 2**16, 2**18, 2**20])
+def test_a_stray_byte_after_a_character_cut_by_a_read_is_placed_exactly(tmp_path, size):
+    # Whatever size the file is read in, a character may straddle two reads: the byte after
+    # it is still reported where it is.
+    from wanflow.decoding import first_bad_byte
+
+    for cut in (1, 2):  # the read ends one or two bytes into the three-byte 海
+        data = b"a" * (size - cut) + "海".encode() + b"\n\xff tail\n"
+        path = write(tmp_path, "m.csv", data)
+        assert first_bad_byte(path, "utf-8") == (data.index(b"\xff"), 2)
 
 
 def test_a_real_gbk_excel_export_is_read_as_gbk(tmp_path):
