@@ -17,7 +17,7 @@ from typing import Any
 from pydantic import BaseModel, Field, ValidationError
 
 from wanflow.columns import Columns, Shapes, gather
-from wanflow.limits import shorten, strings_problem, suspect, text_problem
+from wanflow.limits import find_suspect, shorten, strings_problem, text_problem
 from wanflow.manifest import (
     Item,
     Limits,
@@ -145,6 +145,10 @@ def _options(raw: dict[str, Any], columns: Columns) -> ManifestOptions:
     return options
 
 
+_suspect = find_suspect
+_NONE: tuple[tuple[str, str], ...] = ()  # no problems
+
+
 def iter_items(
     path: str | os.PathLike,
     summary: IngestSummary,
@@ -158,7 +162,7 @@ def iter_items(
     and its counts are added when the stream ends (or is closed, or raises)."""
     limits = limits or Limits()
     validate = RowValidator(limits)
-    short_text = validate.short_text
+    validate_short, short_text = validate.short, validate.short_text
     info = ReadInfo()
     columns = Columns()
     shapes = Shapes(columns)
@@ -204,12 +208,12 @@ def iter_items(
                 rejected += 1
                 reject(raw, None, "(row)", raw.error)
                 continue
-            cells = raw.cells
-            if plan and len(cells) >= width and not suspect(raw.text):
+            cells, text = raw.cells, raw.text
+            if plan and len(cells) >= width and _suspect(text) is None:
                 # A plain CSV row of a header already read: its cells by position.
-                fields = {name: text for i, name in plan if (text := cells[i].strip())}
-                headers, problems = plan_headers, []
-                short = len(raw.text) <= short_text  # so is every cell: no length to count
+                fields = {name: cell for i, name in plan if (cell := cells[i].strip())}
+                headers, problems = plan_headers, _NONE
+                short = len(text) <= short_text  # so is every cell: no length to count
             else:
                 short = False
                 data = raw.values(info.columns)
@@ -233,14 +237,15 @@ def iter_items(
             item_id = fields.get("id")
             if item_id is None:
                 item_id = fields["id"] = derive_id(fields)
-            for name, value in defaults:
-                fields.setdefault(name, value)
+            if defaults:
+                for name, value in defaults:
+                    fields.setdefault(name, value)
             if approval:
                 fields["require_approval"] = True
             item: Item | None = None
             try:
-                item = validate.short(fields) if short and not defaults else validate(fields)
-                problems = check(item) if check else []
+                item = validate_short(fields) if short and not defaults else validate(fields)
+                problems = check(item) if check else _NONE
             except ValidationError as exc:
                 problems = [
                     (str(e["loc"][0]) if e.get("loc") else "(row)", _message(e))
@@ -253,16 +258,17 @@ def iter_items(
                         message += f" (column {headers[name]!r})"
                     reject(raw, item.id if item else str(item_id), name, message)
                 continue
-            if item.id in first_row:
+            item_id = item.id
+            if item_id in first_row:
                 rejected += 1
                 reject(
                     raw,
-                    item.id,
+                    item_id,
                     "id",
-                    f"duplicate id {item.id!r}: row {first_row[item.id]} already uses it",
+                    f"duplicate id {item_id!r}: row {first_row[item_id]} already uses it",
                 )
                 continue
-            first_row[item.id] = raw.row
+            first_row[item_id] = raw.row
             valid += 1
             yield item
     finally:

@@ -28,6 +28,10 @@ def shorten(text: str, limit: int = 40) -> str:
     return repr(text if len(text) <= limit else text[: limit - 1] + "…")
 
 
+# ``suspect`` without a call of its own, for a loop over many rows: a match or None.
+find_suspect = _CONTROL.search
+
+
 def suspect(text: str) -> bool:
     """Whether ``text_problem`` has something to say: the question for text nearly always
     clean, without building an answer."""
