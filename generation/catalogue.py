@@ -33,7 +33,7 @@ class Catalogue:
     pacing: Pacing = field(default_factory=Pacing)
     # check_item's answers by the values it reads: a manifest repeats a few styles, camera moves
     # and presets over thousands of rows, and resolving each costs more than the rest of a row.
-    _checked: dict[tuple, list[tuple[str, str]]] = field(
+    _checked: dict[tuple, tuple[tuple[str, str], ...]] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -41,16 +41,27 @@ class Catalogue:
         """Row-level checks ingestion applies: control values, the preset, and a keyframe item's
         narration (one sentence per gap)."""
         values = item.__dict__  # half the cost of its attributes, on every row of a manifest
+        controls = self._checked_values(values)
+        if values["image"] is None and values["images"] is None:  # text to video, most rows
+            problems = self._checked.get(controls)
+            if problems is None:
+                problems = self._remember(controls, item)
+            return [*problems] if problems else []
         keyframes = values["images"] is not None
-        key = (self._checked_values(values), values["image"] is not None, keyframes)
+        # (values, image?, keyframes?) never equals a tuple of values alone: no value is a tuple.
+        key = (controls, values["image"] is not None, keyframes)
         problems = self._checked.get(key)
         if problems is None:
-            problems = self.vocabulary.check_item(item) + self.presets.check_item(item)
-            if len(self._checked) < _CHECKS_KEPT:
-                self._checked[key] = problems
+            problems = self._remember(key, item)
         if keyframes and (problem := keyframe_problem(item)):
             return [*problems, ("narration", problem)]
-        return list(problems)
+        return [*problems]
+
+    def _remember(self, key: tuple, item: Item) -> tuple[tuple[str, str], ...]:
+        problems = (*self.vocabulary.check_item(item), *self.presets.check_item(item))
+        if len(self._checked) < _CHECKS_KEPT:
+            self._checked[key] = problems
+        return problems
 
     @cached_property
     def _checked_values(self) -> Callable[[dict[str, Any]], Any]:

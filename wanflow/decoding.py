@@ -49,12 +49,23 @@ class Decoding:
     encoding: str
     errors: str = "strict"
     warning: str | None = None
+    # At least the bytes of the file's longest line, newline included, where known: in these
+    # encodings a newline byte is always a newline and a character at least a byte, so no line
+    # has more characters than this. ``None``: unknown (UTF-16, or bytes that are not text).
+    longest_line: int | None = None
 
 
 def first_bad_byte(path: Path, encoding: str) -> tuple[int, int] | None:
     """``None`` if the whole file decodes; else (byte offset, line) of the first bad byte."""
+    return _scan(path, encoding)[0]
+
+
+def _scan(path: Path, encoding: str) -> tuple[tuple[int, int] | None, int]:
+    """``first_bad_byte``, and a bound on the bytes of the file's longest line (newline
+    included) where the file decodes: found on the way for the price of two searches a piece,
+    it spares the reader a length check on every line."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
-    offset = 0
+    offset = longest = run = 0  # run: the bytes since the last newline
     with path.open("rb") as f:
         while chunk := f.read(_CHUNK):
             # The decoder holds the start of a character the last piece cut, and counts the
@@ -64,13 +75,21 @@ def first_bad_byte(path: Path, encoding: str) -> tuple[int, int] | None:
                 decoder.decode(chunk)
             except UnicodeDecodeError as exc:
                 offset += max(exc.start, 0) - held
-                return offset, _line_at(path, offset)
+                return (offset, _line_at(path, offset)), 0
             offset += len(chunk)
+            first = chunk.find(b"\n")
+            if first < 0:
+                run += len(chunk)
+                continue
+            last = chunk.rfind(b"\n")
+            # The line the piece ends, then at most the lines between its first and last newline.
+            longest = max(longest, run + first + 1, last - first)
+            run = len(chunk) - last - 1
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            return offset, _line_at(path, offset)
-    return None
+            return (offset, _line_at(path, offset)), 0
+    return None, max(longest, run)
 
 
 def _line_at(path: Path, offset: int) -> int:
@@ -139,16 +158,18 @@ def detect(path: Path) -> Decoding:
                 f"the file is binary (NUL byte at offset {offset}), not a CSV/JSON manifest"
             )
         encoding = "utf-8"
-    bad = first_bad_byte(path, encoding)
+    bad, longest = _scan(path, encoding)
     if bad is None:
-        return Decoding(encoding)
+        return Decoding(encoding, longest_line=longest)
     offset, line = bad
     invalid, valid = _utf8_counts(path)
     if encoding == "utf-8" and invalid > valid:
         # More bad bytes than UTF-8 characters: not UTF-8 with a slip, perhaps GBK.
         for fallback in ("gbk", "gb18030"):
-            if first_bad_byte(path, fallback) is None and _reads_as_chinese(path, fallback):
-                return Decoding(fallback)
+            bad, longest = _scan(path, fallback)
+            if bad is None and _reads_as_chinese(path, fallback):
+                # A GBK or GB18030 byte after a lead byte is never 0x0A: newlines are newlines.
+                return Decoding(fallback, longest_line=longest)
     if invalid <= max(valid, 1):
         return Decoding(
             encoding,

@@ -185,6 +185,7 @@ def iter_items(
     plan: list[tuple[int, str]] = []
     width = 0
     plan_headers: dict[str, str] = {}  # field → column
+    plain: Callable[[dict[str, Any]], Item] | None = None  # for the plan's short rows
     try:
         for raw in rows:
             if options is None:  # the reader has seen the header / top-level object by now
@@ -227,6 +228,8 @@ def iter_items(
                 if cells is not None and not plan and not problems and len(cells) >= width:
                     plan = [(i, names[key]) for i, key in enumerate(info.columns) if key in names]
                     plan_headers = headers
+                    if not columns.numbered and not defaults:
+                        plain = validate.plain_short([name for _, name in plan])
             if columns.numbered:  # image1, image2 … into one list
                 problems = [*problems, *gather(fields)]
             if problems:
@@ -244,7 +247,13 @@ def iter_items(
                 fields["require_approval"] = True
             item: Item | None = None
             try:
-                item = validate_short(fields) if short and not defaults else validate(fields)
+                if short and plain is not None:
+                    try:
+                        item = plain(fields)
+                    except ValidationError:  # not plain: the full validator has the answer
+                        item = validate.full(fields)
+                else:
+                    item = validate_short(fields) if short and not defaults else validate(fields)
                 problems = check(item) if check else _NONE
             except ValidationError as exc:
                 problems = [

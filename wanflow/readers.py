@@ -66,6 +66,7 @@ class ReadInfo:
     warnings: list[str] = field(default_factory=list)
     blank_rows: list[int] = field(default_factory=list)  # the first few only
     blank_count: int = 0
+    longest_line: int | None = None  # a bound on the characters of any line, where known
 
     def open(self, path: Path, **kwargs):
         return path.open(encoding=self.encoding, errors=self.errors, **kwargs)
@@ -151,7 +152,10 @@ def iter_csv(path: Path, info: ReadInfo) -> Iterator[RawRow]:
         header_line = next(_bounded_lines(f), "")
         f.seek(0)
         delimiter = _sniff_delimiter(header_line)
-        reader = csv.reader(_bounded_lines(f), delimiter=delimiter)
+        # Where detection bounded every line within the limit, the file's own lines (read in C)
+        # need no count.
+        within = info.longest_line is not None and info.longest_line <= MAX_LINE_CHARS
+        reader = csv.reader(f if within else _bounded_lines(f), delimiter=delimiter)
         try:
             header = next(reader)
         except StopIteration:
@@ -208,6 +212,7 @@ def iter_rows(path: str | os.PathLike, info: ReadInfo, max_bytes: int) -> Iterat
     except decoding.EncodingError as exc:
         raise ManifestError(str(exc), line=exc.line) from None
     info.encoding, info.errors = found.encoding, found.errors
+    info.longest_line = found.longest_line
     if found.warning:
         info.warnings.append(found.warning)
     info.format = detect_format(path, info)

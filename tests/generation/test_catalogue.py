@@ -43,3 +43,13 @@ def test_answers_are_copies_and_the_memory_is_bounded(monkeypatch):
         item = Item(id="a", prompt="p", style=f"风格{i}")
         assert catalogue.check_item(item) == fresh(catalogue, item)
     assert len(catalogue._checked) == 3
+
+
+def test_an_answer_for_a_row_with_an_image_never_stands_in_for_one_without():
+    # Either order: rows without an image are remembered apart from the others.
+    catalogue = build_catalogue(Settings())
+    good = Item(id="a", prompt="p", style="油画", preset="t2v-a14b")
+    with_image = good.model_copy(update={"image": "shots/a.png"})
+    for _ in range(2):
+        assert [field for field, _ in catalogue.check_item(with_image)] == ["preset"]
+        assert catalogue.check_item(good) == []

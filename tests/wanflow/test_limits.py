@@ -169,11 +169,44 @@ def test_a_json_item_with_too_many_keys_is_rejected_alone(tmp_path):
     assert f"the limit is {MAX_COLUMNS}" in result.summary.rejected[0].error
 
 
-def test_an_overlong_line_is_refused_before_it_is_split_into_cells(tmp_path):
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "utf-16"])
+def test_an_overlong_line_is_refused_before_it_is_split_into_cells(tmp_path, encoding):
     line = "x," * (MAX_LINE_CHARS // 2 + 1)
+    data = ("提示词\n第一行\n" + line + "\n").encode(encoding)
     with pytest.raises(ManifestError, match=f"longer than {MAX_LINE_CHARS} characters") as caught:
-        ingest(write(tmp_path, "m.csv", "prompt\nfirst\n" + line + "\n"))
+        ingest(write(tmp_path, "m.csv", data))
     assert caught.value.line == 3
+
+
+def test_a_line_within_the_limit_in_characters_but_not_in_bytes_is_read(tmp_path):
+    # The limit counts characters: 900,000 Chinese ones are 2.7 MB of UTF-8.
+    wide = ",".join(["长" * 100_000] * 9)
+    header = "prompt," + ",".join(f"c{n}" for n in range(9))
+    assert len(wide.encode()) > MAX_LINE_CHARS > len(wide)
+    result = ingest(write(tmp_path, "m.csv", f"{header}\nfirst,{wide}\nsecond\n"))
+    assert [i.prompt for i in result.items] == ["first", "second"]
+
+
+@pytest.mark.parametrize("chunk", [7, 64])  # lines across pieces, and lines inside one
+@pytest.mark.parametrize("encoding", ["utf-8", "gbk"])
+def test_the_longest_line_found_while_decoding_bounds_every_line(
+    tmp_path, monkeypatch, encoding, chunk
+):
+    # The bound lets the reader skip counting each line, so it must never fall short, however
+    # the pieces the file is read in cut the lines.
+    import random
+
+    from wanflow import decoding
+
+    monkeypatch.setattr(decoding, "_CHUNK", chunk)
+    chance = random.Random(19)
+    for _ in range(300):
+        lines = ["海" * chance.randrange(0, 12) + "x" * chance.randrange(0, 30) for _ in range(8)]
+        data = "\n".join(lines).encode(encoding) + chance.choice([b"", b"\n"])
+        path = write(tmp_path, "m.csv", data)
+        longest = max(len(line) for line in data.splitlines(keepends=True))
+        bad, bound = decoding._scan(path, encoding)
+        assert bad is None and bound >= longest
 
 
 def test_an_overlong_cell_names_the_cell_limit(tmp_path):
