@@ -41,27 +41,20 @@ class Catalogue:
         """Row-level checks ingestion applies: control values, the preset, and a keyframe item's
         narration (one sentence per gap)."""
         values = item.__dict__  # half the cost of its attributes, on every row of a manifest
-        controls = self._checked_values(values)
-        if values["image"] is None and values["images"] is None:  # text to video, most rows
-            problems = self._checked.get(controls)
-            if problems is None:
-                problems = self._remember(controls, item)
-            return [*problems] if problems else []
+        key = self._checked_values(values)
         keyframes = values["images"] is not None
-        # (values, image?, keyframes?) never equals a tuple of values alone: no value is a tuple.
-        key = (controls, values["image"] is not None, keyframes)
+        if keyframes or values["image"] is not None:  # not text to video, as most rows are
+            # (values, image?, keyframes?) never equals a tuple of values alone: no value is a
+            # tuple.
+            key = (key, values["image"] is not None, keyframes)
         problems = self._checked.get(key)
         if problems is None:
-            problems = self._remember(key, item)
+            problems = (*self.vocabulary.check_item(item), *self.presets.check_item(item))
+            if len(self._checked) < _CHECKS_KEPT:
+                self._checked[key] = problems
         if keyframes and (problem := keyframe_problem(item)):
             return [*problems, ("narration", problem)]
-        return [*problems]
-
-    def _remember(self, key: tuple, item: Item) -> tuple[tuple[str, str], ...]:
-        problems = (*self.vocabulary.check_item(item), *self.presets.check_item(item))
-        if len(self._checked) < _CHECKS_KEPT:
-            self._checked[key] = problems
-        return problems
+        return [*problems] if problems else []
 
     @cached_property
     def _checked_values(self) -> Callable[[dict[str, Any]], Any]:

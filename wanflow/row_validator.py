@@ -217,11 +217,11 @@ class RowValidator:
 
     def _validate(self, fields: dict[str, Any], fast: Callable) -> Item:
         if not _FULL_ONLY.isdisjoint(fields):
-            return self._full(fields, context=self._context)
+            return self.full(fields)
         try:
             return fast(fields)
         except ValidationError:
-            return self._full(fields, context=self._context)
+            return self.full(fields)
 
 
 def validate_checked(fields: dict[str, Any], limits: Limits) -> Item:
